@@ -1,0 +1,23 @@
+import type { Abi, Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
+import { AgoraError } from '../errors.ts';
+
+export type Artifact = { contractName: string; abi: Abi | readonly unknown[]; bytecode: Hex };
+
+/** Deploys one artifact and waits for its receipt; returns the contract address. */
+export async function deployContract(
+  publicClient: PublicClient,
+  wallet: WalletClient<Transport, Chain, Account>,
+  artifact: Artifact,
+  args: readonly unknown[] = [],
+): Promise<Address> {
+  const hash = await wallet.deployContract({
+    abi: artifact.abi as Abi,
+    bytecode: artifact.bytecode,
+    args: args as unknown[],
+  } as Parameters<typeof wallet.deployContract>[0]);
+  const receipt = await publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== 'success' || !receipt.contractAddress) {
+    throw new AgoraError('DEPLOY_FAILED', `deploying ${artifact.contractName} failed (tx ${hash})`);
+  }
+  return receipt.contractAddress;
+}

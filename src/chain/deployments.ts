@@ -1,0 +1,106 @@
+/**
+ * Where a chain's protocol contracts live: `<home>/deployments/<chainId>.json`, written by
+ * `agora chain deploy` and read by every command that touches the chain.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Address, isAddress } from 'viem';
+import { z } from 'zod';
+import { AgoraError } from '../errors.ts';
+import { homePaths } from '../home.ts';
+
+export const PROTOCOL_CONTRACTS = [
+  'AgoraToken',
+  'TimelockController',
+  'AgoraGovernor',
+  'DataRegistry',
+  'ComputeMarket',
+  'TrainingLedger',
+  'PaymentChannels',
+] as const;
+export type ProtocolContractName = (typeof PROTOCOL_CONTRACTS)[number];
+
+const addressSchema = z.string().refine((s) => isAddress(s), 'not an address') as unknown as z.ZodType<Address>;
+
+export const deploymentSchema = z.object({
+  chainId: z.number().int().positive(),
+  deployer: addressSchema,
+  deployedAt: z.string(),
+  blockNumber: z.number().int().nonnegative(),
+  contracts: z.record(z.string(), addressSchema),
+});
+export type Deployment = {
+  chainId: number;
+  deployer: Address;
+  deployedAt: string;
+  blockNumber: number;
+  contracts: Partial<Record<ProtocolContractName, Address>> & Record<string, Address>;
+};
+
+export function deploymentPath(home: string, chainId: number): string {
+  return join(homePaths(home).deployments, `${chainId}.json`);
+}
+
+/** Writes atomically (temp file + rename), so a crash never leaves a half-written deployment. */
+export function writeDeployment(home: string, d: Deployment): string {
+  const path = deploymentPath(home, d.chainId);
+  mkdirSync(homePaths(home).deployments, { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(d, null, 2)}\n`);
+  renameSync(tmp, path);
+  return path;
+}
+
+/** Reads the deployment for `chainId`, or undefined when there is none. Throws on a corrupt file. */
+export function readDeployment(home: string, chainId: number): Deployment | undefined {
+  const path = deploymentPath(home, chainId);
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    throw new AgoraError('DEPLOYMENT_CORRUPT', `${path} is not valid JSON`, {
+      hint: 'redeploy with `agora chain deploy`, or restore the file',
+      cause: e,
+    });
+  }
+  const r = deploymentSchema.safeParse(parsed);
+  if (!r.success) {
+    throw new AgoraError('DEPLOYMENT_CORRUPT', `${path} is malformed: ${r.error.issues[0]?.message}`, {
+      hint: 'redeploy with `agora chain deploy`',
+    });
+  }
+  return r.data as Deployment;
+}
+
+/** The deployment, with the named contracts present; else an error saying which command to run. */
+export function requireDeployment(
+  home: string,
+  chainId: number,
+  needed: readonly ProtocolContractName[] = [],
+  rpcUrl?: string,
+): Deployment {
+  const d = readDeployment(home, chainId);
+  const rpcFlag = rpcUrl ? ` --rpc ${rpcUrl}` : '';
+  if (!d) {
+    throw new AgoraError(
+      'NOT_DEPLOYED',
+      `no Agora contracts are recorded for chain ${chainId} (looked for ${deploymentPath(home, chainId)})`,
+      { hint: `run \`agora chain deploy${rpcFlag}\` first (with the same --home)` },
+    );
+  }
+  const missing = needed.filter((n) => !d.contracts[n]);
+  if (missing.length > 0) {
+    throw new AgoraError(
+      'NOT_DEPLOYED',
+      `the deployment for chain ${chainId} lacks ${missing.join(', ')} (it predates them)`,
+      { hint: `redeploy with \`agora chain deploy${rpcFlag}\`` },
+    );
+  }
+  return d;
+}

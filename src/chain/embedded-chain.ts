@@ -1,0 +1,70 @@
+/**
+ * The embedded chain: Hardhat 3's EDR running in this process, with the devnet accounts funded,
+ * optionally served as JSON-RPC on 127.0.0.1 so other processes (nodes, CLI) share it.
+ */
+import { AgoraError } from '../errors.ts';
+import { DEVNET_CHAIN_ID, DEVNET_MNEMONIC } from './devnet.ts';
+import { type Eip1193Like, type JsonRpcServer, serveJsonRpc } from './rpc-server.ts';
+
+export type EmbeddedChain = {
+  chainId: number;
+  /** EIP-1193 provider of the in-process chain (use with viem's `custom` transport). */
+  provider: Eip1193Like;
+  /** JSON-RPC URL when served over HTTP, else undefined. */
+  url?: string;
+  stop(): Promise<void>;
+};
+
+export type EmbeddedChainOptions = {
+  /** Serve over HTTP on this host (default 127.0.0.1) when `port` is given; port 0 picks a free one. */
+  host?: string;
+  port?: number;
+  /** Ether balance of each devnet account (default 10,000 ETH). */
+  accountsBalanceWei?: bigint;
+};
+
+/** Starts EDR in-process. With `port`, also serves it over HTTP. */
+export async function startEmbeddedChain(opts: EmbeddedChainOptions = {}): Promise<EmbeddedChain> {
+  const { createHardhatRuntimeEnvironment } = await import('hardhat/hre');
+  const hre = await createHardhatRuntimeEnvironment({
+    networks: {
+      default: {
+        type: 'edr-simulated',
+        chainId: DEVNET_CHAIN_ID,
+        accounts: {
+          mnemonic: DEVNET_MNEMONIC,
+          count: 20,
+          accountsBalance: (opts.accountsBalanceWei ?? 10_000n * 10n ** 18n).toString(),
+        },
+        mining: { auto: true, interval: 0 },
+      },
+    },
+  });
+  const connection = await hre.network.connect();
+  const provider = connection.provider as unknown as Eip1193Like;
+  let server: JsonRpcServer | undefined;
+  if (opts.port !== undefined) {
+    try {
+      server = await serveJsonRpc(provider, { host: opts.host ?? '127.0.0.1', port: opts.port });
+    } catch (e) {
+      await connection.close();
+      const code = (e as { code?: string }).code;
+      if (code === 'EADDRINUSE') {
+        throw new AgoraError('CHAIN_PORT_IN_USE', `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use`, {
+          hint: 'another chain may be running there (try `--rpc` against it), or pick another --port',
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+  return {
+    chainId: DEVNET_CHAIN_ID,
+    provider,
+    url: server?.url,
+    async stop() {
+      await server?.stop();
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The tensor runtime interface: everything the DiLoCo loop, the node and the validator need from a
+ * training engine. The ONNX Runtime implementation lives in `src/train/onnx/`; nothing outside
+ * `src/train/onnx` may depend on onnxruntime directly.
+ */
+
+/** One mini-batch. Shapes are fixed per compiled graph (graphs are cached by shape). */
+export type TensorBatch = {
+  /** Float features `[batchSize, features]` (MLP) or int token ids `[batchSize, context]` (LM). */
+  inputs: Float32Array | Int32Array;
+  /** Integer targets: class labels `[batchSize]` or next-token ids `[batchSize, context]`. */
+  targets: Int32Array;
+  batchSize: number;
+};
+
+/** Inner optimizer: AdamW with linear warmup then cosine decay, and global-norm gradient clipping. */
+export type InnerOptimizerConfig = {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Clip the global gradient norm to this value; 0 or undefined disables clipping. */
+  clipNorm?: number;
+  warmupSteps: number;
+  /** Steps over which the cosine schedule decays (after warmup). */
+  totalSteps: number;
+  /** Final lr as a fraction of `lr` (cosine floor). */
+  minLrRatio: number;
+};
+
+export type TrainResult = {
+  /** Loss of each step, before that step's update. */
+  losses: number[];
+  /** The optimizer step counter after this call. */
+  step: number;
+};
+
+export type EvalResult = { loss: number; accuracy?: number; examples: number };
+
+export interface Runtime {
+  /** Number of float32 parameters in the flat vector. */
+  readonly paramCount: number;
+  /** Deterministic parameter init from `seed` (same seed → bit-identical params). Resets optimizer state. */
+  init(seed: number): void;
+  /** A copy of the flat parameter vector. */
+  getParams(): Float32Array;
+  /** Replaces the flat parameter vector (length must equal `paramCount`). Keeps optimizer state. */
+  setParams(params: Float32Array): void;
+  /** Zeroes AdamW moments and the step counter. */
+  resetOptimizer(): void;
+  /** Runs one optimizer step per batch, in order. */
+  train(batches: readonly TensorBatch[]): Promise<TrainResult>;
+  /** Mean loss (and accuracy for classifiers) over the batches, without updating anything. */
+  evaluate(batches: readonly TensorBatch[]): Promise<EvalResult>;
+  /** A standalone ONNX inference graph (inputs → logits) with the current parameters baked in. */
+  exportInference(): Uint8Array;
+  /** Releases native sessions. */
+  dispose(): Promise<void>;
+}
