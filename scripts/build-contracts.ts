@@ -9,7 +9,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileContracts, compileSingleFile, contractSourcesFingerprint, listContractSources } from '../src/chain/compiler.ts';
+import {
+  compileContracts,
+  compileSingleFile,
+  contractSourcesFingerprint,
+  listContractSources,
+} from '../src/chain/compiler.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const artifactsDir = join(root, 'artifacts');

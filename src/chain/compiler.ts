@@ -58,29 +58,48 @@ export function contractSourcesFingerprint(root: string): string {
 }
 
 type SolcOutput = {
-  errors?: { severity: 'error' | 'warning' | 'info'; formattedMessage: string; sourceLocation?: { file: string } }[];
+  errors?: {
+    severity: 'error' | 'warning' | 'info';
+    formattedMessage: string;
+    sourceLocation?: { file: string };
+  }[];
   contracts?: Record<
     string,
-    Record<string, { abi: unknown[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }>
+    Record<
+      string,
+      { abi: unknown[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }
+    >
   >;
 };
 
 /** Compiles one file (path anywhere) plus its imports; nothing is written. */
 export function compileSingleFile(root: string, file: string): CompileResult {
-  return compileSources(root, { [`contracts/${basename(file)}`]: { content: readFileSync(file, 'utf8') } }, dirname(file));
+  return compileSources(
+    root,
+    { [`contracts/${basename(file)}`]: { content: readFileSync(file, 'utf8') } },
+    dirname(file),
+  );
 }
 
 /** Compiles all sources; throws with solc's formatted messages when any error occurs. */
 export function compileContracts(root: string): CompileResult {
   const sources: Record<string, { content: string }> = {};
-  for (const path of listContractSources(root)) sources[path] = { content: readFileSync(join(root, path), 'utf8') };
+  for (const path of listContractSources(root))
+    sources[path] = { content: readFileSync(join(root, path), 'utf8') };
   return compileSources(root, sources);
 }
 
-function compileSources(root: string, sources: Record<string, { content: string }>, extraDir?: string): CompileResult {
+function compileSources(
+  root: string,
+  sources: Record<string, { content: string }>,
+  extraDir?: string,
+): CompileResult {
   const require = createRequire(join(root, 'package.json'));
   const solc = require('solc') as {
-    compile: (input: string, cb: { import: (p: string) => { contents: string } | { error: string } }) => string;
+    compile: (
+      input: string,
+      cb: { import: (p: string) => { contents: string } | { error: string } },
+    ) => string;
     version: () => string;
   };
   const input = {
@@ -93,7 +112,8 @@ function compileSources(root: string, sources: Record<string, { content: string 
   };
   const findImports = (path: string) => {
     const candidates = [join(root, path), join(root, 'node_modules', path)];
-    if (extraDir && path.startsWith('contracts/')) candidates.unshift(join(extraDir, path.slice('contracts/'.length)));
+    if (extraDir && path.startsWith('contracts/'))
+      candidates.unshift(join(extraDir, path.slice('contracts/'.length)));
     for (const c of candidates) if (existsSync(c)) return { contents: readFileSync(c, 'utf8') };
     return { error: `import not found: ${path} (looked in contracts/ and node_modules/)` };
   };

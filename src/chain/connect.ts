@@ -55,6 +55,9 @@ export async function connectChain(opts: ConnectOptions): Promise<ChainConnectio
 }
 
 /** A wallet client that signs locally with `account` on the connected chain. */
-export function walletClientFor(conn: ChainConnection, account: Account): WalletClient<Transport, Chain, Account> {
+export function walletClientFor(
+  conn: ChainConnection,
+  account: Account,
+): WalletClient<Transport, Chain, Account> {
   return createWalletClient({ chain: conn.chain, transport: conn.transport, account });
 }

@@ -1,5 +1,6 @@
 import type { Abi, Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import { AgoraError } from '../errors.ts';
+import { decodeRevert } from './revert.ts';
 
 export type Artifact = { contractName: string; abi: Abi | readonly unknown[]; bytecode: Hex };
 
@@ -10,11 +11,24 @@ export async function deployContract(
   artifact: Artifact,
   args: readonly unknown[] = [],
 ): Promise<Address> {
-  const hash = await wallet.deployContract({
-    abi: artifact.abi as Abi,
-    bytecode: artifact.bytecode,
-    args: args as unknown[],
-  } as Parameters<typeof wallet.deployContract>[0]);
+  let hash: Hex;
+  try {
+    hash = await wallet.deployContract({
+      abi: artifact.abi as Abi,
+      bytecode: artifact.bytecode,
+      args: args as unknown[],
+    } as Parameters<typeof wallet.deployContract>[0]);
+  } catch (e) {
+    const revert = decodeRevert(e, artifact.abi);
+    if (revert) {
+      throw new AgoraError(
+        'DEPLOY_REVERTED',
+        `deploying ${artifact.contractName} reverted: ${revert.errorName}(${revert.args.map(String).join(', ')})`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
   const receipt = await publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== 'success' || !receipt.contractAddress) {
     throw new AgoraError('DEPLOY_FAILED', `deploying ${artifact.contractName} failed (tx ${hash})`);

@@ -20,7 +20,9 @@ export const PROTOCOL_CONTRACTS = [
 ] as const;
 export type ProtocolContractName = (typeof PROTOCOL_CONTRACTS)[number];
 
-const addressSchema = z.string().refine((s) => isAddress(s), 'not an address') as unknown as z.ZodType<Address>;
+const addressSchema = z
+  .string()
+  .refine((s) => isAddress(s), 'not an address') as unknown as z.ZodType<Address>;
 
 export const deploymentSchema = z.object({
   chainId: z.number().int().positive(),
@@ -101,6 +103,33 @@ export function requireDeployment(
       `the deployment for chain ${chainId} lacks ${missing.join(', ')} (it predates them)`,
       { hint: `redeploy with \`agora chain deploy${rpcFlag}\`` },
     );
+  }
+  return d;
+}
+
+/**
+ * Like `requireDeployment`, and also checks that the recorded contracts have code on the connected
+ * chain: a devnet restarted since `agora chain deploy` has forgotten them.
+ */
+export async function loadDeployment(
+  publicClient: { getCode(args: { address: Address }): Promise<`0x${string}` | undefined> },
+  home: string,
+  chainId: number,
+  needed: readonly ProtocolContractName[] = [],
+  rpcUrl?: string,
+): Promise<Deployment> {
+  const d = requireDeployment(home, chainId, needed, rpcUrl);
+  const probe = (needed[0] ?? 'AgoraToken') as ProtocolContractName;
+  const address = d.contracts[probe];
+  if (address) {
+    const code = await publicClient.getCode({ address });
+    if (!code || code === '0x') {
+      throw new AgoraError(
+        'DEPLOYMENT_STALE',
+        `${deploymentPath(home, chainId)} records ${probe} at ${address}, but the chain has no code there (the chain was reset since it was deployed)`,
+        { hint: `redeploy with \`agora chain deploy${rpcUrl ? ` --rpc ${rpcUrl}` : ''}\`` },
+      );
+    }
   }
   return d;
 }

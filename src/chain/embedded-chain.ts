@@ -19,6 +19,8 @@ export type EmbeddedChainOptions = {
   /** Serve over HTTP on this host (default 127.0.0.1) when `port` is given; port 0 picks a free one. */
   host?: string;
   port?: number;
+  /** Chain id (default the devnet's 31337). Other ids let tests play "a non-devnet chain". */
+  chainId?: number;
   /** Ether balance of each devnet account (default 10,000 ETH). */
   accountsBalanceWei?: bigint;
 };
@@ -30,7 +32,7 @@ export async function startEmbeddedChain(opts: EmbeddedChainOptions = {}): Promi
     networks: {
       default: {
         type: 'edr-simulated',
-        chainId: DEVNET_CHAIN_ID,
+        chainId: opts.chainId ?? DEVNET_CHAIN_ID,
         accounts: {
           mnemonic: DEVNET_MNEMONIC,
           count: 20,
@@ -50,16 +52,20 @@ export async function startEmbeddedChain(opts: EmbeddedChainOptions = {}): Promi
       await connection.close();
       const code = (e as { code?: string }).code;
       if (code === 'EADDRINUSE') {
-        throw new AgoraError('CHAIN_PORT_IN_USE', `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use`, {
-          hint: 'another chain may be running there (try `--rpc` against it), or pick another --port',
-          cause: e,
-        });
+        throw new AgoraError(
+          'CHAIN_PORT_IN_USE',
+          `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use`,
+          {
+            hint: 'another chain may be running there (try `--rpc` against it), or pick another --port',
+            cause: e,
+          },
+        );
       }
       throw e;
     }
   }
   return {
-    chainId: DEVNET_CHAIN_ID,
+    chainId: opts.chainId ?? DEVNET_CHAIN_ID,
     provider,
     url: server?.url,
     async stop() {

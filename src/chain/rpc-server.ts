@@ -7,7 +7,13 @@ import type { AddressInfo } from 'node:net';
 
 export type Eip1193Like = { request(args: { method: string; params?: unknown }): Promise<unknown> };
 
-export type JsonRpcServer = { url: string; host: string; port: number; server: Server; stop(): Promise<void> };
+export type JsonRpcServer = {
+  url: string;
+  host: string;
+  port: number;
+  server: Server;
+  stop(): Promise<void>;
+};
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
@@ -47,7 +53,11 @@ async function handleOne(provider: Eip1193Like, r: RpcRequest): Promise<unknown>
     return {
       jsonrpc: '2.0',
       id,
-      error: { code: typeof err.code === 'number' ? err.code : -32603, message: err.message ?? String(e), data },
+      error: {
+        code: typeof err.code === 'number' ? err.code : -32603,
+        message: err.message ?? String(e),
+        data,
+      },
     };
   }
 }
@@ -74,7 +84,11 @@ export async function serveJsonRpc(
     } catch (e) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
-        JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: `parse error: ${(e as Error).message}` } }),
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: -32700, message: `parse error: ${(e as Error).message}` },
+        }),
       );
       return;
     }
