@@ -32,7 +32,9 @@ export type ConnectOptions = { rpcUrl?: string; provider?: Eip1193Like };
 export async function connectChain(opts: ConnectOptions): Promise<ChainConnection> {
   const endpoint = opts.provider ? 'in-process' : (opts.rpcUrl ?? 'http://127.0.0.1:8545');
   const transport: Transport = opts.provider
-    ? custom(opts.provider)
+    ? // No retries in-process: there are no transient faults, and viem would retry every revert
+      // (wrapped as UnknownRpcError) 3 times with backoff, ~1 s per rejected call.
+      custom(opts.provider, { retryCount: 0 })
     : http(endpoint, { retryCount: 1, timeout: 30_000, batch: false });
   const probe = createPublicClient({ transport });
   let chainId: number;

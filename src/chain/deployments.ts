@@ -13,6 +13,7 @@ export const PROTOCOL_CONTRACTS = [
   'AgoraToken',
   'TimelockController',
   'AgoraGovernor',
+  'ProtocolParams',
   'DataRegistry',
   'ComputeMarket',
   'TrainingLedger',

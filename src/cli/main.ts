@@ -5,7 +5,9 @@
 import { Command, CommanderError } from 'commander';
 import { AgoraError, isAgoraError } from '../errors.ts';
 import { registerChainCommands } from './commands/chain.ts';
+import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
+import { registerModelCommands } from './commands/model.ts';
 import { registerWalletCommands } from './commands/wallet.ts';
 import { type CliContext, createContext, type GlobalOptions } from './context.ts';
 
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerWalletCommands(program, ctx);
   registerChainCommands(program, ctx);
   registerDevnetCommand(program, ctx);
+  registerDataCommands(program, ctx);
+  registerModelCommands(program, ctx);
   for (const sub of program.commands) {
     sub.exitOverride();
     for (const leaf of sub.commands) leaf.exitOverride();

@@ -1,7 +1,8 @@
 /**
  * Pseudo-gradient codecs: what goes on the wire between peers. Every encoded message is
  * self-describing (a header names the codec and length), and `encode(...).byteLength` is exactly the
- * number of bytes sent, headers included.
+ * number of bytes sent, headers included. Implementations, the 16-byte header and `createCodec` /
+ * `decodeAny`: src/train/codecs/ (wire formats in docs/training-data-and-diloco.md).
  */
 export type CodecName = 'fp32' | 'fp16' | 'int8' | 'int4' | 'topk';
 

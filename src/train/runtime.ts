@@ -1,7 +1,8 @@
 /**
  * The tensor runtime interface: everything the DiLoCo loop, the node and the validator need from a
- * training engine. The ONNX Runtime implementation lives in `src/train/onnx/`; nothing outside
- * `src/train/onnx` may depend on onnxruntime directly.
+ * training engine. The ONNX Runtime implementation lives in `src/train/onnx/` (construct it with
+ * `createRuntime` from `src/train/onnx/index.ts`); nothing outside `src/train/onnx` may depend on
+ * onnxruntime directly. Design, flat parameter order and speed: docs/training-engine.md.
  */
 
 /** One mini-batch. Shapes are fixed per compiled graph (graphs are cached by shape). */

@@ -1,0 +1,286 @@
+/**
+ * DiLoCo benchmark: DDP vs FedAvg vs DiLoCo (H ∈ {50, 500}; codecs fp32, int8, int4) on the same
+ * data, shards and total samples, K simulated workers (one ONNX runtime each).
+ *
+ *   npm run bench:diloco -- --task mnist-mlp|brown-lm [--data idx:IMAGES,LABELS]
+ *     [--shards iid|label-skew|dirichlet:ALPHA] [--workers K] [--quick] [--steps S] [--json FILE]
+ *
+ * Writes `{ task, config, runs: [{ name, method, H, codec, bytesPerWorker, evalLoss, evalAccuracy,
+ * wallSeconds, ... }], target }` to FILE and an SVG plot (eval loss vs bytes, log-x) to FILE.svg.
+ * The target check: DiLoCo H=500 int8 uses ≥ 2000× fewer bytes per worker than DDP with eval loss
+ * ≤ 1.02× DDP's.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { CodecName } from '../src/train/codec.ts';
+import { isCodecName } from '../src/train/codecs/index.ts';
+import type { Dataset } from '../src/train/data/dataset.ts';
+import {
+  holdoutSplit,
+  loadBrownLm,
+  loadIdxClassification,
+  loadMnistNpm,
+  type ShardScheme,
+  shardIndices,
+} from '../src/train/data/index.ts';
+import { type RunResult, runDdp, runDiloco, type SimulationData } from '../src/train/diloco/index.ts';
+import type { ModelSpec } from '../src/train/models/spec.ts';
+import { createRuntime } from '../src/train/onnx/index.ts';
+import type { Runtime, TensorBatch } from '../src/train/runtime.ts';
+import { innerConfig } from '../src/train/schedule.ts';
+import { lossVsBytesSvg } from './diloco-plot.ts';
+
+const { values } = parseArgs({
+  options: {
+    task: { type: 'string', default: 'mnist-mlp' },
+    data: { type: 'string' },
+    shards: { type: 'string', default: 'iid' },
+    workers: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    steps: { type: 'string' },
+    batch: { type: 'string' },
+    H: { type: 'string' },
+    codecs: { type: 'string' },
+    lr: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '1' },
+    json: { type: 'string' },
+    'no-fedavg': { type: 'boolean', default: false },
+  },
+});
+
+const task = values.task;
+if (task !== 'mnist-mlp' && task !== 'brown-lm')
+  throw new Error(`--task must be mnist-mlp or brown-lm, got ${task}`);
+const quick = values.quick;
+const isLm = task === 'brown-lm';
+const K = Number(values.workers ?? (quick ? 4 : 8));
+const steps = Number(values.steps ?? (isLm ? (quick ? 500 : 2000) : quick ? 1000 : 5000));
+const batch = Number(values.batch ?? (isLm ? 8 : 32));
+const seed = Number(values.seed);
+const threads = Number(values.threads);
+const Hs = (values.H ?? '50,500').split(',').map(Number);
+const codecs = (values.codecs ?? 'fp32,int8,int4').split(',').filter(isCodecName) as CodecName[];
+const lr = Number(values.lr ?? (isLm ? 3e-3 : 1e-3));
+
+// ---- data ----
+let dataset: Dataset;
+let trainIdx: Int32Array;
+let evalIdx: Int32Array;
+let model: ModelSpec;
+if (!isLm) {
+  if (values.data?.startsWith('idx:')) {
+    const [img, lab] = values.data.slice(4).split(',');
+    dataset = loadIdxClassification(img, lab);
+  } else {
+    dataset = loadMnistNpm();
+  }
+  const split = holdoutSplit(dataset.size, dataset.size > 20_000 ? 10_000 / dataset.size : 0.1, {
+    seed: 12345,
+  });
+  trainIdx = split.train;
+  evalIdx = split.eval;
+  if (dataset.kind !== 'classification') throw new Error('unreachable');
+  model = { kind: 'mlp', sizes: [dataset.numFeatures, quick ? 64 : 128, dataset.numClasses] };
+} else {
+  const context = quick ? 32 : 64;
+  dataset = loadBrownLm(context);
+  const split = holdoutSplit(dataset.size, 0.05, { contiguous: true });
+  trainIdx = split.train;
+  evalIdx = split.eval.subarray(0, quick ? 256 : 1024);
+  model = {
+    kind: 'transformer',
+    vocabSize: 256,
+    context,
+    layers: 2,
+    dModel: quick ? 32 : 64,
+    heads: 4,
+    dFF: quick ? 128 : 256,
+  };
+}
+
+function scheme(s: string): ShardScheme {
+  if (s === 'iid') return isLm ? { kind: 'contiguous' } : { kind: 'iid', seed };
+  if (s === 'label-skew') {
+    // at least 2 classes per worker, and enough that K workers cover every class
+    const C = dataset.kind === 'classification' ? dataset.numClasses : 1;
+    return { kind: 'label-skew', classesPerWorker: Math.min(C, Math.max(2, Math.ceil(C / K))), seed };
+  }
+  if (s.startsWith('dirichlet:')) return { kind: 'dirichlet', alpha: Number(s.slice(10)), seed };
+  if (s === 'contiguous') return { kind: 'contiguous' };
+  throw new Error(`--shards must be iid, label-skew, dirichlet:ALPHA or contiguous, got ${s}`);
+}
+const shardScheme = scheme(values.shards);
+const labels = dataset.kind === 'classification' ? dataset.labels : undefined;
+const shards = shardIndices(
+  {
+    indices: trainIdx,
+    labels,
+    numClasses: dataset.kind === 'classification' ? dataset.numClasses : undefined,
+  },
+  K,
+  shardScheme,
+);
+const evalBatchSize = 256;
+const evalBatches: TensorBatch[] = [];
+for (let i = 0; i + evalBatchSize <= evalIdx.length; i += evalBatchSize) {
+  evalBatches.push(dataset.getBatch(evalIdx.subarray(i, i + evalBatchSize)));
+}
+const data: SimulationData = { dataset, shards, evalBatches };
+
+const optimizer = innerConfig({
+  lr,
+  totalSteps: steps,
+  warmupSteps: Math.min(100, Math.floor(steps / 20)),
+  minLrRatio: 0.1,
+  beta2: isLm ? 0.95 : 0.999,
+  weightDecay: isLm ? 0.1 : 0,
+  clipNorm: isLm ? 1 : 0,
+});
+const stepsPerCall = isLm ? 1 : 8;
+const makeRuntime = (): Runtime => createRuntime({ model, optimizer, threads, stepsPerCall });
+
+console.log(
+  `task ${task}: ${dataset.id}, ${trainIdx.length} train / ${evalBatches.length * evalBatchSize} eval samples, ` +
+    `K=${K}, ${steps} steps/worker, batch ${batch}/worker, shards ${values.shards}, H ${Hs.join('/')}, codecs ${codecs.join('/')}`,
+);
+
+const runs: RunResult[] = [];
+const log = (r: RunResult) => {
+  console.log(
+    `${r.name.padEnd(22)} bytes/worker ${r.bytesPerWorker.toExponential(3)}  eval loss ${r.evalLoss.toFixed(4)}` +
+      `${r.evalAccuracy === undefined ? '' : `  acc ${(100 * r.evalAccuracy).toFixed(2)}%`}  ${r.wallSeconds.toFixed(1)} s`,
+  );
+};
+
+// Worker runtimes are created once and re-initialized per run (graphs stay compiled).
+const tCreate = performance.now();
+const workers = Array.from({ length: K }, makeRuntime);
+const createSeconds = (performance.now() - tCreate) / 1000;
+const ddpRt = makeRuntime();
+const paramCount = ddpRt.paramCount;
+console.log(
+  `model ${model.kind}, ${paramCount} parameters; ${K} runtimes created in ${createSeconds.toFixed(2)} s`,
+);
+
+const evalEvery = Math.min(...Hs, Math.max(1, Math.floor(steps / 20)));
+const ddp = await runDdp(ddpRt, data, {
+  workers: K,
+  steps,
+  batchSize: batch,
+  seed,
+  evalEverySteps: evalEvery,
+  chunk: 48,
+});
+runs.push(ddp);
+log(ddp);
+
+for (const H of Hs) {
+  if (steps % H !== 0) throw new Error(`steps (${steps}) must be a multiple of H (${H})`);
+  const rounds = steps / H;
+  const evalEveryRounds = Math.max(1, Math.floor(rounds / 40));
+  if (!values['no-fedavg']) {
+    const r = await runDiloco(workers, data, {
+      method: 'fedavg',
+      innerSteps: H,
+      rounds,
+      batchSize: batch,
+      codec: 'fp32',
+      seed,
+      evalEveryRounds,
+      chunk: 48,
+      name: `fedavg H=${H} fp32`,
+    });
+    runs.push(r);
+    log(r);
+  }
+  for (const codec of codecs) {
+    const r = await runDiloco(workers, data, {
+      method: 'diloco',
+      innerSteps: H,
+      rounds,
+      batchSize: batch,
+      codec,
+      seed,
+      evalEveryRounds,
+      chunk: 48,
+      name: `diloco H=${H} ${codec}`,
+    });
+    runs.push(r);
+    log(r);
+  }
+}
+for (const w of workers) await w.dispose();
+await ddpRt.dispose();
+
+const target = runs.find((r) => r.method === 'diloco' && r.H === 500 && r.codec === 'int8');
+const targetCheck =
+  target === undefined
+    ? undefined
+    : {
+        run: target.name,
+        bytesRatio: ddp.bytesPerWorker / target.bytesPerWorker,
+        lossRatio: target.evalLoss / ddp.evalLoss,
+        bytesOk: ddp.bytesPerWorker / target.bytesPerWorker >= 2000,
+        lossOk: target.evalLoss <= 1.02 * ddp.evalLoss,
+        note: 'int8 costs ≥ 1 byte per parameter, so at H=500 the ratio is at most 4·500 = 2000× before headers and scales',
+      };
+if (targetCheck) {
+  console.log(
+    `target (DiLoCo H=500 int8 vs DDP): ${targetCheck.bytesRatio.toFixed(1)}× fewer bytes (≥ 2000: ${targetCheck.bytesOk}), ` +
+      `loss ratio ${targetCheck.lossRatio.toFixed(4)} (≤ 1.02: ${targetCheck.lossOk})`,
+  );
+}
+
+const result = {
+  task,
+  config: {
+    dataset: dataset.id,
+    model,
+    paramCount,
+    workers: K,
+    stepsPerWorker: steps,
+    batchPerWorker: batch,
+    totalSamples: K * batch * steps,
+    shards: values.shards,
+    trainSamples: trainIdx.length,
+    evalSamples: evalBatches.length * evalBatchSize,
+    innerOptimizer: optimizer,
+    outer: { diloco: { lr: 0.7, momentum: 0.9, nesterov: true }, fedavg: { lr: 1, momentum: 0 } },
+    quick,
+    seed,
+    runtimeCreateSeconds: createSeconds,
+    bytesModel:
+      'DDP: ring all-reduce of fp32 gradients, 2·P·4·(K−1)/K per worker per step. DiLoCo/FedAvg: exact encoded bytes of a butterfly all-reduce per round (K−1 scatter slices + own mean slice to K−1 peers), headers included; mean over workers.',
+  },
+  runs: runs.map((r) => ({
+    name: r.name,
+    method: r.method,
+    H: r.H,
+    codec: r.codec,
+    bytesPerWorker: r.bytesPerWorker,
+    evalLoss: r.evalLoss,
+    ...(r.evalAccuracy === undefined ? {} : { evalAccuracy: r.evalAccuracy }),
+    wallSeconds: r.wallSeconds,
+    bytesRatioVsDdp: ddp.bytesPerWorker / Math.max(1, r.bytesPerWorker),
+    lossRatioVsDdp: r.evalLoss / ddp.evalLoss,
+    history: r.history,
+  })),
+  target: targetCheck,
+};
+
+if (values.json) {
+  writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  const svgPath = `${values.json.replace(/\.json$/, '')}.svg`;
+  writeFileSync(
+    svgPath,
+    lossVsBytesSvg(
+      `${task}: eval loss vs bytes per worker (K=${K}, ${steps} steps, ${values.shards})`,
+      runs.map((r) => ({
+        name: r.name,
+        points: r.history.map((h) => ({ x: h.bytesPerWorker, y: h.evalLoss })),
+      })),
+    ),
+  );
+  console.log(`wrote ${values.json} and ${svgPath}`);
+}

@@ -1,0 +1,742 @@
+/**
+ * `/agora/allreduce/1`: butterfly all-reduce of a Float32Array among an authenticated group
+ * (adapter over AgoraHost). Each of the K peers owns 1/K of the vector:
+ *   1. SCATTER  every peer sends slice i (codec-encoded) to owner i;
+ *   2. COMMIT   each owner, when it has every part or at the deadline, tells everyone which peers'
+ *               parts it received; each peer derives the contributor set C (allreduce-plan.ts);
+ *   3. GATHER   each peer asks the holder of every shard for the shard aggregated over exactly C
+ *               (owner, or a deterministic fallback when the owner died; survivors resend that slice
+ *               to the fallback); missing shards are repaired from any peer that already has them;
+ *   4. RECOVERY if a holder in C died before anyone fetched its shard, every shard is recomputed
+ *               over C minus that holder (owners keep all parts, so this is one more gather).
+ * Every included peer ends with bit-identical results (the holder encodes once, all decode the same
+ * bytes). The full protocol and its failure handling: docs/allreduce.md.
+ */
+import type { Stream } from '@libp2p/interface';
+import type { Logger } from 'pino';
+import { AgoraError } from '../errors.ts';
+import type { Codec } from '../train/codec.ts';
+import { type Aggregator, meanAggregator } from './aggregate.ts';
+import {
+  canonicalGroup,
+  contributorSet,
+  holderOf,
+  setDigest,
+  shardBounds,
+  shardLength,
+} from './allreduce-plan.ts';
+import { decodeJson, encodeJson, FrameReader, writeFrame } from './framing.ts';
+import type { AgoraHost, PeerInfo } from './host.ts';
+import {
+  type AllreduceRequest,
+  allreduceRequestSchema,
+  MAX_CONTROL_BYTES,
+  parseMessage,
+  shardReplySchema,
+} from './messages.ts';
+
+export const ALLREDUCE_PROTOCOL = '/agora/allreduce/1';
+
+export interface AllReduceOptions {
+  host: AgoraHost;
+  logger: Logger;
+  /** Makes a codec; one instance per outgoing slice (stateful codecs keep their residual). */
+  codec: () => Codec;
+  aggregator?: Aggregator;
+  /** Time owners wait for parts, and requesters wait for a shard (default 10 s). */
+  deadlineMs?: number;
+  /** Extra time for small control messages (commits) after the data deadline (default 1 s). */
+  graceMs?: number;
+  /** Largest vector accepted (elements; default 2^28). */
+  maxElements?: number;
+  /** Fault injection for tests: awaited before / after each scatter part is sent. */
+  faults?: {
+    beforePartSend?: (shard: number, to: string) => Promise<void> | void;
+    afterPartSent?: (shard: number, to: string) => Promise<void> | void;
+    /** called once this peer's commit reached everyone (e.g. to die before serving its shard) */
+    afterCommit?: () => Promise<void> | void;
+  };
+}
+
+export interface PeerTraffic {
+  sent: number;
+  received: number;
+}
+
+export interface RoundReport {
+  round: number;
+  ok: boolean;
+  /** why the round failed (ok = false); the caller keeps its local vector */
+  reason?: string;
+  /** the aggregated vector (ok = true) */
+  result?: Float32Array;
+  /** the group asked for, canonical order */
+  group: string[];
+  /** contributor set C: peers whose vectors are in the result */
+  included: string[];
+  /** owners whose commit arrived (alive after scatter) */
+  alive: string[];
+  /** digest of (round, C); equal on every peer that agreed */
+  digest: string;
+  /**
+   * Bytes this peer sent / received for this round up to the moment `run` returned (frame headers
+   * included). A peer can still be serving its shard to slower peers afterwards; that traffic is in
+   * `traffic(round)`.
+   */
+  bytesSent: number;
+  bytesReceived: number;
+  /** traffic with each remote peer (bytes on the wire, frame headers included) */
+  perPeer: Record<string, PeerTraffic>;
+  seconds: number;
+  phases: { scatter: number; commit: number; gather: number };
+  /** shards served by a fallback holder because their owner did not commit */
+  fallbackShards: number[];
+  /** shards fetched from a mirror after their holder failed */
+  repairedShards: number[];
+  /** true when a holder in C died during the gather and the round was recomputed over C minus it */
+  recovered: boolean;
+}
+
+interface Part {
+  groupDigest: string;
+  length: number;
+  vector: Float32Array;
+}
+
+class RoundState {
+  readonly round: number;
+  /** parts[shard] → sender → part (for the shards this peer owns or holds as fallback) */
+  readonly parts = new Map<number, Map<string, Part>>();
+  /** commit sender → received set */
+  readonly commits = new Map<string, string[]>();
+  /** `${shard}|${digest}` → encoded aggregated shard (served to others, identical everywhere) */
+  readonly results = new Map<string, Promise<Uint8Array | undefined>>();
+  readonly traffic = new Map<string, PeerTraffic>();
+  readonly lost = new Set<string>();
+  group: string[] | undefined;
+  groupDigest: string | undefined;
+  length = 0;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(round: number) {
+    this.round = round;
+  }
+
+  count(peer: string, sent: number, received: number): void {
+    let t = this.traffic.get(peer);
+    if (!t) {
+      t = { sent: 0, received: 0 };
+      this.traffic.set(peer, t);
+    }
+    t.sent += sent;
+    t.received += received;
+  }
+
+  notify(): void {
+    for (const w of this.#waiters) w();
+  }
+
+  /** Resolves true as soon as `pred()` holds, false at `deadline`. */
+  async waitUntil(pred: () => boolean, deadline: number): Promise<boolean> {
+    while (!pred()) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.#waiters.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, remaining);
+        this.#waiters.add(done);
+      });
+    }
+    return true;
+  }
+}
+
+/** How many round states are kept (current, a few early ones, a previous one serving mirrors). */
+const MAX_STATES = 8;
+
+export class AllReduce {
+  readonly #host: AgoraHost;
+  readonly #log: Logger;
+  readonly #codecFactory: () => Codec;
+  readonly #aggregate: Aggregator;
+  readonly #deadlineMs: number;
+  readonly #graceMs: number;
+  readonly #maxElements: number;
+  readonly #faults: AllReduceOptions['faults'];
+  readonly #states = new Map<number, RoundState>();
+  readonly #sendCodecs = new Map<string, Codec>();
+  readonly #decoder: Codec;
+  #minRound = 0;
+  #onLost = (e: Event) => {
+    const peer = (e as CustomEvent<string>).detail;
+    for (const s of this.#states.values()) {
+      s.lost.add(peer);
+      s.notify();
+    }
+  };
+
+  constructor(opts: AllReduceOptions) {
+    this.#host = opts.host;
+    this.#log = opts.logger.child({ mod: 'net/allreduce' });
+    this.#codecFactory = opts.codec;
+    this.#aggregate = opts.aggregator ?? meanAggregator;
+    this.#deadlineMs = opts.deadlineMs ?? 10_000;
+    this.#graceMs = opts.graceMs ?? 1000;
+    this.#maxElements = opts.maxElements ?? 2 ** 28;
+    this.#faults = opts.faults;
+    this.#decoder = opts.codec();
+  }
+
+  /** Registers the protocol handler on the host (call after host.start()). */
+  async start(): Promise<void> {
+    await this.#host.handle(ALLREDUCE_PROTOCOL, (stream, peer) => this.#onStream(stream, peer), {
+      maxInboundStreams: 256,
+    });
+    this.#host.addEventListener('peer:lost', this.#onLost);
+  }
+
+  async stop(): Promise<void> {
+    this.#host.removeEventListener('peer:lost', this.#onLost);
+    if (this.#host.isStarted()) await this.#host.libp2p.unhandle(ALLREDUCE_PROTOCOL).catch(() => {});
+    this.#states.clear();
+  }
+
+  /**
+   * Runs one all-reduce round. Every member must call it with the same `round` and `members` (any
+   * order) and a vector of the same length. Never throws for network failures: the report says
+   * what happened (`ok: false` when no consistent result could be formed).
+   */
+  async run(round: number, vector: Float32Array, members: readonly string[]): Promise<RoundReport> {
+    const t0 = performance.now();
+    const me = this.#host.peerId;
+    const group = canonicalGroup(members);
+    const k = group.length;
+    const myIndex = group.indexOf(me);
+    if (myIndex < 0) {
+      throw new AgoraError('ALLREDUCE_NOT_MEMBER', 'This peer is not in the all-reduce group.', {
+        hint: 'Pass a member list that includes host.peerId.',
+      });
+    }
+    if (vector.length < k || vector.length > this.#maxElements) {
+      throw new AgoraError(
+        'ALLREDUCE_BAD_LENGTH',
+        `Cannot all-reduce ${vector.length} elements among ${k} peers (need ${k}..${this.#maxElements}).`,
+        { hint: 'Use a longer vector or a smaller group.' },
+      );
+    }
+    if (round < this.#minRound) {
+      throw new AgoraError('ALLREDUCE_OLD_ROUND', `Round ${round} is older than round ${this.#minRound}.`, {
+        hint: 'Round numbers must increase.',
+      });
+    }
+    const st = this.#state(round);
+    if (!st) throw new AgoraError('ALLREDUCE_TOO_MANY_ROUNDS', 'Too many rounds in flight.');
+    if (st.group) {
+      throw new AgoraError('ALLREDUCE_ROUND_REUSED', `Round ${round} was already run on this peer.`, {
+        hint: 'Use a new round number for every all-reduce (e.g. the outer step).',
+      });
+    }
+    st.group = group;
+    st.groupDigest = setDigest(round, group);
+    st.length = vector.length;
+    for (const p of group) if (p !== me && !this.#host.isAuthorized(p)) st.lost.add(p);
+    this.#dropMismatchedParts(st);
+    // Keep the previous round (it may still serve mirrors); forget older ones.
+    this.#minRound = Math.max(this.#minRound, round - 1);
+    for (const r of this.#states.keys()) if (r < this.#minRound) this.#states.delete(r);
+
+    const slice = (i: number) => {
+      const [s, e] = shardBounds(vector.length, k, i);
+      return vector.subarray(s, e);
+    };
+    const report = (partial: Partial<RoundReport>): RoundReport => {
+      let sent = 0;
+      let received = 0;
+      const perPeer: Record<string, PeerTraffic> = {};
+      for (const [p, t] of st.traffic) {
+        perPeer[p] = { ...t };
+        sent += t.sent;
+        received += t.received;
+      }
+      return {
+        round,
+        ok: false,
+        group,
+        included: [],
+        alive: [],
+        digest: '',
+        bytesSent: sent,
+        bytesReceived: received,
+        perPeer,
+        seconds: (performance.now() - t0) / 1000,
+        phases: { scatter: 0, commit: 0, gather: 0 },
+        fallbackShards: [],
+        repairedShards: [],
+        recovered: false,
+        ...partial,
+      };
+    };
+
+    // ---- 1. SCATTER ----
+    const deadline1 = Date.now() + this.#deadlineMs;
+    this.#storePart(st, myIndex, me, {
+      groupDigest: st.groupDigest,
+      length: vector.length,
+      vector: slice(myIndex),
+    });
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < k; i++) {
+      if (i === myIndex) continue;
+      sends.push(this.#sendPart(st, group[i], i, slice(i), false));
+    }
+    void Promise.all(sends);
+    const myParts = () => st.parts.get(myIndex);
+    await st.waitUntil(() => group.every((p) => myParts()?.has(p) || st.lost.has(p)), deadline1);
+    const received = group.filter((p) => myParts()?.has(p));
+    const tScatter = performance.now();
+
+    // ---- 2. COMMIT ----
+    st.commits.set(me, received);
+    st.notify();
+    const commitSends: Promise<void>[] = [];
+    for (let i = 0; i < k; i++) {
+      if (i !== myIndex) commitSends.push(this.#sendCommit(st, group[i], myIndex, received));
+    }
+    if (this.#faults?.afterCommit) void Promise.all(commitSends).then(() => this.#faults?.afterCommit?.());
+    await st.waitUntil(
+      () => group.every((p) => st.commits.has(p) || st.lost.has(p)),
+      deadline1 + this.#graceMs,
+    );
+    const commits = new Map<string, string[]>();
+    for (const p of group) {
+      const c = st.commits.get(p);
+      if (c) commits.set(p, c);
+    }
+    const C = contributorSet(group, commits);
+    const alive = group.filter((p) => commits.has(p));
+    const aliveSet = new Set(alive);
+    const digest = setDigest(round, C);
+    const tCommit = performance.now();
+    const phasesSoFar = { scatter: (tScatter - t0) / 1000, commit: (tCommit - tScatter) / 1000, gather: 0 };
+    if (C.length === 0) {
+      return report({
+        reason: 'no contributor delivered to every live owner',
+        alive,
+        digest,
+        phases: phasesSoFar,
+      });
+    }
+
+    // ---- 3. GATHER (+ repair, + one recovery attempt) ----
+    const out = new Float32Array(vector.length);
+    const repairedShards: number[] = [];
+    const fallbackShards = new Set<number>();
+    /**
+     * Fetches every shard aggregated over exactly `members`, from its holder (the owner if it is
+     * in `live`, else the fallback; slices for fallbacks are sent first), or from a mirror.
+     * Returns the shards still missing and the holders that failed them.
+     */
+    const gather = async (members: string[], live: ReadonlySet<string>) => {
+      const mSet = new Set(members);
+      const digest = setDigest(round, members);
+      const holders: string[] = [];
+      for (let i = 0; i < k; i++) {
+        const h = holderOf(group, i, live, mSet)!;
+        holders.push(h);
+        if (h === group[i]) continue;
+        fallbackShards.add(i);
+        if (!mSet.has(me)) continue;
+        if (h === me) {
+          this.#storePart(st, i, me, {
+            groupDigest: st.groupDigest!,
+            length: vector.length,
+            vector: slice(i),
+          });
+        } else {
+          void this.#sendPart(st, h, i, slice(i), true);
+        }
+      }
+      const deadline = Date.now() + this.#deadlineMs;
+      const fetchShard = async (i: number): Promise<boolean> => {
+        const [s, e] = shardBounds(vector.length, k, i);
+        let bytes: Uint8Array | undefined;
+        if (holders[i] === me) {
+          bytes = await this.#serveShard(st, i, members, digest, false, deadline);
+        } else {
+          bytes = await this.#requestShard(st, holders[i], i, members, digest, false, deadline);
+        }
+        if (!bytes) {
+          // Repair: any live peer that already fetched this shard for the same set can mirror it.
+          for (const p of group) {
+            if (p === me || p === holders[i] || st.lost.has(p)) continue;
+            bytes = await this.#requestShard(st, p, i, members, digest, true, Date.now() + this.#graceMs * 2);
+            if (bytes) {
+              repairedShards.push(i);
+              break;
+            }
+          }
+        }
+        if (!bytes) return false;
+        const v = this.#decodeShard(bytes, e - s);
+        if (!v) return false;
+        if (holders[i] !== me) st.results.set(`${i}|${digest}`, Promise.resolve(bytes));
+        out.set(v, s);
+        return true;
+      };
+      const got = await Promise.all(group.map((_, i) => fetchShard(i)));
+      const missing = got.flatMap((ok, i) => (ok ? [] : [i]));
+      return { digest, missing, failedHolders: new Set(missing.map((i) => holders[i])) };
+    };
+
+    let included = C;
+    let g = await gather(C, aliveSet);
+    let recovered = false;
+    if (g.missing.length > 0) {
+      // A holder in C died before anyone fetched its shard: its own slice of that shard is gone, so
+      // no shard can be the mean over C. Recompute every shard over C' = C minus the failed
+      // holders: owners still hold every part of C' (C' ⊆ C ⊆ R_i), and the failed holders'
+      // shards move to fallbacks. Every survivor that saw the same failures picks the same C'.
+      const next = C.filter((p) => !g.failedHolders.has(p));
+      const live = new Set(alive.filter((p) => !g.failedHolders.has(p)));
+      if (next.length > 0 && next.length < C.length) {
+        this.#log.warn(
+          { round, failed: [...g.failedHolders], included: next.length },
+          'recomputing without failed holders',
+        );
+        included = next;
+        g = await gather(next, live);
+        recovered = true;
+      }
+    }
+    const tGather = performance.now();
+    const phases = { ...phasesSoFar, gather: (tGather - tCommit) / 1000 };
+    const base = {
+      included,
+      alive,
+      digest: g.digest,
+      phases,
+      fallbackShards: [...fallbackShards].sort((a, b) => a - b),
+      repairedShards,
+      recovered,
+    };
+    if (g.missing.length > 0) {
+      this.#log.warn(
+        { round, missing: g.missing, included: included.length },
+        'round failed: shards unavailable',
+      );
+      return report({ ...base, reason: `shards ${g.missing.join(',')} unavailable` });
+    }
+    return report({ ...base, ok: true, result: out });
+  }
+
+  /** Bytes sent/received for `round` so far (while its state is kept: this round and the previous). */
+  traffic(round: number): PeerTraffic | undefined {
+    const st = this.#states.get(round);
+    if (!st) return undefined;
+    let sent = 0;
+    let received = 0;
+    for (const t of st.traffic.values()) {
+      sent += t.sent;
+      received += t.received;
+    }
+    return { sent, received };
+  }
+
+  // ---- outgoing ----
+
+  async #sendPart(
+    st: RoundState,
+    to: string,
+    shard: number,
+    v: Float32Array,
+    fallback: boolean,
+  ): Promise<void> {
+    const k = st.group!.length;
+    try {
+      await this.#faults?.beforePartSend?.(shard, to);
+      let codec = this.#sendCodecs.get(`${k}:${shard}`);
+      if (!codec) {
+        codec = this.#codecFactory();
+        this.#sendCodecs.set(`${k}:${shard}`, codec);
+      }
+      const body = codec.encode(v);
+      const stream = await this.#host.newStream(to, ALLREDUCE_PROTOCOL, this.#deadlineMs);
+      const header = {
+        t: 'part',
+        round: st.round,
+        shard,
+        group: st.groupDigest,
+        length: st.length,
+        fallback,
+      };
+      let n = await writeFrame(stream, encodeJson(header));
+      n += await writeFrame(stream, body);
+      st.count(to, n, 0);
+      await stream.close();
+      await this.#faults?.afterPartSent?.(shard, to);
+    } catch (err) {
+      this.#log.debug({ round: st.round, to, shard, err: (err as Error).message }, 'part not delivered');
+    }
+  }
+
+  async #sendCommit(st: RoundState, to: string, shard: number, received: string[]): Promise<void> {
+    try {
+      const stream = await this.#host.newStream(to, ALLREDUCE_PROTOCOL, this.#graceMs + this.#deadlineMs);
+      const n = await writeFrame(stream, encodeJson({ t: 'commit', round: st.round, shard, received }));
+      st.count(to, n, 0);
+      await stream.close();
+    } catch (err) {
+      this.#log.debug({ round: st.round, to, err: (err as Error).message }, 'commit not delivered');
+    }
+  }
+
+  async #requestShard(
+    st: RoundState,
+    from: string,
+    shard: number,
+    members: string[],
+    digest: string,
+    mirrorOnly: boolean,
+    deadline: number,
+  ): Promise<Uint8Array | undefined> {
+    if (st.lost.has(from) || !this.#host.isAuthorized(from)) return undefined;
+    let stream: Stream | undefined;
+    try {
+      const remaining = Math.max(1, deadline - Date.now());
+      stream = await this.#host.newStream(from, ALLREDUCE_PROTOCOL, remaining);
+      const sent = await writeFrame(
+        stream,
+        encodeJson({ t: 'get', round: st.round, shard, members, mirrorOnly }),
+      );
+      st.count(from, sent, 0);
+      const reader = new FrameReader(stream);
+      const timeoutMs = Math.max(1, deadline - Date.now());
+      const reply = parseMessage(
+        shardReplySchema,
+        decodeJson(await reader.expect({ maxBytes: MAX_CONTROL_BYTES, timeoutMs })),
+      );
+      if (!reply.ok) throw new Error(`bad reply: ${reply.reason}`);
+      if (!reply.value.ok) {
+        st.count(from, 0, reader.bytesRead);
+        this.#log.debug({ round: st.round, from, shard, reason: reply.value.reason }, 'shard refused');
+        await stream.close().catch(() => {});
+        return undefined;
+      }
+      if (reply.value.digest !== digest) throw new Error('digest mismatch');
+      const len = shardLength(st.length, st.group!.length, shard);
+      const body = await reader.expect({
+        maxBytes: this.#maxPartBytes(len),
+        timeoutMs: Math.max(1, deadline - Date.now()),
+      });
+      st.count(from, 0, reader.bytesRead);
+      await stream.close().catch(() => {});
+      return body;
+    } catch (err) {
+      stream?.abort(err as Error);
+      this.#log.debug({ round: st.round, from, shard, err: (err as Error).message }, 'shard request failed');
+      return undefined;
+    }
+  }
+
+  // ---- incoming ----
+
+  async #onStream(stream: Stream, peer: PeerInfo): Promise<void> {
+    const reader = new FrameReader(stream);
+    const parsed = parseMessage(
+      allreduceRequestSchema,
+      decodeJson(await reader.expect({ maxBytes: MAX_CONTROL_BYTES, timeoutMs: this.#deadlineMs })),
+    );
+    if (!parsed.ok) throw new Error(`malformed request (${parsed.reason})`);
+    const msg = parsed.value;
+    if (msg.round < this.#minRound) throw new Error(`stale round ${msg.round}`);
+    const st = this.#state(msg.round);
+    if (!st) throw new Error(`too many rounds in flight (round ${msg.round})`);
+    switch (msg.t) {
+      case 'part':
+        await this.#onPart(st, stream, reader, peer.peerId, msg);
+        break;
+      case 'commit':
+        st.count(peer.peerId, 0, reader.bytesRead);
+        if (st.group && st.group[msg.shard] !== peer.peerId)
+          throw new Error('commit for a shard the sender does not own');
+        if (!st.commits.has(peer.peerId)) st.commits.set(peer.peerId, msg.received);
+        st.notify();
+        await stream.close().catch(() => {});
+        break;
+      case 'get':
+        await this.#onGet(st, stream, reader, peer.peerId, msg);
+        break;
+    }
+  }
+
+  async #onPart(
+    st: RoundState,
+    stream: Stream,
+    reader: FrameReader,
+    from: string,
+    msg: Extract<AllreduceRequest, { t: 'part' }>,
+  ): Promise<void> {
+    if (msg.length > this.#maxElements) throw new Error(`vector of ${msg.length} elements is over the limit`);
+    if (st.group && (msg.group !== st.groupDigest || msg.length !== st.length)) {
+      throw new Error('part for a different group or vector length');
+    }
+    // Before the local round starts the group size is unknown: bound by the whole vector.
+    const k = st.group?.length;
+    const expected = k ? shardLength(msg.length, k, msg.shard) : undefined;
+    if (k !== undefined && msg.shard >= k) throw new Error(`shard ${msg.shard} out of range`);
+    const body = await reader.expect({
+      maxBytes: this.#maxPartBytes(expected ?? msg.length),
+      timeoutMs: Math.max(1000, this.#deadlineMs),
+    });
+    st.count(from, 0, reader.bytesRead);
+    const v = this.#decodeShard(body, expected);
+    if (!v) throw new Error('undecodable part');
+    this.#storePart(st, msg.shard, from, { groupDigest: msg.group, length: msg.length, vector: v });
+    if (st.group) this.#dropMismatchedParts(st);
+    await stream.close().catch(() => {});
+  }
+
+  async #onGet(
+    st: RoundState,
+    stream: Stream,
+    reader: FrameReader,
+    from: string,
+    msg: Extract<AllreduceRequest, { t: 'get' }>,
+  ): Promise<void> {
+    st.count(from, 0, reader.bytesRead);
+    const deadline = Date.now() + this.#deadlineMs;
+    // The requester may be ahead of us: wait (bounded) for our own round to start.
+    await st.waitUntil(() => st.group !== undefined, deadline);
+    let reply: { ok: true; bytes: Uint8Array; digest: string } | { ok: false; reason: string };
+    if (!st.group) {
+      reply = { ok: false, reason: 'round not started here' };
+    } else if (msg.shard >= st.group.length || msg.members.some((p) => !st.group!.includes(p))) {
+      reply = { ok: false, reason: 'members outside the group' };
+    } else {
+      const members = canonicalGroup(msg.members);
+      const digest = setDigest(st.round, members);
+      const bytes = await this.#serveShard(st, msg.shard, members, digest, msg.mirrorOnly, deadline);
+      reply = bytes ? { ok: true, bytes, digest } : { ok: false, reason: 'shard unavailable' };
+    }
+    let n: number;
+    if (reply.ok) {
+      n = await writeFrame(stream, encodeJson({ t: 'shard', ok: true, digest: reply.digest }));
+      n += await writeFrame(stream, reply.bytes);
+    } else {
+      n = await writeFrame(stream, encodeJson({ t: 'shard', ok: false, reason: reply.reason }));
+    }
+    st.count(from, n, 0);
+    await stream.close().catch(() => {});
+  }
+
+  /**
+   * The encoded aggregate of `shard` over exactly `members`, computed once per (shard, set) and
+   * cached; waits until every member's part is here (bounded by `deadline`).
+   */
+  #serveShard(
+    st: RoundState,
+    shard: number,
+    members: string[],
+    digest: string,
+    mirrorOnly: boolean,
+    deadline: number,
+  ): Promise<Uint8Array | undefined> {
+    const key = `${shard}|${digest}`;
+    const cached = st.results.get(key);
+    if (cached || mirrorOnly) return cached ?? Promise.resolve(undefined);
+    const p = (async () => {
+      const have = () => members.every((m) => st.parts.get(shard)?.has(m));
+      const ok = await st.waitUntil(
+        () => have() || members.some((m) => st.lost.has(m) && !st.parts.get(shard)?.has(m)),
+        deadline,
+      );
+      if (!ok || !have()) {
+        st.results.delete(key);
+        return undefined;
+      }
+      const parts = st.parts.get(shard)!;
+      const agg = this.#aggregate(members.map((peer) => ({ peer, vector: parts.get(peer)!.vector })));
+      return this.#codecFactory().encode(agg);
+    })();
+    st.results.set(key, p);
+    return p;
+  }
+
+  // ---- helpers ----
+
+  #state(round: number): RoundState | undefined {
+    let st = this.#states.get(round);
+    if (!st) {
+      if (this.#states.size >= MAX_STATES) {
+        // Evict the furthest round that has not started here (most likely junk), if any.
+        const idle = [...this.#states.values()].filter((s) => !s.group).sort((a, b) => b.round - a.round);
+        if (idle.length === 0 || idle[0].round < round) return undefined;
+        this.#states.delete(idle[0].round);
+        this.#log.warn({ round: idle[0].round, reason: 'too many rounds in flight' }, 'dropped round state');
+      }
+      st = new RoundState(round);
+      this.#states.set(round, st);
+    }
+    return st;
+  }
+
+  #storePart(st: RoundState, shard: number, from: string, part: Part): void {
+    let m = st.parts.get(shard);
+    if (!m) {
+      m = new Map();
+      st.parts.set(shard, m);
+    }
+    if (!m.has(from)) m.set(from, part);
+    st.notify();
+  }
+
+  /** Once the local round has started, parts sent for another group or length are discarded. */
+  #dropMismatchedParts(st: RoundState): void {
+    for (const [shard, m] of st.parts) {
+      for (const [from, p] of m) {
+        const wrong =
+          p.groupDigest !== st.groupDigest ||
+          p.length !== st.length ||
+          shard >= st.group!.length ||
+          p.vector.length !== shardLength(st.length, st.group!.length, shard);
+        if (wrong) {
+          m.delete(from);
+          this.#log.warn(
+            { round: st.round, from, shard, reason: 'group or length mismatch' },
+            'dropped part',
+          );
+        }
+      }
+    }
+  }
+
+  #maxPartBytes(elements: number): number {
+    return 1024 + 9 * elements;
+  }
+
+  #decodeShard(bytes: Uint8Array, expected: number | undefined): Float32Array | undefined {
+    try {
+      // Codecs view payloads as typed arrays: they need a 4-byte-aligned buffer. Frames may be
+      // Node Buffers (whose slice() is a view), so copy with the Uint8Array constructor.
+      const v = this.#decoder.decode(bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes));
+      if (expected !== undefined && v.length !== expected) {
+        this.#log.warn({ reason: `shard has ${v.length} elements, expected ${expected}` }, 'dropped shard');
+        return undefined;
+      }
+      for (let i = 0; i < v.length; i++) {
+        if (!Number.isFinite(v[i])) {
+          this.#log.warn({ reason: 'non-finite value' }, 'dropped shard');
+          return undefined;
+        }
+      }
+      return v;
+    } catch (err) {
+      this.#log.warn({ reason: (err as Error).message }, 'dropped shard');
+      return undefined;
+    }
+  }
+}

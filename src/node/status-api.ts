@@ -1,0 +1,42 @@
+/**
+ * The node's HTTP status API (fastify), bound to 127.0.0.1 unless told otherwise. Read-only:
+ * `GET /health` and `GET /status` (whatever the node's status provider returns, as JSON).
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Startable } from './startable.ts';
+
+export type StatusApiOptions = {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  status: () => unknown | Promise<unknown>;
+};
+
+export class StatusApi implements Startable {
+  readonly name = 'status-api';
+  readonly #opts: StatusApiOptions;
+  #app?: FastifyInstance;
+  url?: string;
+
+  constructor(opts: StatusApiOptions) {
+    this.#opts = opts;
+  }
+
+  async start(): Promise<void> {
+    const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+    app.get('/health', async () => ({ ok: true }));
+    app.get('/status', async () => {
+      const s = await this.#opts.status();
+      return JSON.parse(JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+    });
+    const host = this.#opts.host ?? '127.0.0.1';
+    const address = await app.listen({ host, port: this.#opts.port ?? 0 });
+    this.#app = app;
+    this.url = address;
+  }
+
+  async stop(): Promise<void> {
+    await this.#app?.close();
+    this.#app = undefined;
+  }
+}

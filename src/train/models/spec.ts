@@ -1,0 +1,65 @@
+/**
+ * Model specifications and the model contract the training engine compiles. A model declares its
+ * parameters (name, shape, init, weight decay) in a fixed order — the order of the flat parameter
+ * vector — and emits its forward pass into a graph.
+ */
+import type { DType, Graph, Value } from '../graph/graph.ts';
+
+/** A multi-layer perceptron classifier: `sizes = [inputs, hidden..., classes]`, float inputs. */
+export type MlpSpec = {
+  kind: 'mlp';
+  sizes: readonly number[];
+  /** Hidden activation; default `relu`. */
+  activation?: 'relu' | 'gelu';
+};
+
+/** A decoder-only (GPT-style, pre-LN) transformer language model over a small vocabulary (bytes). */
+export type TransformerSpec = {
+  kind: 'transformer';
+  /** e.g. 256 for bytes. */
+  vocabSize: number;
+  /** Sequence length T (learned positional embeddings of length T). */
+  context: number;
+  layers: number;
+  dModel: number;
+  heads: number;
+  /** FFN hidden width (commonly 4·dModel). */
+  dFF: number;
+  /** Share the token embedding with the output projection; default false. */
+  tieEmbeddings?: boolean;
+};
+
+export type ModelSpec = MlpSpec | TransformerSpec;
+
+export type ParamInit =
+  | { kind: 'uniform'; bound: number }
+  | { kind: 'normal'; std: number }
+  | { kind: 'const'; value: number };
+
+export type ParamSpec = {
+  name: string;
+  shape: readonly number[];
+  init: ParamInit;
+  /** Whether AdamW weight decay applies (matrices and embeddings yes; biases and norms no). */
+  decay: boolean;
+};
+
+export interface Model {
+  readonly spec: ModelSpec;
+  /** Parameters in flat-vector order. */
+  readonly params: readonly ParamSpec[];
+  /** Number of output classes (vocabulary size for a language model). */
+  readonly classes: number;
+  /** Input tensor shape/dtype for a batch. */
+  inputShape(batchSize: number): { shape: number[]; dtype: DType };
+  /** Target tensor shape for a batch (int32). */
+  targetShape(batchSize: number): number[];
+  /**
+   * Emits the forward pass; returns logits flattened to `[N, classes]` (N = batch for classifiers,
+   * batch·context for language models). Reshapes use -1 for the batch so an exported graph can take
+   * any batch size.
+   */
+  forward(g: Graph, params: readonly Value[], input: Value): Value;
+  /** Reshapes flat logits `[N, classes]` to the model's natural output shape (for export). */
+  outputShape(batchSize: number | string): (number | string)[];
+}
