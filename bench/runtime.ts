@@ -4,7 +4,7 @@
  * (bench/torch/runtime.py; skipped when `import torch` fails).
  *
  *   npm run bench:runtime -- [--json FILE] [--steps 40] [--rounds 2] [--threads N[,M...] (default 1,cores)]
- *                            [--mlp-spc 4] [--tr-spc 1] [--only mlp|transformer] [--no-torch]
+ *                            [--mlp-spc 4] [--tr-spc 1] [--only mlp|transformer] [--no-torch] [--spin]
  *
  * Each round times ours, then PyTorch (median ms/step after warmup). Reported: the median over rounds
  * of each side's ms/step, and ratioVsTorch = the median over rounds of (torch ÷ ours) within a round
@@ -31,7 +31,7 @@ const { values } = parseArgs({
     'tr-spc': { type: 'string', default: '1' },
     only: { type: 'string', default: '' },
     'no-torch': { type: 'boolean', default: false },
-    'no-spin': { type: 'boolean', default: false },
+    spin: { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
@@ -99,7 +99,7 @@ async function timeOurs(c: Case, threads: number): Promise<Timing> {
     optimizer: OPT,
     threads,
     stepsPerCall: c.spc,
-    spinning: !values['no-spin'],
+    spinning: values.spin,
   });
   rt.init(1);
   const rng = new Rng(7);

@@ -136,8 +136,19 @@ export function idxRecords(files: IdxView[], out: RecordSink): RecordSchema {
     );
   }
   const [a, b] = files;
+  // u8 images + 1-D u8 labels (MNIST-style): the training loaders' encoding (src/train/data), so the
+  // registered content hashes equal what training hashes: label as u32 little-endian ‖ image bytes.
+  const labelled = b !== undefined && a.dtype === 'u8' && b.dtype === 'u8' && b.dims.length === 1;
+  if (labelled) {
+    const rec = new Uint8Array(4 + a.itemBytes);
+    for (let i = 0; i < n; i++) {
+      rec[0] = b.data[i];
+      rec.set(a.data.subarray(i * a.itemBytes, (i + 1) * a.itemBytes), 4);
+      out.add(rec, 0, rec.length);
+    }
+  }
   const rec = new Uint8Array(a.itemBytes + (b?.itemBytes ?? 0));
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n && !labelled; i++) {
     if (b) {
       rec.set(a.data.subarray(i * a.itemBytes, (i + 1) * a.itemBytes), 0);
       rec.set(b.data.subarray(i * b.itemBytes, (i + 1) * b.itemBytes), a.itemBytes);
@@ -147,8 +158,9 @@ export function idxRecords(files: IdxView[], out: RecordSink): RecordSchema {
   return {
     format: 'idx',
     files: files.map((f) => ({ name: f.name, dtype: f.dtype, dims: f.dims, itemBytes: f.itemBytes })),
-    record:
-      files.length === 2
+    record: labelled
+      ? 'label i of the second file as u32 little-endian, then item i of the first file (label:u32le,features:u8[…])'
+      : files.length === 2
         ? 'item i of the first file followed by item i of the second, raw big-endian element bytes as stored'
         : 'item i of the file, raw big-endian element bytes as stored',
   };

@@ -2,7 +2,7 @@
  * pino logger for nodes. Secrets are redacted by key name, wherever they appear in a log object, so
  * keys and passwords never reach a log even by accident.
  */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -17,7 +17,9 @@ export type LoggerOptions = {
 
 export function createLogger(opts: LoggerOptions): Logger {
   const paths = REDACTED_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
-  const destination = opts.file ? pino.destination({ dest: opts.file, mkdir: true, sync: false }) : pino.destination(2);
+  const destination = opts.file
+    ? pino.destination({ dest: opts.file, mkdir: true, sync: false })
+    : pino.destination(2);
   return pino(
     {
       name: opts.name,

@@ -8,9 +8,28 @@ import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { AgoraError } from '../errors.ts';
 
-export type JobRow = { jobId: string; role: string; state: string; data: Record<string, unknown>; updatedAt: number };
-export type RoundRow = { jobId: string; round: number; state: string; data: Record<string, unknown>; updatedAt: number };
-export type SignatureRow = { jobId: string; round: number; kind: string; signer: string; digest: string; signature: string };
+export type JobRow = {
+  jobId: string;
+  role: string;
+  state: string;
+  data: Record<string, unknown>;
+  updatedAt: number;
+};
+export type RoundRow = {
+  jobId: string;
+  round: number;
+  state: string;
+  data: Record<string, unknown>;
+  updatedAt: number;
+};
+export type SignatureRow = {
+  jobId: string;
+  round: number;
+  kind: string;
+  signer: string;
+  digest: string;
+  signature: string;
+};
 export type CheckpointRow = { jobId: string; round: number; hash: string; path: string; createdAt: number };
 export type ClaimStatus = 'pending' | 'sent' | 'confirmed' | 'failed';
 export type ClaimRow = {
@@ -37,10 +56,14 @@ export class NodeStore {
       this.#db = new DatabaseSync(path);
       this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     } catch (e) {
-      throw new AgoraError('STORE_UNREADABLE', `cannot open the node store ${path}: ${(e as Error).message}`, {
-        hint: 'check the file permissions, or move the corrupt file away (the node re-syncs what it can from the chain)',
-        cause: e,
-      });
+      throw new AgoraError(
+        'STORE_UNREADABLE',
+        `cannot open the node store ${path}: ${(e as Error).message}`,
+        {
+          hint: 'check the file permissions, or move the corrupt file away (the node re-syncs what it can from the chain)',
+          cause: e,
+        },
+      );
     }
     this.#migrate();
   }
@@ -64,12 +87,19 @@ export class NodeStore {
         job_id TEXT NOT NULL, epoch INTEGER NOT NULL, account TEXT NOT NULL, amount TEXT NOT NULL, proof TEXT NOT NULL,
         status TEXT NOT NULL, tx_hash TEXT, updated_at INTEGER NOT NULL, PRIMARY KEY (job_id, epoch, account));
     `);
-    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as { value: string } | undefined;
-    if (!row) this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', String(SCHEMA_VERSION));
+    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as
+      | { value: string }
+      | undefined;
+    if (!row)
+      this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', String(SCHEMA_VERSION));
     else if (Number(row.value) > SCHEMA_VERSION) {
-      throw new AgoraError('STORE_TOO_NEW', `${this.path} was written by a newer Agora (schema ${row.value})`, {
-        hint: 'upgrade agora',
-      });
+      throw new AgoraError(
+        'STORE_TOO_NEW',
+        `${this.path} was written by a newer Agora (schema ${row.value})`,
+        {
+          hint: 'upgrade agora',
+        },
+      );
     }
   }
 
@@ -87,13 +117,17 @@ export class NodeStore {
   }
 
   getJson<T>(key: string): T | undefined {
-    const r = this.#db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
+    const r = this.#db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined;
     return r ? (JSON.parse(r.value) as T) : undefined;
   }
 
   setJson(key: string, value: unknown): void {
     this.#db
-      .prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+      .prepare(
+        'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      )
       .run(key, JSON.stringify(value));
   }
 
@@ -132,9 +166,9 @@ export class NodeStore {
   }
 
   getRound(jobId: bigint | string, round: number): RoundRow | undefined {
-    const r = this.#db.prepare('SELECT * FROM rounds WHERE job_id = ? AND round = ?').get(String(jobId), round) as
-      | DbRound
-      | undefined;
+    const r = this.#db
+      .prepare('SELECT * FROM rounds WHERE job_id = ? AND round = ?')
+      .get(String(jobId), round) as DbRound | undefined;
     return r ? toRound(r) : undefined;
   }
 
@@ -185,17 +219,32 @@ export class NodeStore {
     const r = this.#db
       .prepare('SELECT * FROM checkpoints WHERE job_id = ? ORDER BY round DESC LIMIT 1')
       .get(String(jobId)) as DbCheckpoint | undefined;
-    return r ? { jobId: r.job_id, round: r.round, hash: r.hash, path: r.path, createdAt: r.created_at } : undefined;
+    return r
+      ? { jobId: r.job_id, round: r.round, hash: r.hash, path: r.path, createdAt: r.created_at }
+      : undefined;
   }
 
   /** Records a claim we are entitled to, before sending the claim transaction. Idempotent. */
-  recordClaim(c: { jobId: string; epoch: number; account: string; amount: bigint; proof: readonly string[] }): void {
+  recordClaim(c: {
+    jobId: string;
+    epoch: number;
+    account: string;
+    amount: bigint;
+    proof: readonly string[];
+  }): void {
     this.#db
       .prepare(
         `INSERT INTO claims (job_id, epoch, account, amount, proof, status, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)
          ON CONFLICT DO NOTHING`,
       )
-      .run(c.jobId, c.epoch, c.account.toLowerCase(), c.amount.toString(), JSON.stringify(c.proof), Date.now());
+      .run(
+        c.jobId,
+        c.epoch,
+        c.account.toLowerCase(),
+        c.amount.toString(),
+        JSON.stringify(c.proof),
+        Date.now(),
+      );
   }
 
   setClaimStatus(jobId: string, epoch: number, account: string, status: ClaimStatus, txHash?: string): void {
@@ -205,7 +254,10 @@ export class NodeStore {
       )
       .run(status, txHash ?? null, Date.now(), jobId, epoch, account.toLowerCase());
     if (r.changes === 0) {
-      throw new AgoraError('CLAIM_UNKNOWN', `no recorded claim for job ${jobId} epoch ${epoch} account ${account}`);
+      throw new AgoraError(
+        'CLAIM_UNKNOWN',
+        `no recorded claim for job ${jobId} epoch ${epoch} account ${account}`,
+      );
     }
   }
 
@@ -234,7 +286,14 @@ export class NodeStore {
 
 type DbJob = { job_id: string; role: string; state: string; data: string; updated_at: number };
 type DbRound = { job_id: string; round: number; state: string; data: string; updated_at: number };
-type DbSignature = { job_id: string; round: number; kind: string; signer: string; digest: string; signature: string };
+type DbSignature = {
+  job_id: string;
+  round: number;
+  kind: string;
+  signer: string;
+  digest: string;
+  signature: string;
+};
 type DbCheckpoint = { job_id: string; round: number; hash: string; path: string; created_at: number };
 type DbClaim = {
   job_id: string;

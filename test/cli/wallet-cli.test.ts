@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Wallet } from 'ethers';
+import { encryptKeystoreJsonSync, Wallet } from 'ethers';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempHome } from '../helpers/cli.ts';
 
@@ -79,7 +79,12 @@ describe('agora wallet (CLI)', () => {
 
     const other = Wallet.createRandom();
     const file = join(tempHome(), 'other.json');
-    writeFileSync(file, other.encryptSync('other password', { scrypt: { N: 1 << 12 } }));
+    writeFileSync(
+      file,
+      encryptKeystoreJsonSync({ address: other.address, privateKey: other.privateKey }, 'other password', {
+        scrypt: { N: 1 << 12 },
+      }),
+    );
     const bad = await runCli(['wallet', 'import', '--keystore', file, '--home', home], {
       env: { AGORA_PASSWORD: 'not it at all' },
     });

@@ -100,7 +100,7 @@ describe('agora data (CLI, separate processes, embedded chain over HTTP)', () =>
     writeFileSync(proofFile, p.stdout);
     const recFile = join(home, 'record7.bin');
     const rec = recordBytes(idx, 7);
-    expect(rec.length).toBe(13); // 12 image bytes + 1 label byte
+    expect(rec.length).toBe(16); // label u32le + 12 image bytes
     writeFileSync(recFile, rec);
     const ok = await runCli(['data', 'verify', proofFile, '--record', recFile, '--json', ...common]);
     expect(ok.code, ok.stderr).toBe(0);

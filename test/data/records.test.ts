@@ -60,8 +60,8 @@ describe('records: canonical bytes per format', () => {
     const b = write('l-idx1-ubyte.gz', gzipSync(lab));
     const r = readRecords(`${a},${b}`);
     expect(r.count).toBe(2);
-    expect(hashAt(r.contentHashes, 1)).toBe(hashOf(new Uint8Array([20, 21, 9])));
-    expect(Array.from(recordBytes(`${a},${b}`, 0))).toEqual([10, 11, 7]);
+    expect(hashAt(r.contentHashes, 1)).toBe(hashOf(new Uint8Array([9, 0, 0, 0, 20, 21])));
+    expect(Array.from(recordBytes(`${a},${b}`, 0))).toEqual([7, 0, 0, 0, 10, 11]);
     const single = readRecords(a, { format: 'idx' });
     expect(hashAt(single.contentHashes, 0)).toBe(hashOf(new Uint8Array([10, 11])));
     const short = write('s-idx1-ubyte', Buffer.from([0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3]));

@@ -15,8 +15,22 @@ describe('NodeStore', () => {
     a.upsertJob(7n, 'provider', 'training', { K: 4 });
     a.saveRound(7n, 0, 'committed', { root: '0x01' });
     a.saveRound(7n, 1, 'signed', { root: '0x02' });
-    a.addSignature({ jobId: '7', round: 1, kind: 'round', signer: '0xABC', digest: '0xd', signature: '0xs1' });
-    a.addSignature({ jobId: '7', round: 1, kind: 'round', signer: '0xabc', digest: '0xd', signature: '0xs1' });
+    a.addSignature({
+      jobId: '7',
+      round: 1,
+      kind: 'round',
+      signer: '0xABC',
+      digest: '0xd',
+      signature: '0xs1',
+    });
+    a.addSignature({
+      jobId: '7',
+      round: 1,
+      kind: 'round',
+      signer: '0xabc',
+      digest: '0xd',
+      signature: '0xs1',
+    });
     a.saveCheckpoint({ jobId: '7', round: 1, hash: '0xh', path: '/tmp/c.safetensors' });
     a.recordClaim({ jobId: '7', epoch: 0, account: '0xAcc', amount: 10n ** 24n, proof: ['0x1'] });
     a.close();

@@ -1,4 +1,4 @@
-import { Wallet } from 'ethers';
+import { encryptKeystoreJsonSync, Wallet } from 'ethers';
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../../src/wallet/keystore.ts';
@@ -27,7 +27,9 @@ describe('Web3 Secret Storage v3 keystore', () => {
 
   it('reads keystores written by ethers (scrypt), with "Crypto" or "crypto"', async () => {
     const w = Wallet.createRandom();
-    const json = w.encryptSync('ethers pass', { scrypt: { N: 1 << 12 } });
+    const json = encryptKeystoreJsonSync({ address: w.address, privateKey: w.privateKey }, 'ethers pass', {
+      scrypt: { N: 1 << 12 },
+    });
     expect(decryptKeystore(parseKeystore(json), 'ethers pass')).toBe(w.privateKey);
     // ethers v6 and geth write "Crypto"; other tools write "crypto": both must read.
     const obj = JSON.parse(json);

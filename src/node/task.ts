@@ -1,0 +1,67 @@
+/**
+ * Training tasks a node knows how to run (pure). A job's `modelSpecHash` names its task: keccak256 of
+ * the canonical JSON of the task's model and hyper-parameters, so every provider can check it runs the
+ * task the requester paid for.
+ */
+import { type Hex, keccak256, toBytes } from 'viem';
+import { AgoraError } from '../errors.ts';
+import type { CodecName } from '../train/codec.ts';
+import type { MlpSpec } from '../train/models/spec.ts';
+import type { OuterOptimizerConfig } from '../train/outer-optimizer.ts';
+import type { InnerOptimizerConfig } from '../train/runtime.ts';
+import { innerConfig } from '../train/schedule.ts';
+
+export type TaskSpec = {
+  task: 'mnist-mlp';
+  model: MlpSpec;
+  /** Per-worker batch size. */
+  batchSize: number;
+  lr: number;
+  codec: CodecName;
+  outer: OuterOptimizerConfig;
+  /** Seeds the initial parameters (same on every provider). */
+  seed: number;
+};
+
+export const TASKS = ['mnist-mlp'] as const;
+
+/**
+ * mnist-mlp: MLP 784-64-10, batch 32, AdamW 3e-3, int8 all-reduce, DiLoCo's outer Nesterov SGD
+ * (0.7, 0.9). Under label skew, small H is what keeps the workers from drifting (docs/swarm.md).
+ */
+export function taskSpec(task: string): TaskSpec {
+  if (task !== 'mnist-mlp') {
+    throw new AgoraError('UNKNOWN_TASK', `unknown task "${task}"`, { hint: `use one of: ${TASKS.join(', ')}` });
+  }
+  return {
+    task,
+    model: { kind: 'mlp', sizes: [784, 64, 10] },
+    batchSize: 32,
+    lr: 3e-3,
+    codec: 'int8',
+    outer: { lr: 0.7, momentum: 0.9, nesterov: true },
+    seed: 1,
+  };
+}
+
+/** Canonical JSON (sorted keys, recursively). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function modelSpecHash(spec: TaskSpec): Hex {
+  return keccak256(toBytes(canonical(spec)));
+}
+
+/** The inner AdamW schedule for a whole job (`totalSteps` = rounds × H). */
+export function innerOptimizerFor(spec: TaskSpec, totalSteps: number): InnerOptimizerConfig {
+  return innerConfig({ lr: spec.lr, totalSteps, warmupSteps: Math.min(50, Math.floor(totalSteps / 20)), minLrRatio: 0.1 });
+}
