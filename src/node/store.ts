@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { AgoraError } from '../errors.ts';
+import { immediateTransaction } from '../storage/sqlite-transaction.ts';
 
 export type JobRow = {
   jobId: string;
@@ -105,15 +106,7 @@ export class NodeStore {
 
   /** Runs `fn` in one transaction: all of its writes land, or none. */
   transaction<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.#db.exec('COMMIT');
-      return out;
-    } catch (e) {
-      this.#db.exec('ROLLBACK');
-      throw e;
-    }
+    return immediateTransaction(this.#db, fn);
   }
 
   getJson<T>(key: string): T | undefined {

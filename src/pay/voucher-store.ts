@@ -10,6 +10,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { type Address, getAddress, type Hex } from 'viem';
 import { AgoraError } from '../errors.ts';
+import { immediateTransaction } from '../storage/sqlite-transaction.ts';
 import { recoverVoucherSigner, type SignedVoucher } from './voucher.ts';
 
 /** Identifies a channel globally: ids are unique only within one contract on one chain. */
@@ -106,15 +107,7 @@ export class VoucherStore {
 
   /** Runs `fn` in a write transaction (BEGIN IMMEDIATE: concurrent writers wait, then see our result). */
   #tx<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.#db.exec('COMMIT');
-      return out;
-    } catch (e) {
-      this.#db.exec('ROLLBACK');
-      throw e;
-    }
+    return immediateTransaction(this.#db, fn);
   }
 
   // ---- channels -------------------------------------------------------------------------------
