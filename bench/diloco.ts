@@ -3,7 +3,16 @@
  * data, shards and total samples, K simulated workers (one ONNX runtime each).
  *
  *   npm run bench:diloco -- --task mnist-mlp|brown-lm [--data idx:IMAGES,LABELS]
- *     [--shards iid|label-skew|dirichlet:ALPHA] [--workers K] [--quick] [--steps S] [--json FILE]
+ *     [--shards iid|label-skew|dirichlet:ALPHA] [--classes-per-worker N] [--dirichlet ALPHA]
+ *     [--methods ddp,fedavg,diloco,scaffold,scaffold-upd,scaffold-upd-explicit,fedprox] [--mu M] [--hidden 512,512]
+ *     [--workers K] [--quick] [--steps S] [--json FILE]
+ *
+ * Shards: `label-skew` gives worker w the classes π[(w·N + j) mod C], j < N, of a seeded class
+ * permutation π (N = --classes-per-worker, default max(2, ⌈C/K⌉)); `--dirichlet α` (or
+ * `--shards dirichlet:α`) draws each class's split over workers from Dirichlet(α)
+ * (src/train/data/sharding.ts). `--methods` selects runs (default: all but the drift corrections
+ * = the original benchmark); `scaffold` / `scaffold-explicit` / `fedprox` are DiLoCo with that
+ * drift correction (docs/drift-correction.md); their bytes include every variate sent.
  *
  * Writes `{ task, config, runs: [{ name, method, H, codec, bytesPerWorker, evalLoss, evalAccuracy,
  * wallSeconds, ... }], target }` to FILE and an SVG plot (eval loss vs bytes, log-x) to FILE.svg.
@@ -23,7 +32,13 @@ import {
   type ShardScheme,
   shardIndices,
 } from '../src/train/data/index.ts';
-import { type RunResult, runDdp, runDiloco, type SimulationData } from '../src/train/diloco/index.ts';
+import {
+  createDriftCorrection,
+  type RunResult,
+  runDdp,
+  runDiloco,
+  type SimulationData,
+} from '../src/train/diloco/index.ts';
 import type { ModelSpec } from '../src/train/models/spec.ts';
 import { createRuntime } from '../src/train/onnx/index.ts';
 import type { Runtime, TensorBatch } from '../src/train/runtime.ts';
@@ -46,6 +61,13 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     json: { type: 'string' },
     'no-fedavg': { type: 'boolean', default: false },
+    'classes-per-worker': { type: 'string' },
+    dirichlet: { type: 'string' },
+    methods: { type: 'string' },
+    mu: { type: 'string', default: '0.01' },
+    strength: { type: 'string', default: '1' },
+    hidden: { type: 'string' },
+    'drift-codec': { type: 'string' },
   },
 });
 
@@ -81,7 +103,8 @@ if (!isLm) {
   trainIdx = split.train;
   evalIdx = split.eval;
   if (dataset.kind !== 'classification') throw new Error('unreachable');
-  model = { kind: 'mlp', sizes: [dataset.numFeatures, quick ? 64 : 128, dataset.numClasses] };
+  const hidden = values.hidden ? values.hidden.split(',').map(Number) : [quick ? 64 : 128];
+  model = { kind: 'mlp', sizes: [dataset.numFeatures, ...hidden, dataset.numClasses] };
 } else {
   const context = quick ? 32 : 64;
   dataset = loadBrownLm(context);
@@ -104,13 +127,20 @@ function scheme(s: string): ShardScheme {
   if (s === 'label-skew') {
     // at least 2 classes per worker, and enough that K workers cover every class
     const C = dataset.kind === 'classification' ? dataset.numClasses : 1;
-    return { kind: 'label-skew', classesPerWorker: Math.min(C, Math.max(2, Math.ceil(C / K))), seed };
+    const n = values['classes-per-worker'] ? Number(values['classes-per-worker']) : Math.max(2, Math.ceil(C / K));
+    return { kind: 'label-skew', classesPerWorker: Math.min(C, n), seed };
   }
   if (s.startsWith('dirichlet:')) return { kind: 'dirichlet', alpha: Number(s.slice(10)), seed };
   if (s === 'contiguous') return { kind: 'contiguous' };
   throw new Error(`--shards must be iid, label-skew, dirichlet:ALPHA or contiguous, got ${s}`);
 }
-const shardScheme = scheme(values.shards);
+const shardScheme = scheme(values.dirichlet ? `dirichlet:${values.dirichlet}` : values.shards);
+const ALL_METHODS = ['ddp', 'fedavg', 'diloco', 'scaffold', 'scaffold-upd', 'scaffold-upd-explicit', 'fedprox'];
+const methods = (values.methods ?? `ddp,${values['no-fedavg'] ? '' : 'fedavg,'}diloco`).split(',').filter(Boolean);
+for (const m of methods) {
+  if (!ALL_METHODS.includes(m)) throw new Error(`--methods: unknown ${m} (use ${ALL_METHODS.join(',')})`);
+}
+const driftMethods = methods.filter((m) => m !== 'ddp' && m !== 'fedavg' && m !== 'diloco');
 const labels = dataset.kind === 'classification' ? dataset.labels : undefined;
 const shards = shardIndices(
   {
@@ -164,22 +194,25 @@ console.log(
 );
 
 const evalEvery = Math.min(...Hs, Math.max(1, Math.floor(steps / 20)));
-const ddp = await runDdp(ddpRt, data, {
-  workers: K,
-  steps,
-  batchSize: batch,
-  seed,
-  evalEverySteps: evalEvery,
-  chunk: 48,
-});
-runs.push(ddp);
-log(ddp);
+let ddp: RunResult | undefined;
+if (methods.includes('ddp')) {
+  ddp = await runDdp(ddpRt, data, {
+    workers: K,
+    steps,
+    batchSize: batch,
+    seed,
+    evalEverySteps: evalEvery,
+    chunk: 48,
+  });
+  runs.push(ddp);
+  log(ddp);
+}
 
 for (const H of Hs) {
   if (steps % H !== 0) throw new Error(`steps (${steps}) must be a multiple of H (${H})`);
   const rounds = steps / H;
   const evalEveryRounds = Math.max(1, Math.floor(rounds / 40));
-  if (!values['no-fedavg']) {
+  if (methods.includes('fedavg')) {
     const r = await runDiloco(workers, data, {
       method: 'fedavg',
       innerSteps: H,
@@ -195,19 +228,33 @@ for (const H of Hs) {
     log(r);
   }
   for (const codec of codecs) {
-    const r = await runDiloco(workers, data, {
-      method: 'diloco',
-      innerSteps: H,
-      rounds,
-      batchSize: batch,
-      codec,
-      seed,
-      evalEveryRounds,
-      chunk: 48,
-      name: `diloco H=${H} ${codec}`,
-    });
-    runs.push(r);
-    log(r);
+    for (const m of [...(methods.includes('diloco') ? ['diloco'] : []), ...driftMethods]) {
+      const drift =
+        m === 'diloco'
+          ? undefined
+          : createDriftCorrection(m, { mu: Number(values.mu), strength: Number(values.strength) });
+      const driftCodec = values['drift-codec'];
+      const r = await runDiloco(workers, data, {
+        method: 'diloco',
+        innerSteps: H,
+        rounds,
+        batchSize: batch,
+        codec,
+        seed,
+        evalEveryRounds,
+        chunk: 48,
+        name: `${drift ? drift.name : 'diloco'} H=${H} ${codec}${drift && driftCodec ? `/${driftCodec}` : ''}`,
+        ...(drift
+          ? {
+              drift,
+              innerOptimizer: optimizer,
+              ...(driftCodec && isCodecName(driftCodec) ? { driftCodec } : {}),
+            }
+          : {}),
+      });
+      runs.push(r);
+      log(r);
+    }
   }
 }
 for (const w of workers) await w.dispose();
@@ -215,7 +262,7 @@ await ddpRt.dispose();
 
 const target = runs.find((r) => r.method === 'diloco' && r.H === 500 && r.codec === 'int8');
 const targetCheck =
-  target === undefined
+  target === undefined || ddp === undefined
     ? undefined
     : {
         run: target.name,
@@ -242,7 +289,10 @@ const result = {
     stepsPerWorker: steps,
     batchPerWorker: batch,
     totalSamples: K * batch * steps,
-    shards: values.shards,
+    shards: values.dirichlet ? `dirichlet:${values.dirichlet}` : values.shards,
+    shardScheme,
+    methods,
+    fedproxMu: Number(values.mu),
     trainSamples: trainIdx.length,
     evalSamples: evalBatches.length * evalBatchSize,
     innerOptimizer: optimizer,
@@ -262,8 +312,15 @@ const result = {
     evalLoss: r.evalLoss,
     ...(r.evalAccuracy === undefined ? {} : { evalAccuracy: r.evalAccuracy }),
     wallSeconds: r.wallSeconds,
-    bytesRatioVsDdp: ddp.bytesPerWorker / Math.max(1, r.bytesPerWorker),
-    lossRatioVsDdp: r.evalLoss / ddp.evalLoss,
+    ...(ddp === undefined
+      ? {}
+      : {
+          bytesRatioVsDdp: ddp.bytesPerWorker / Math.max(1, r.bytesPerWorker),
+          lossRatioVsDdp: r.evalLoss / ddp.evalLoss,
+          ...(r.evalAccuracy !== undefined && ddp.evalAccuracy !== undefined
+            ? { accuracyRatioVsDdp: r.evalAccuracy / ddp.evalAccuracy }
+            : {}),
+        }),
     history: r.history,
   })),
   target: targetCheck,

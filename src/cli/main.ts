@@ -7,6 +7,7 @@ import { AgoraError, isAgoraError } from '../errors.ts';
 import { registerChainCommands } from './commands/chain.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
+import { registerJobCommands } from './commands/job.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerWalletCommands } from './commands/wallet.ts';
 import { type CliContext, createContext, type GlobalOptions } from './context.ts';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerDevnetCommand(program, ctx);
   registerDataCommands(program, ctx);
   registerModelCommands(program, ctx);
+  registerJobCommands(program, ctx);
   for (const sub of program.commands) {
     sub.exitOverride();
     for (const leaf of sub.commands) leaf.exitOverride();

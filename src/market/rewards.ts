@@ -75,7 +75,10 @@ const cmpAddr = (a: string, b: string) => {
 };
 
 /** Largest-remainder split of `pool` by integer weights; ties by lower address. */
-export function splitByWeight(pool: bigint, weights: readonly { account: Address; weight: bigint }[]): bigint[] {
+export function splitByWeight(
+  pool: bigint,
+  weights: readonly { account: Address; weight: bigint }[],
+): bigint[] {
   const sum = weights.reduce((s, w) => s + w.weight, 0n);
   if (sum === 0n || pool === 0n) return weights.map(() => 0n);
   const base = weights.map((w) => (pool * w.weight) / sum);
@@ -108,19 +111,25 @@ export function splitRewards(input: RewardSplitInput): RewardSplit {
   const shares = input.shares ?? DEFAULT_SHARES;
   const bps = [shares.providersBps, shares.dataBps, shares.validatorsBps];
   if (bps.some((b) => !Number.isInteger(b) || b < 0) || bps[0] + bps[1] + bps[2] !== 10_000) {
-    throw bad(`reward shares must be non-negative integers summing to 10000 bps, got ${bps.join('/')}`, 'e.g. 7000/2000/1000');
+    throw bad(
+      `reward shares must be non-negative integers summing to 10000 bps, got ${bps.join('/')}`,
+      'e.g. 7000/2000/1000',
+    );
   }
   if (input.funded < 0n) throw bad(`funded amount is negative: ${input.funded}`);
   const providerW = input.providers.map((p) => {
-    if (!(Number.isFinite(p.score) && p.score >= 0)) throw bad(`provider ${p.account} has score ${p.score}`, 'scores must be finite and ≥ 0');
+    if (!(Number.isFinite(p.score) && p.score >= 0))
+      throw bad(`provider ${p.account} has score ${p.score}`, 'scores must be finite and ≥ 0');
     return { account: p.account, weight: p.byzantine ? 0n : BigInt(Math.round(p.score * SCORE_SCALE)) };
   });
   const dataW = input.datasets.map((d) => {
-    if (!(Number.isSafeInteger(d.uses) && d.uses >= 0)) throw bad(`dataset ${d.datasetId} has ${d.uses} uses`);
+    if (!(Number.isSafeInteger(d.uses) && d.uses >= 0))
+      throw bad(`dataset ${d.datasetId} has ${d.uses} uses`);
     return { account: d.contributor, weight: BigInt(d.uses) };
   });
   const valW = input.validators.map((v) => {
-    if (!(Number.isSafeInteger(v.checks) && v.checks >= 0)) throw bad(`validator ${v.account} has ${v.checks} checks`);
+    if (!(Number.isSafeInteger(v.checks) && v.checks >= 0))
+      throw bad(`validator ${v.account} has ${v.checks} checks`);
     return { account: v.account, weight: BigInt(v.checks) };
   });
   const groups = [providerW, dataW, valW];

@@ -59,3 +59,39 @@ export interface Runtime {
   /** Releases native sessions. */
   dispose(): Promise<void>;
 }
+
+/**
+ * Optional drift-correction extension of a `Runtime` (additive: a runtime without it trains as
+ * before; `createRuntime` returns one with it). Every setting stays in force for all later
+ * `train` calls until changed; `undefined` turns it off (then the default graphs run, bit-identical
+ * to a runtime that never used the extension). Vectors are flat, `paramCount` long, and copied.
+ *
+ *  - `setGradientCorrection(o)`: every step uses g + o instead of the raw mini-batch gradient g
+ *    (before clipping and AdamW's moments). SCAFFOLD's c − c_i in gradient space.
+ *  - `setProximal(anchor, μ)`: every step adds μ·(θ − anchor), the gradient of μ/2‖θ − anchor‖²
+ *    (FedProx), before clipping and AdamW.
+ *  - `setUpdateCorrection(u)`: after each AdamW update, θ ← θ − lr_t·u, where lr_t is that step's
+ *    scheduled lr (src/train/schedule.ts). A correction in AdamW's update space (SCAFFOLD-on-Adam,
+ *    docs/drift-correction.md).
+ *  - `setGradientAccumulation(true)`: from then on, sum the raw (uncorrected) mini-batch gradients
+ *    of every step; `takeGradientSum()` returns the sum and the number of steps and restarts it.
+ */
+export interface RuntimeCorrections {
+  setGradientCorrection(offset: Float32Array | undefined): void;
+  setProximal(anchor: Float32Array | undefined, mu?: number): void;
+  setUpdateCorrection(offset: Float32Array | undefined): void;
+  setGradientAccumulation(on: boolean): void;
+  takeGradientSum(): { sum: Float32Array; steps: number };
+}
+
+/** True if `rt` implements the `RuntimeCorrections` extension. */
+export function hasCorrections(rt: Runtime): rt is Runtime & RuntimeCorrections {
+  const r = rt as Partial<RuntimeCorrections>;
+  return (
+    typeof r.setGradientCorrection === 'function' &&
+    typeof r.setProximal === 'function' &&
+    typeof r.setUpdateCorrection === 'function' &&
+    typeof r.setGradientAccumulation === 'function' &&
+    typeof r.takeGradientSum === 'function'
+  );
+}

@@ -108,9 +108,13 @@ export function checkContributions(input: CheckInput): WorkerVerdict[] {
   const dim = cur[0].delta.length;
   for (const c of [...cur, ...(input.previous ?? [])]) {
     if (c.delta.length !== dim) {
-      throw new AgoraError('CHECK_SHAPE', `delta of ${c.worker} has ${c.delta.length} elements, expected ${dim}`, {
-        hint: 'all pseudo-gradients of one job have the model parameter count',
-      });
+      throw new AgoraError(
+        'CHECK_SHAPE',
+        `delta of ${c.worker} has ${c.delta.length} elements, expected ${dim}`,
+        {
+          hint: 'all pseudo-gradients of one job have the model parameter count',
+        },
+      );
     }
   }
   const finite = cur.map((c) => c.delta.every(Number.isFinite));
@@ -153,10 +157,7 @@ export function checkContributions(input: CheckInput): WorkerVerdict[] {
       else if ((ratio >= t.maxNormRatio || ratio <= 1 / t.maxNormRatio) && cos > t.noiseCos)
         flag('scaled', `norm ${ratio.toFixed(2)}× the median (bound ${t.maxNormRatio}×)`);
       else if (cos < t.noiseCos && ratio >= t.noiseNormRatio)
-        flag(
-          'noise',
-          `cosine ${cos.toFixed(3)} < ${t.noiseCos} with norm ${ratio.toFixed(2)}× the median`,
-        );
+        flag('noise', `cosine ${cos.toFixed(3)} < ${t.noiseCos} with norm ${ratio.toFixed(2)}× the median`);
     }
     if (!seenHashes.has(hash)) seenHashes.set(hash, c.worker);
     const byzantine = kinds.length > 0;

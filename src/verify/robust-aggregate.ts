@@ -14,8 +14,9 @@
  *
  * Accumulation is in float64; outputs are float32.
  */
-import type { Aggregator, Contribution } from '../net/aggregate.ts';
+
 import { AgoraError } from '../errors.ts';
+import type { Aggregator, Contribution } from '../net/aggregate.ts';
 
 function checkShapes(contributions: readonly Contribution[]): number {
   if (contributions.length === 0) {
@@ -70,7 +71,7 @@ export function trimmedMean(vectors: readonly Float32Array[], beta: number): Flo
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < k; j++) {
       const x = vectors[j][i];
-      col[j] = x === x ? x : Number.POSITIVE_INFINITY;
+      col[j] = Number.isNaN(x) ? Number.POSITIVE_INFINITY : x;
     }
     sortSmall(col, k);
     let s = 0;
@@ -91,7 +92,7 @@ export function coordinateMedian(vectors: readonly Float32Array[]): Float32Array
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < k; j++) {
       const x = vectors[j][i];
-      col[j] = x === x ? x : Number.POSITIVE_INFINITY;
+      col[j] = Number.isNaN(x) ? Number.POSITIVE_INFINITY : x;
     }
     sortSmall(col, k);
     out[i] = (col[lo] + col[hi]) / 2;
@@ -142,7 +143,7 @@ export function centeredClip(vectors: readonly Float32Array[], opts: CenteredCli
       let s = 0;
       for (let i = 0; i < n; i++) {
         const xi = x[i];
-        const d = xi === xi ? xi - v[i] : 0;
+        const d = Number.isNaN(xi) ? 0 : xi - v[i];
         s += d * d;
       }
       dist[j] = Math.sqrt(s);
@@ -162,7 +163,7 @@ export function centeredClip(vectors: readonly Float32Array[], opts: CenteredCli
       const x = vectors[j];
       for (let i = 0; i < n; i++) {
         const xi = x[i];
-        if (xi === xi) acc[i] += (xi - v[i]) * scale;
+        if (!Number.isNaN(xi)) acc[i] += (xi - v[i]) * scale;
       }
     }
     for (let i = 0; i < n; i++) v[i] += acc[i] / k;

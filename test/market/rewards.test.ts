@@ -1,8 +1,8 @@
 import { type Address, getAddress, parseEther } from 'viem';
 import { describe, expect, it } from 'vitest';
 import { rewardLeaf, verifyMerkleProof } from '../../src/chain/merkle.ts';
-import { createRng } from '../../src/train/data/rng.ts';
 import { datasetUsesFromRounds, splitByWeight, splitRewards } from '../../src/market/rewards.ts';
+import { createRng } from '../../src/train/data/rng.ts';
 
 const A = (n: number): Address => getAddress(`0x${n.toString(16).padStart(40, '0')}`);
 
@@ -67,7 +67,10 @@ describe('reward split (pure)', () => {
           contributor: A(100 + rng.int(20)),
           uses: rng.int(1000),
         })),
-        validators: Array.from({ length: rng.int(3) }, () => ({ account: A(100 + rng.int(20)), checks: rng.int(5) })),
+        validators: Array.from({ length: rng.int(3) }, () => ({
+          account: A(100 + rng.int(20)),
+          checks: rng.int(5),
+        })),
       };
       input.shares.validatorsBps = 10_000 - input.shares.providersBps - input.shares.dataBps;
       const s = splitRewards(input);
@@ -82,15 +85,27 @@ describe('reward split (pure)', () => {
       for (const p of input.providers)
         if (p.byzantine)
           expect(s.lines.some((l) => l.role === 'provider' && l.account === p.account && l.amount > 0n)).toBe(
-            input.providers.some((q) => q.account === p.account && !q.byzantine && Math.round(q.score * 1e9) > 0),
+            input.providers.some(
+              (q) => q.account === p.account && !q.byzantine && Math.round(q.score * 1e9) > 0,
+            ),
           );
       expect(splitRewards(input).root).toBe(s.root);
     }
   });
 
   it('largest remainder: 10 wei over three equal weights → 4/3/3 with the tie to the lowest address', () => {
-    expect(splitByWeight(10n, [A(3), A(1), A(2)].map((account) => ({ account, weight: 1n })))).toEqual([3n, 4n, 3n]);
-    expect(splitByWeight(7n, [{ account: A(1), weight: 0n }, { account: A(2), weight: 5n }])).toEqual([0n, 7n]);
+    expect(
+      splitByWeight(
+        10n,
+        [A(3), A(1), A(2)].map((account) => ({ account, weight: 1n })),
+      ),
+    ).toEqual([3n, 4n, 3n]);
+    expect(
+      splitByWeight(7n, [
+        { account: A(1), weight: 0n },
+        { account: A(2), weight: 5n },
+      ]),
+    ).toEqual([0n, 7n]);
   });
 
   it('an empty pool goes to the other pools; nobody eligible → everything unallocated', () => {
@@ -137,9 +152,11 @@ describe('reward split (pure)', () => {
 
   it('rejects bad shares and scores', () => {
     const base = { funded: 1n, providers: [], datasets: [], validators: [] };
-    expect(() => splitRewards({ ...base, shares: { providersBps: 7000, dataBps: 2000, validatorsBps: 999 } })).toThrow(
-      /10000 bps/,
+    expect(() =>
+      splitRewards({ ...base, shares: { providersBps: 7000, dataBps: 2000, validatorsBps: 999 } }),
+    ).toThrow(/10000 bps/);
+    expect(() => splitRewards({ ...base, providers: [{ account: A(1), score: Number.NaN }] })).toThrow(
+      /score NaN/,
     );
-    expect(() => splitRewards({ ...base, providers: [{ account: A(1), score: Number.NaN }] })).toThrow(/score NaN/);
   });
 });

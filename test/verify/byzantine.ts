@@ -4,12 +4,16 @@ import { createRng, normal } from '../../src/train/data/rng.ts';
 export type AttackKind = 'sign-flip' | 'scaled' | 'noise' | 'zeros';
 
 /** `n` honest deltas: base direction (N(0, 1)·scale) + per-worker noise (relative `spread`). */
-export function honestDeltas(n: number, dim: number, seed: number, spread = 0.5, scale = 1e-2): Float32Array[] {
+export function honestDeltas(
+  n: number,
+  dim: number,
+  seed: number,
+  spread = 0.5,
+  scale = 1e-2,
+): Float32Array[] {
   const rng = createRng(seed);
   const base = Float64Array.from({ length: dim }, () => normal(rng) * scale);
-  return Array.from({ length: n }, () =>
-    Float32Array.from(base, (b) => b + normal(rng) * scale * spread),
-  );
+  return Array.from({ length: n }, () => Float32Array.from(base, (b) => b + normal(rng) * scale * spread));
 }
 
 export function attack(kind: AttackKind, honest: Float32Array, seed: number): Float32Array {

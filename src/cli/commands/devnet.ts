@@ -1,7 +1,12 @@
 /**
  * `agora devnet` (what `npm start` runs): a local chain with the protocol deployed, served on
- * 127.0.0.1 so other shells can use it with the same --home.
+ * 127.0.0.1 so other shells can use it with the same --home; then one whole training job by 4
+ * providers, a validator and a requester (src/node/swarm-job.ts; `--no-job` skips it). `--json FILE`
+ * (the global --json plus a file argument) writes the job summary to FILE.
  */
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatEther } from 'viem';
 import { AgoraToken } from '../../../artifacts/index.ts';
@@ -10,7 +15,11 @@ import { deployProtocol } from '../../chain/deploy.ts';
 import { writeDeployment } from '../../chain/deployments.ts';
 import { devnetAccount } from '../../chain/devnet.ts';
 import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
+import { AgoraError } from '../../errors.ts';
+import { createLogger } from '../../node/logger.ts';
+import { runSwarmJob, type SwarmJobResult } from '../../node/swarm-job.ts';
 import type { CliContext } from '../context.ts';
+import { jsonReplacer } from '../output.ts';
 import { parsePort, untilSignal } from './chain.ts';
 
 type Ctx = (cmd: Command) => CliContext;
@@ -22,7 +31,13 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--port <port>', 'JSON-RPC port (0 picks a free one)', '8545')
     .option('--exit', 'stop after printing the summary instead of serving until Ctrl-C')
-    .action(async (o: { host: string; port: string; exit?: boolean }, cmd: Command) => {
+    .option('--no-job', 'only the chain and the contracts (no training job)')
+    .option('--quick', 'a shorter job (100 rounds instead of 150): about a minute')
+    .option('--providers <n>', 'providers in the job', '4')
+    .option('--rounds <n>', 'DiLoCo rounds (default 150, 100 with --quick)')
+    .option('--H <n>', 'inner steps per round', '10')
+    .argument('[jsonFile]', 'with --json: write the job summary to this file')
+    .action(async (jsonFile: string | undefined, o: DevnetOpts, cmd: Command) => {
       const c = ctx(cmd);
       const started = Date.now();
       c.out.progress(`starting the embedded chain on ${o.host}:${o.port}…`);
@@ -52,7 +67,30 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
         balances,
         seconds: (Date.now() - started) / 1000,
       };
-      c.out.result(summary, () =>
+      let job: SwarmJobResult | undefined;
+      if (o.job !== false) {
+        const int = (v: string, name: string) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 1)
+            throw new AgoraError('BAD_OPTION', `--${name} must be a positive integer, not "${v}"`);
+          return n;
+        };
+        job = await runSwarmJob({
+          conn,
+          deployment: d,
+          home: c.home,
+          logger: createLogger({ name: 'agora-devnet', file: join(c.home, 'logs', 'devnet.log') }),
+          providers: int(o.providers, 'providers'),
+          rounds: int(o.rounds ?? (o.quick ? '100' : '150'), 'rounds'),
+          H: int(o.H, 'H'),
+          onProgress: (m) => c.out.progress(m),
+        });
+        if (jsonFile) {
+          const { history: _h, ...rest } = job;
+          writeFileSync(jsonFile, `${JSON.stringify(rest, jsonReplacer, 2)}\n`);
+        }
+      }
+      c.out.result(job ? { ...summary, job } : summary, () =>
         [
           '',
           `Agora devnet is up: chain ${d.chainId} at ${embedded.url} (${summary.seconds.toFixed(1)} s)`,
@@ -61,6 +99,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
           'devnet accounts (public test mnemonic; devnet only):',
           ...balances.map((b) => `  ${b.address}  ${b.agora} AGORA`),
           '',
+          ...(job ? jobLines(job) : []),
           o.exit ? 'stopping (--exit).' : `try from another shell: npx agora chain status --home ${c.home}`,
           o.exit ? '' : 'Ctrl-C stops the devnet.',
         ].join('\n'),
@@ -74,4 +113,34 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
         await embedded.stop();
       });
     });
+}
+
+type DevnetOpts = {
+  host: string;
+  port: string;
+  exit?: boolean;
+  job?: boolean;
+  quick?: boolean;
+  providers: string;
+  rounds?: string;
+  H: string;
+};
+
+function jobLines(j: SwarmJobResult): string[] {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const mb = (x: number) => `${(x / 1e6).toFixed(2)} MB`;
+  return [
+    '',
+    `job ${j.jobId}: ${j.rounds} rounds × H=${j.H} by ${j.providers} providers in ${j.seconds.toFixed(0)} s`,
+    `  test accuracy        ${pct(j.testAccuracy)} (centralized on the pooled data, same steps: ${pct(j.centralizedAccuracy)}; ratio ${(j.testAccuracy / j.centralizedAccuracy).toFixed(3)})`,
+    `  bytes sent / worker  ${mb(j.bytesPerWorker)} (DDP: ${mb(j.ddpBytesPerWorker)}, ${(j.ddpBytesPerWorker / j.bytesPerWorker).toFixed(0)}× more)`,
+    `  rewards (funded ${formatEther(BigInt(j.funded))} AGORA, split ${formatEther(BigInt(j.rewardTotal))}):`,
+    ...j.rewards.map(
+      (r) =>
+        `    ${r.address}  ${r.role.padEnd(9)} ${formatEther(BigInt(r.amount)).padStart(10)} AGORA  ${r.claimed ? 'claimed' : 'NOT claimed'}`,
+    ),
+    `  slashed: ${j.slashed.length ? j.slashed.join(', ') : 'none'}`,
+    `  model                ${j.modelPath}`,
+    `  provenance manifest  ${j.provenanceManifest}`,
+  ];
 }

@@ -14,7 +14,9 @@ import { type CodecOptions, createCodec } from '../codecs/index.ts';
 import { mixSeed } from '../data/rng.ts';
 import { BatchSampler } from '../data/sampler.ts';
 import { DILOCO_OUTER, FEDAVG_OUTER, OuterOptimizer, type OuterOptimizerConfig } from '../outer-optimizer.ts';
-import type { Runtime, TensorBatch } from '../runtime.ts';
+import { hasCorrections, type InnerOptimizerConfig, type Runtime, type TensorBatch } from '../runtime.ts';
+import { lrAt } from '../schedule.ts';
+import { clearCorrections, type DriftCorrection } from './drift/types.ts';
 import { AllReduceSim } from './allreduce-sim.ts';
 import { type Method, meanLoss, type RunPoint, type RunResult, type SimulationData } from './types.ts';
 
@@ -38,6 +40,16 @@ export type DilocoConfig = {
   chunk?: number;
   name?: string;
   onPoint?: (p: RunPoint) => void;
+  /**
+   * Optional drift correction (src/train/diloco/drift/, docs/drift-correction.md); default none.
+   * Needs runtimes implementing `RuntimeCorrections` (createRuntime's do). Its extra payload goes
+   * through its own compressed all-reduce (codec `driftCodec`, default `codec`); its bytes are
+   * included in `bytesPerWorker`.
+   */
+  drift?: DriftCorrection;
+  driftCodec?: CodecName;
+  /** The workers' inner optimizer config (for the lr schedule); required by SCAFFOLD. */
+  innerOptimizer?: InnerOptimizerConfig;
 };
 
 /** Fills batches for `steps` steps from `sampler` and trains, `chunk` batches per call. */
@@ -89,7 +101,33 @@ export async function runDiloco(
     );
   }
   const t0 = performance.now();
-  for (const rt of runtimes) rt.init(cfg.seed);
+  const drift = cfg.drift;
+  for (const rt of runtimes) {
+    rt.init(cfg.seed);
+    if (hasCorrections(rt)) clearCorrections(rt);
+    else if (drift) {
+      throw new AgoraError('DILOCO_BAD_CONFIG', `Drift correction ${drift.name} needs RuntimeCorrections.`, {
+        hint: 'use runtimes from createRuntime (src/train/onnx)',
+      });
+    }
+  }
+  const inner = cfg.innerOptimizer;
+  drift?.init({
+    workers: K,
+    paramCount: runtimes[0].paramCount,
+    innerSteps: cfg.innerSteps,
+    lrSum(fromStep: number, steps: number): number {
+      if (!inner) {
+        throw new AgoraError('DILOCO_BAD_CONFIG', `Drift correction ${drift.name} needs innerOptimizer.`, {
+          hint: 'pass the workers’ InnerOptimizerConfig as innerOptimizer',
+        });
+      }
+      let sum = 0;
+      for (let t = fromStep; t < fromStep + steps; t++) sum += lrAt(t, inner);
+      return sum;
+    },
+  });
+  const driftAllreduce = new AllReduceSim(K, () => createCodec(cfg.driftCodec ?? cfg.codec, cfg.codecOptions));
   const theta = runtimes[0].getParams();
   const outer = new OuterOptimizer(cfg.outer ?? (method === 'fedavg' ? FEDAVG_OUTER : DILOCO_OUTER));
   const samplers = data.shards.map((s, w) => new BatchSampler(s, cfg.batchSize, mixSeed(cfg.seed, w)));
@@ -100,20 +138,32 @@ export async function runDiloco(
   const history: RunPoint[] = [];
   let pendingLosses: number[] = [];
   const deltas: Float32Array[] = [];
+  const extras: (Float32Array | undefined)[] = [];
   for (let round = 1; round <= cfg.rounds; round++) {
     deltas.length = 0;
+    extras.length = 0;
     for (let w = 0; w < K; w++) {
       const rt = runtimes[w];
       rt.setParams(theta);
+      if (drift && hasCorrections(rt)) drift.beforeInner(w, rt, theta, round);
       const losses = await trainSteps(rt, data, samplers[w], cfg.innerSteps, chunk);
       pendingLosses = pendingLosses.concat(losses);
       const local = rt.getParams();
       const delta = new Float32Array(theta.length);
       for (let i = 0; i < delta.length; i++) delta[i] = theta[i] - local[i];
       deltas.push(delta);
+      if (drift && hasCorrections(rt)) extras.push(drift.afterInner(w, rt, theta, delta, round));
     }
     const { mean, bytesSent } = allreduce.run(deltas);
     for (let w = 0; w < K; w++) bytes[w] += bytesSent[w];
+    let meanExtra: Float32Array | undefined;
+    if (drift && extras.some((e) => e !== undefined)) {
+      const xs = extras.map((e) => e ?? new Float32Array(theta.length));
+      const r = driftAllreduce.run(xs);
+      for (let w = 0; w < K; w++) bytes[w] += r.bytesSent[w];
+      meanExtra = r.mean;
+    }
+    drift?.afterAggregate(mean, meanExtra, round);
     outer.apply(theta, mean);
     if (round % every === 0 || round === cfg.rounds) {
       const ev = await evaluateParams(runtimes[0], theta, data.evalBatches);
@@ -129,10 +179,11 @@ export async function runDiloco(
       cfg.onPoint?.(p);
     }
   }
+  if (drift) for (const rt of runtimes) if (hasCorrections(rt)) clearCorrections(rt);
   const last = history[history.length - 1];
   const steps = cfg.rounds * cfg.innerSteps;
   return {
-    name: cfg.name ?? `${method} H=${cfg.innerSteps} ${cfg.codec}`,
+    name: cfg.name ?? `${method}${drift ? `+${drift.name}` : ''} H=${cfg.innerSteps} ${cfg.codec}`,
     method,
     H: cfg.innerSteps,
     codec: cfg.codec,

@@ -4,3 +4,15 @@ export { ddpBytesPerStep, sliceBounds } from './bytes.ts';
 export { type DdpConfig, runDdp } from './ddp.ts';
 export { type DilocoConfig, evaluateParams, runDiloco, trainSteps } from './diloco.ts';
 export type { Method, RunPoint, RunResult, SimulationData } from './types.ts';
+export {
+  clearCorrections,
+  createDriftCorrection,
+  type DriftContext,
+  type DriftCorrection,
+  DRIFT_NAMES,
+  type DriftName,
+  defaultDriftCorrection,
+  FedProx,
+  Scaffold,
+  type ScaffoldOptions,
+} from './drift/index.ts';

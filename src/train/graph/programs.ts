@@ -7,6 +7,16 @@
  * Train graph I/O names: inputs `p{i}`, `m{i}`, `v{i}` (parameter i, AdamW moments), per step k
  * `x{k}`, `y{k}`, `hp{k}` (see adamw.ts); outputs `P{i}`, `M{i}`, `V{i}` (after the last step) and
  * `loss{k}` (loss of step k before its update).
+ *
+ * Optional drift-correction features (`TrainGraphFeatures`; default graphs are unchanged), added
+ * to every step of the call:
+ *  - `gradOffset`: inputs `go{i}` (shape of parameter i), g ← g + go  (before clipping and Adam);
+ *  - `proximal`: inputs `an{i}` (anchor, shape of parameter i) and `mu` [1], g ← g + μ·(p − an)
+ *    (the gradient of μ/2‖θ − anchor‖², FedProx; before clipping and Adam);
+ *  - `updateOffset`: inputs `uo{i}` and per step `lr{k}` [1], p ← p − lr_k·uo after the AdamW update
+ *    (a drift correction in Adam's update space, used by SCAFFOLD-on-Adam; src/train/diloco/drift/);
+ *  - `gradSum`: output `GS{i}` = Σ over the call's steps of the raw (uncorrected) mini-batch
+ *    gradient of parameter i (SCAFFOLD's gradient-space control variates).
  */
 
 import type { Model } from '../models/spec.ts';
@@ -23,11 +33,52 @@ function lossOf(g: Graph, model: Model, params: readonly Value[], x: Value, y: V
   return { logits, labels, ...crossEntropy(g, logits, labels) };
 }
 
+/** Optional per-step correction terms of the train graph (all off by default). */
+export type TrainGraphFeatures = {
+  gradOffset?: boolean;
+  proximal?: boolean;
+  updateOffset?: boolean;
+  gradSum?: boolean;
+};
+
+/** A short stable tag of the enabled features ('' when none), for graph cache keys. */
+export function featureTag(f: TrainGraphFeatures | undefined): string {
+  if (!f) return '';
+  return `${f.gradOffset ? 'g' : ''}${f.proximal ? 'p' : ''}${f.updateOffset ? 'u' : ''}${f.gradSum ? 's' : ''}`;
+}
+
+/**
+ * Adds the gradient correction terms to raw gradients: g_i + go_i + μ·(p_i − an_i) (each term only
+ * if given). Emitted without autodiff recording (corrections are not differentiated further).
+ */
+export function correctGradients(
+  g: Graph,
+  grads: readonly Value[],
+  params: readonly Value[],
+  terms: { offsets?: readonly Value[]; anchors?: readonly Value[]; mu?: Value },
+): Value[] {
+  const was = g.recording;
+  g.recording = false;
+  const n = (op: string, ins: Value[], like: Value) =>
+    g.node(op, ins, [{ shape: like.shape, dtype: like.dtype }])[0];
+  const out = grads.map((gr, i) => {
+    let c = gr;
+    if (terms.offsets) c = n('Add', [c, terms.offsets[i]], gr);
+    if (terms.anchors && terms.mu) {
+      c = n('Add', [c, n('Mul', [n('Sub', [params[i], terms.anchors[i]], gr), terms.mu], gr)], gr);
+    }
+    return c;
+  });
+  g.recording = was;
+  return out;
+}
+
 export function buildTrainGraph(
   model: Model,
   optimizer: InnerOptimizerConfig,
   batchSize: number,
   steps: number,
+  features: TrainGraphFeatures = {},
 ): Graph {
   const g = new Graph();
   let state = model.params.map((p, i) => ({
@@ -35,23 +86,52 @@ export function buildTrainGraph(
     m: g.input(`m${i}`, p.shape),
     v: g.input(`v${i}`, p.shape),
   }));
+  const offsets = features.gradOffset ? model.params.map((p, i) => g.input(`go${i}`, p.shape)) : undefined;
+  const anchors = features.proximal ? model.params.map((p, i) => g.input(`an${i}`, p.shape)) : undefined;
+  const mu = features.proximal ? g.input('mu', [1]) : undefined;
+  const updOffsets = features.updateOffset
+    ? model.params.map((p, i) => g.input(`uo${i}`, p.shape))
+    : undefined;
   const inSpec = model.inputShape(batchSize);
   const decay = model.params.map((p) => p.decay);
+  let gradSums: Value[] | undefined;
   for (let k = 0; k < steps; k++) {
     const x = g.input(`x${k}`, inSpec.shape, inSpec.dtype);
     const y = g.input(`y${k}`, model.targetShape(batchSize), 'int32');
     const hp = g.input(`hp${k}`, [3]);
+    const lrK = updOffsets ? g.input(`lr${k}`, [1]) : undefined;
     const params = state.map((s) => s.p);
     const { loss } = lossOf(g, model, params, x, y);
     g.output(loss, `loss${k}`);
-    const grads = gradients(g, loss, params);
+    let grads = gradients(g, loss, params);
     g.tape.length = 0;
+    if (features.gradSum) {
+      const raw = grads;
+      gradSums = gradSums
+        ? gradSums.map((acc, i) => g.node('Add', [acc, raw[i]], [{ shape: acc.shape, dtype: acc.dtype }])[0])
+        : raw;
+    }
+    if (offsets || anchors) grads = correctGradients(g, grads, params, { offsets, anchors, mu });
     state = emitAdamW(g, optimizer, state, grads, decay, hp);
+    if (updOffsets && lrK) {
+      const was = g.recording;
+      g.recording = false;
+      state = state.map((s, i) => {
+        const shift = g.node('Mul', [updOffsets[i], lrK], [{ shape: s.p.shape, dtype: 'float32' }])[0];
+        return { ...s, p: g.node('Sub', [s.p, shift], [{ shape: s.p.shape, dtype: 'float32' }])[0] };
+      });
+      g.recording = was;
+    }
   }
   state.forEach((s, i) => {
     g.output(s.p, `P${i}`);
     g.output(s.m, `M${i}`);
     g.output(s.v, `V${i}`);
+  });
+  gradSums?.forEach((s, i) => {
+    // A step-1 sum is the raw gradient value itself, which other nodes also read: copy it.
+    const v = steps === 1 ? g.node('Identity', [s], [{ shape: s.shape, dtype: s.dtype }])[0] : s;
+    g.output(v, `GS${i}`);
   });
   return g;
 }

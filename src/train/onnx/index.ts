@@ -1,7 +1,7 @@
 /** Entry point of the ONNX Runtime training engine: `createRuntime(...)` → `Runtime`. */
 import { buildModel } from '../models/index.ts';
 import type { ModelSpec } from '../models/spec.ts';
-import type { InnerOptimizerConfig, Runtime } from '../runtime.ts';
+import type { InnerOptimizerConfig, Runtime, RuntimeCorrections } from '../runtime.ts';
 import { OnnxRuntime } from './onnx-runtime.ts';
 
 export type CreateRuntimeOptions = {
@@ -17,7 +17,9 @@ export type CreateRuntimeOptions = {
   spinning?: boolean;
 };
 
-export function createRuntime(opts: CreateRuntimeOptions): Runtime & { readonly stepCount: number } {
+export function createRuntime(
+  opts: CreateRuntimeOptions,
+): Runtime & RuntimeCorrections & { readonly stepCount: number } {
   return new OnnxRuntime(buildModel(opts.model), opts.optimizer, {
     threads: opts.threads,
     stepsPerCall: opts.stepsPerCall,

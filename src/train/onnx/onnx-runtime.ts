@@ -7,10 +7,24 @@
 import { AgoraError } from '../../errors.ts';
 import { adamHyper } from '../graph/adamw.ts';
 import type { Graph } from '../graph/graph.ts';
-import { buildEvalGraph, buildInferenceGraph, buildTrainGraph } from '../graph/programs.ts';
+import {
+  buildEvalGraph,
+  buildInferenceGraph,
+  buildTrainGraph,
+  featureTag,
+  type TrainGraphFeatures,
+} from '../graph/programs.ts';
 import { initParams } from '../models/init.ts';
 import type { Model } from '../models/spec.ts';
-import type { EvalResult, InnerOptimizerConfig, Runtime, TensorBatch, TrainResult } from '../runtime.ts';
+import type {
+  EvalResult,
+  InnerOptimizerConfig,
+  Runtime,
+  RuntimeCorrections,
+  TensorBatch,
+  TrainResult,
+} from '../runtime.ts';
+import { lrAt } from '../schedule.ts';
 import { encodeModel } from './proto.ts';
 import { type Feed, OnnxSession, type SessionConfig } from './session.ts';
 
@@ -19,7 +33,7 @@ export type OnnxRuntimeOptions = SessionConfig & {
   stepsPerCall?: number;
 };
 
-export class OnnxRuntime implements Runtime {
+export class OnnxRuntime implements Runtime, RuntimeCorrections {
   readonly model: Model;
   readonly paramCount: number;
   readonly stepsPerCall: number;
@@ -31,6 +45,13 @@ export class OnnxRuntime implements Runtime {
   private v: Float32Array[];
   private step = 0;
   private busy = false;
+  /** Drift-correction terms (RuntimeCorrections), split per parameter tensor; undefined = off. */
+  private gradOffset: Float32Array[] | undefined;
+  private proxAnchor: Float32Array[] | undefined;
+  private proxMu = 0;
+  private updOffset: Float32Array[] | undefined;
+  private gradAcc: Float64Array[] | undefined;
+  private gradAccSteps = 0;
   private readonly sessions = new Map<string, Promise<OnnxSession>>();
 
   constructor(model: Model, optimizer: InnerOptimizerConfig, options: OnnxRuntimeOptions = {}) {
@@ -96,10 +117,108 @@ export class OnnxRuntime implements Runtime {
     });
   }
 
+  setGradientCorrection(offset: Float32Array | undefined): void {
+    this.gradOffset = offset === undefined ? undefined : this.split(offset, 'gradient correction');
+  }
+
+  setProximal(anchor: Float32Array | undefined, mu = 0): void {
+    if (anchor !== undefined && !(Number.isFinite(mu) && mu >= 0)) {
+      throw new AgoraError('RUNTIME_BAD_OPTION', `proximal mu must be a finite number ≥ 0, got ${mu}`, {
+        hint: 'FedProx uses mu around 1e-3 to 1',
+      });
+    }
+    this.proxAnchor = anchor === undefined || mu === 0 ? undefined : this.split(anchor, 'proximal anchor');
+    this.proxMu = mu;
+  }
+
+  setUpdateCorrection(offset: Float32Array | undefined): void {
+    this.updOffset = offset === undefined ? undefined : this.split(offset, 'update correction');
+  }
+
+  setGradientAccumulation(on: boolean): void {
+    this.gradAcc = on ? this.sizes.map((n) => new Float64Array(n)) : undefined;
+    this.gradAccSteps = 0;
+  }
+
+  takeGradientSum(): { sum: Float32Array; steps: number } {
+    const sum = new Float32Array(this.paramCount);
+    const steps = this.gradAccSteps;
+    if (this.gradAcc) {
+      let off = 0;
+      for (const a of this.gradAcc) {
+        for (let j = 0; j < a.length; j++) sum[off + j] = a[j];
+        off += a.length;
+        a.fill(0);
+      }
+    }
+    this.gradAccSteps = 0;
+    return { sum, steps };
+  }
+
+  private split(v: Float32Array, what: string): Float32Array[] {
+    if (v.length !== this.paramCount) {
+      throw new AgoraError(
+        'RUNTIME_BAD_PARAMS',
+        `${what}: expected ${this.paramCount} values, got ${v.length}`,
+        {
+          hint: 'correction vectors are flat, in the same order as getParams()',
+        },
+      );
+    }
+    let off = 0;
+    return this.sizes.map((n) => {
+      const p = v.slice(off, off + n);
+      off += n;
+      return p;
+    });
+  }
+
   resetOptimizer(): void {
     this.m = this.sizes.map((n) => new Float32Array(n));
     this.v = this.sizes.map((n) => new Float32Array(n));
     this.step = 0;
+  }
+
+  /** Copies of the AdamW moments (flat, parameter order) and the step counter (validator replay). */
+  getOptimizerState(): { m: Float32Array; v: Float32Array; step: number } {
+    const flat = (parts: Float32Array[]) => {
+      const out = new Float32Array(this.paramCount);
+      let off = 0;
+      for (const p of parts) {
+        out.set(p, off);
+        off += p.length;
+      }
+      return out;
+    };
+    return { m: flat(this.m), v: flat(this.v), step: this.step };
+  }
+
+  /** Restores moments and step counter saved by `getOptimizerState` (parameters are unchanged). */
+  setOptimizerState(s: { m: Float32Array; v: Float32Array; step: number }): void {
+    if (
+      s.m.length !== this.paramCount ||
+      s.v.length !== this.paramCount ||
+      !(Number.isInteger(s.step) && s.step >= 0)
+    ) {
+      throw new AgoraError(
+        'RUNTIME_BAD_PARAMS',
+        `optimizer state must have ${this.paramCount} moments each and a step ≥ 0`,
+        {
+          hint: 'optimizer state must come from a runtime with the same model spec',
+        },
+      );
+    }
+    const split = (flat: Float32Array) => {
+      let off = 0;
+      return this.sizes.map((n) => {
+        const p = flat.slice(off, off + n);
+        off += n;
+        return p;
+      });
+    };
+    this.m = split(s.m);
+    this.v = split(s.v);
+    this.step = s.step;
   }
 
   async train(batches: readonly TensorBatch[]): Promise<TrainResult> {
@@ -121,24 +240,44 @@ export class OnnxRuntime implements Runtime {
   private async trainChunk(chunk: readonly TensorBatch[]): Promise<number[]> {
     const b = chunk[0].batchSize;
     const k = chunk.length;
-    const session = await this.session(`train:${b}:${k}`, () =>
-      buildTrainGraph(this.model, this.optimizer, b, k),
+    const features: TrainGraphFeatures = {
+      gradOffset: this.gradOffset !== undefined,
+      proximal: this.proxAnchor !== undefined,
+      updateOffset: this.updOffset !== undefined,
+      gradSum: this.gradAcc !== undefined,
+    };
+    const tag = featureTag(features);
+    const session = await this.session(`train:${b}:${k}${tag ? `:${tag}` : ''}`, () =>
+      buildTrainGraph(this.model, this.optimizer, b, k, features),
     );
     const feeds: Record<string, Feed> = {};
     this.model.params.forEach((p, i) => {
       feeds[`p${i}`] = { data: this.params[i], dims: p.shape, dtype: 'float32' };
       feeds[`m${i}`] = { data: this.m[i], dims: p.shape, dtype: 'float32' };
       feeds[`v${i}`] = { data: this.v[i], dims: p.shape, dtype: 'float32' };
+      if (this.gradOffset) feeds[`go${i}`] = { data: this.gradOffset[i], dims: p.shape, dtype: 'float32' };
+      if (this.proxAnchor) feeds[`an${i}`] = { data: this.proxAnchor[i], dims: p.shape, dtype: 'float32' };
+      if (this.updOffset) feeds[`uo${i}`] = { data: this.updOffset[i], dims: p.shape, dtype: 'float32' };
     });
+    if (this.proxAnchor) feeds.mu = { data: new Float32Array([this.proxMu]), dims: [1], dtype: 'float32' };
     chunk.forEach((batch, j) => {
       this.batchFeeds(batch, feeds, `x${j}`, `y${j}`);
-      feeds[`hp${j}`] = { data: adamHyper(this.optimizer, this.step + j), dims: [3], dtype: 'float32' };
+      const lr = lrAt(this.step + j, this.optimizer);
+      feeds[`hp${j}`] = { data: adamHyper(this.optimizer, this.step + j, lr), dims: [3], dtype: 'float32' };
+      if (this.updOffset) feeds[`lr${j}`] = { data: new Float32Array([lr]), dims: [1], dtype: 'float32' };
     });
     const out = await session.run(feeds);
     this.params = this.params.map((_, i) => out[`P${i}`] as Float32Array);
     this.m = this.m.map((_, i) => out[`M${i}`] as Float32Array);
     this.v = this.v.map((_, i) => out[`V${i}`] as Float32Array);
     this.step += k;
+    if (this.gradAcc) {
+      this.gradAcc.forEach((acc, i) => {
+        const gs = out[`GS${i}`] as Float32Array;
+        for (let j = 0; j < acc.length; j++) acc[j] += gs[j];
+      });
+      this.gradAccSteps += k;
+    }
     return chunk.map((_, j) => (out[`loss${j}`] as Float32Array)[0]);
   }
 

@@ -1,0 +1,474 @@
+/**
+ * The provider role: sells compute and its own attested data. It registers its data shard on the
+ * DataRegistry, stakes an offer on the ComputeMarket, joins jobs, and per DiLoCo round trains H inner
+ * steps on its shard (ONNX runtime), all-reduces the pseudo-gradient over libp2p with the other
+ * providers, applies the outer step, persists the checkpoint and round state, and only then signs
+ * its round record and the round commit. At the end it co-signs the reward root and claims.
+ *
+ * Persisted before acting (NodeStore, `<home>/nodes/<name>/node.db`): the checkpoint after every
+ * round (file + row) and the round row (record, samples, sampler state) before any signature leaves
+ * the node; every signature it gives; every claim before it is sent. A restarted provider resumes
+ * from its latest checkpoint (`resumeRound`).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Address, getAddress, type Hex, keccak256, type LocalAccount } from 'viem';
+import { computeMarketClient } from '../chain/compute-market.ts';
+import type { ChainConnection } from '../chain/connect.ts';
+import { walletClientFor } from '../chain/connect.ts';
+import type { RewardTree } from '../chain/merkle.ts';
+import { lossToFixed, type RoundRecord } from '../chain/round-record.ts';
+import { tokenClient } from '../chain/token.ts';
+import { trainingLedgerClient } from '../chain/training-ledger.ts';
+import type { Signer } from '../chain/tx.ts';
+import { prepareDataset, registerDataset } from '../data/dataset.ts';
+import { type ProvenanceRecord, provenanceRecord } from '../data/provenance.ts';
+import type { SamplePair } from '../data/usage.ts';
+import { AgoraError } from '../errors.ts';
+import type { Aggregator } from '../net/aggregate.ts';
+import { AllReduce, type RoundReport } from '../net/allreduce.ts';
+import { AgoraHost } from '../net/host.ts';
+import { readCheckpointFile, writeCheckpointFile } from '../train/checkpoint/files.ts';
+import {
+  decodeTrainingCheckpoint,
+  encodeTrainingCheckpoint,
+} from '../train/checkpoint/training-checkpoint.ts';
+import { createCodec } from '../train/codecs/index.ts';
+import type { ClassificationDataset } from '../train/data/dataset.ts';
+import { mixSeed } from '../train/data/rng.ts';
+import { BatchSampler, type SamplerState } from '../train/data/sampler.ts';
+import { createRuntime } from '../train/onnx/index.ts';
+import { OuterOptimizer } from '../train/outer-optimizer.ts';
+import type { Runtime, TensorBatch } from '../train/runtime.ts';
+import { hardwareDescriptorHash, probeHardware } from './hardware.ts';
+import type { Logger } from './logger.ts';
+import { loadShard } from './shard-data.ts';
+import type { Startable } from './startable.ts';
+import { StatusApi } from './status-api.ts';
+import { NodeStore } from './store.ts';
+import { innerOptimizerFor, type TaskSpec } from './task.ts';
+
+export type Contracts = { token: Address; market: Address; ledger: Address; registry: Address };
+
+export type ProviderOptions = {
+  name: string;
+  /** The node's directory (`<home>/nodes/<name>`). */
+  dir: string;
+  /** The agora home (dataset store `<home>/data/`). */
+  home: string;
+  account: LocalAccount;
+  conn: ChainConnection;
+  contracts: Contracts;
+  logger: Logger;
+  /** Fault injection: send the negated pseudo-gradient (sign flip). */
+  byzantine?: boolean;
+  threads?: number;
+};
+
+/** What a provider produced in one round. */
+export type ProviderRound = {
+  round: number;
+  record: RoundRecord;
+  recordSignature: Hex;
+  provenance: ProvenanceRecord;
+  modelHash: Hex;
+  checkpointPath: string;
+  report: RoundReport;
+  trainLoss: number;
+};
+
+type JobContext = {
+  jobId: bigint;
+  spec: TaskSpec;
+  H: number;
+  rounds: number;
+  datasetId: bigint;
+  data: ClassificationDataset;
+  runtime: Runtime;
+  outer: OuterOptimizer;
+  theta: Float32Array;
+  sampler: BatchSampler;
+  host: AgoraHost;
+  allreduce: AllReduce;
+  /** Next round to run. */
+  nextRound: number;
+};
+
+export class ProviderNode implements Startable {
+  readonly name: string;
+  readonly role = 'provider';
+  readonly #o: ProviderOptions;
+  readonly store: NodeStore;
+  readonly signer: Signer;
+  readonly #api: StatusApi;
+  #job?: JobContext;
+  bytesSent = 0;
+
+  constructor(o: ProviderOptions) {
+    this.#o = o;
+    this.name = o.name;
+    mkdirSync(o.dir, { recursive: true });
+    this.store = new NodeStore(join(o.dir, 'node.db'));
+    this.signer = walletClientFor(o.conn, o.account);
+    this.#api = new StatusApi({ status: () => this.status() });
+  }
+
+  get address(): Address {
+    return this.#o.account.address;
+  }
+  get statusUrl(): string | undefined {
+    return this.#api.url;
+  }
+  get peerId(): string {
+    if (!this.#job) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
+    return this.#job.host.peerId;
+  }
+  get multiaddr(): string {
+    if (!this.#job) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
+    return this.#job.host.multiaddrs()[0];
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      name: this.name,
+      role: this.role,
+      address: this.address,
+      datasetId: this.store.getJson<string>('datasetId'),
+      job: this.#job
+        ? { jobId: this.#job.jobId, nextRound: this.#job.nextRound, rounds: this.#job.rounds }
+        : null,
+      bytesSent: this.bytesSent,
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.#api.start();
+  }
+
+  async stop(): Promise<void> {
+    const j = this.#job;
+    this.#job = undefined;
+    if (j) {
+      await j.allreduce.stop();
+      await j.host.stop();
+      await j.runtime.dispose();
+    }
+    await this.#api.stop();
+    this.store.close();
+  }
+
+  /** Registers the shard at `path` (`IMAGES,LABELS` IDX) as this provider's dataset (once; remembered). */
+  async registerData(path: string, licence = 'CC-BY-SA-3.0'): Promise<bigint> {
+    const known = this.store.getJson<string>('datasetId');
+    if (known) return BigInt(known);
+    const prepared = prepareDataset({ path, licence, sector: 'vision', format: 'idx' });
+    const r = await registerDataset({
+      conn: this.#o.conn,
+      registry: this.#o.contracts.registry,
+      contributor: this.#o.account,
+      home: this.#o.home,
+      prepared,
+      source: { path, format: 'idx' },
+    });
+    this.store.setJson('datasetId', r.datasetId.toString());
+    this.store.setJson('datasetPath', path);
+    this.store.setJson('datasetRoot', r.root);
+    return r.datasetId;
+  }
+
+  /** Stakes and registers an offer (hardware hash of this machine) unless already active. */
+  async registerOffer(pricePerRound: bigint, stake: bigint): Promise<void> {
+    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
+    if ((await market.getProvider(this.address)).active) return;
+    await tokenClient(this.#o.conn, this.#o.contracts.token).ensureAllowance(
+      this.signer,
+      market.address,
+      stake * 10n,
+    );
+    await market.registerProvider(this.signer, hardwareDescriptorHash(probeHardware()), pricePerRound, stake);
+  }
+
+  /** Joins an open job (persisted first, so a restart knows it is in). */
+  async joinJob(jobId: bigint): Promise<void> {
+    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
+    const job = await market.getJob(jobId);
+    const seat = await market.seatOf(jobId, this.address);
+    if (seat.lockedStake > 0n) return;
+    await tokenClient(this.#o.conn, this.#o.contracts.token).ensureAllowance(
+      this.signer,
+      market.address,
+      job.stakePerWorker,
+    );
+    this.store.upsertJob(jobId, this.role, 'joining');
+    await market.joinJob(this.signer, jobId);
+    this.store.upsertJob(jobId, this.role, 'joined');
+  }
+
+  /**
+   * Prepares the job's training state and libp2p host. `participants`: the job's provider
+   * addresses (on chain). Resumes from the latest persisted checkpoint if there is one.
+   */
+  async openJob(input: {
+    jobId: bigint;
+    spec: TaskSpec;
+    H: number;
+    rounds: number;
+    participants: readonly Address[];
+    bootstrap?: string[];
+    aggregator?: Aggregator;
+    deadlineMs?: number;
+  }): Promise<void> {
+    const { jobId, spec } = input;
+    const datasetId = BigInt(this.store.getJson<string>('datasetId') ?? '0');
+    const path = this.store.getJson<string>('datasetPath');
+    if (!datasetId || !path) throw new AgoraError('NODE_NO_DATA', `${this.name} has no registered dataset`);
+    const data = loadShard(path);
+    const runtime = createRuntime({
+      model: spec.model,
+      optimizer: innerOptimizerFor(spec, input.H * input.rounds),
+      threads: this.#o.threads ?? 1,
+      stepsPerCall: 5,
+    });
+    runtime.init(spec.seed);
+    let theta = runtime.getParams();
+    let outer = new OuterOptimizer(spec.outer);
+    let nextRound = 0;
+    let samplerState: SamplerState | undefined;
+    const ck = this.store.latestCheckpoint(jobId);
+    if (ck && existsSync(ck.path)) {
+      const c = decodeTrainingCheckpoint(readCheckpointFile(ck.path).bytes);
+      theta = c.params;
+      if (c.outer) outer = OuterOptimizer.fromState(c.outer);
+      nextRound = ck.round + 1;
+      samplerState = this.store.getRound(jobId, ck.round)?.data.sampler as SamplerState | undefined;
+      this.#o.logger.info(
+        { node: this.name, jobId: String(jobId), round: nextRound },
+        'resuming from checkpoint',
+      );
+    }
+    const sampler = new BatchSampler(
+      Int32Array.from({ length: data.size }, (_, i) => i),
+      spec.batchSize,
+      mixSeed(spec.seed, Number(datasetId)),
+      samplerState,
+    );
+    const host = new AgoraHost({
+      account: this.#o.account,
+      chainId: this.#o.conn.chainId,
+      jobId: jobId.toString(),
+      participants: input.participants,
+      logger: this.#o.logger,
+      announceIntervalMs: 0,
+      bootstrap: input.bootstrap ?? [],
+    });
+    await host.start();
+    const allreduce = new AllReduce({
+      host,
+      logger: this.#o.logger,
+      codec: () => createCodec(spec.codec),
+      aggregator: input.aggregator,
+      deadlineMs: input.deadlineMs ?? 20_000,
+    });
+    await allreduce.start();
+    this.#job = {
+      jobId,
+      spec,
+      H: input.H,
+      rounds: input.rounds,
+      datasetId,
+      data,
+      runtime,
+      outer,
+      theta,
+      sampler,
+      host,
+      allreduce,
+      nextRound,
+    };
+    this.store.upsertJob(jobId, this.role, 'training', { H: input.H, rounds: input.rounds });
+  }
+
+  get resumeRound(): number {
+    return this.#job?.nextRound ?? 0;
+  }
+
+  async waitForPeers(n: number, timeoutMs = 20_000): Promise<void> {
+    if (!this.#job) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
+    await this.#job.host.waitForPeers(n, timeoutMs);
+  }
+
+  async dial(addr: string): Promise<void> {
+    if (!this.#job) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
+    if (!this.#job.host.isAuthorized(addr.split('/p2p/')[1] ?? '')) await this.#job.host.dial(addr);
+  }
+
+  /** One DiLoCo round: H inner steps, all-reduce, outer step, checkpoint + round state persisted, record signed. */
+  async runRound(round: number, members: readonly string[]): Promise<ProviderRound> {
+    const j = this.#job;
+    if (!j) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
+    if (round !== j.nextRound) {
+      throw new AgoraError('NODE_ROUND_ORDER', `${this.name} is at round ${j.nextRound}, not ${round}`);
+    }
+    j.runtime.setParams(j.theta);
+    const used: SamplePair[] = [];
+    const losses: number[] = [];
+    for (let done = 0; done < j.H; ) {
+      const n = Math.min(25, j.H - done);
+      const batches: TensorBatch[] = [];
+      for (let b = 0; b < n; b++) {
+        const idx = j.sampler.next();
+        for (const i of idx) used.push([j.datasetId, i]);
+        batches.push(j.data.getBatch(idx));
+      }
+      const r = await j.runtime.train(batches);
+      losses.push(...r.losses);
+      done += n;
+    }
+    const local = j.runtime.getParams();
+    const delta = new Float32Array(local.length);
+    const sign = this.#o.byzantine ? -1 : 1;
+    for (let i = 0; i < delta.length; i++) delta[i] = sign * (j.theta[i] - local[i]);
+    const pgHash = keccak256(new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength));
+    const report = await j.allreduce.run(round, delta, members);
+    this.bytesSent += report.bytesSent;
+    // ok=false: keep the local update for this round (DiLoCo tolerates dropped outer gradients)
+    j.outer.apply(j.theta, report.ok && report.result ? report.result : delta);
+    const { bytes, hash: modelHash } = encodeTrainingCheckpoint({
+      params: j.theta,
+      outer: j.outer.getState(),
+      info: { task: j.spec.task, job: j.jobId.toString(), round: String(round) },
+    });
+    const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
+    mkdirSync(dir, { recursive: true });
+    const checkpointPath = join(dir, `round-${round}.safetensors`);
+    writeCheckpointFile(checkpointPath, bytes);
+    const provenance = provenanceRecord({
+      worker: this.address,
+      pseudoGradientHash: pgHash,
+      lossBefore: lossToFixed(losses[0]),
+      lossAfter: lossToFixed(losses[losses.length - 1]),
+      samples: BigInt(used.length),
+      pairs: used,
+    });
+    const record: RoundRecord = {
+      jobId: j.jobId,
+      round: BigInt(round),
+      worker: getAddress(this.address),
+      pseudoGradientHash: pgHash,
+      sampleRoot: provenance.sampleRoot,
+      lossBefore: BigInt(provenance.lossBefore),
+      lossAfter: BigInt(provenance.lossAfter),
+      samples: BigInt(provenance.samples),
+    };
+    // persist BEFORE signing: checkpoint, round state (record, samples, sampler position)
+    this.store.transaction(() => {
+      this.store.saveCheckpoint({ jobId: j.jobId.toString(), round, hash: modelHash, path: checkpointPath });
+      this.store.saveRound(j.jobId, round, 'trained', {
+        modelHash,
+        provenance,
+        sampler: j.sampler.state,
+        bytesSent: report.bytesSent,
+        included: report.included,
+      });
+    });
+    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
+    const recordSignature = await market.signRoundRecord(this.#o.account, record);
+    this.store.addSignature({
+      jobId: j.jobId.toString(),
+      round,
+      kind: 'round-record',
+      signer: this.address,
+      digest: pgHash,
+      signature: recordSignature,
+    });
+    j.nextRound = round + 1;
+    const trainLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
+    return { round, record, recordSignature, provenance, modelHash, checkpointPath, report, trainLoss };
+  }
+
+  /**
+   * Co-signs a round commit after checking it: its own record must be among the records that make
+   * `recordsRoot`, and `modelHash` must be the model it computed itself.
+   */
+  async signCommit(
+    round: number,
+    recordsRoot: Hex,
+    modelHash: Hex,
+    records: readonly RoundRecord[],
+  ): Promise<Hex> {
+    const j = this.#job;
+    if (!j) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
+    const mine = this.store.getRound(j.jobId, round);
+    if (!mine || mine.data.modelHash !== modelHash) {
+      throw new AgoraError(
+        'NODE_COMMIT_MISMATCH',
+        `${this.name} computed a different model for round ${round}`,
+      );
+    }
+    const own = (mine.data.provenance as ProvenanceRecord).pseudoGradientHash;
+    if (
+      !records.some((r) => getAddress(r.worker) === getAddress(this.address) && r.pseudoGradientHash === own)
+    ) {
+      throw new AgoraError('NODE_COMMIT_MISMATCH', `${this.name}'s record is missing from round ${round}`);
+    }
+    const ledger = trainingLedgerClient(this.#o.conn, this.#o.contracts.ledger);
+    const sig = await ledger.signRoundCommit(this.#o.account, j.jobId, BigInt(round), recordsRoot, modelHash);
+    this.store.addSignature({
+      jobId: j.jobId.toString(),
+      round,
+      kind: 'round-commit',
+      signer: this.address,
+      digest: recordsRoot,
+      signature: sig,
+    });
+    return sig;
+  }
+
+  /** Co-signs the epoch's reward root after recomputing it (`expected` is its own computation). */
+  async signRewardRoot(jobId: bigint, tree: RewardTree, expected: RewardTree): Promise<Hex> {
+    if (tree.root !== expected.root || tree.total !== expected.total) {
+      throw new AgoraError('NODE_REWARD_MISMATCH', `${this.name} computed a different reward split`);
+    }
+    const ledger = trainingLedgerClient(this.#o.conn, this.#o.contracts.ledger);
+    const sig = await ledger.signRewardRoot(this.#o.account, jobId, tree.root, tree.total);
+    this.store.addSignature({
+      jobId: jobId.toString(),
+      round: -1,
+      kind: 'reward-root',
+      signer: this.address,
+      digest: tree.root,
+      signature: sig,
+    });
+    return sig;
+  }
+
+  async closeJobNetwork(): Promise<void> {
+    const j = this.#job;
+    if (!j) return;
+    this.#job = undefined;
+    await j.allreduce.stop();
+    await j.host.stop();
+    await j.runtime.dispose();
+    this.store.upsertJob(j.jobId, this.role, 'trained');
+  }
+}
+
+/** Claims `account`'s reward (persisted as pending before the tx, confirmed after). */
+export async function claimReward(input: {
+  store: NodeStore;
+  conn: ChainConnection;
+  ledger: Address;
+  signer: Signer;
+  jobId: bigint;
+  tree: RewardTree;
+}): Promise<{ amount: bigint; claimed: boolean }> {
+  const { store, jobId, tree, signer } = input;
+  const account = signer.account.address;
+  const { amount, proof } = tree.proofFor(account);
+  const ledger = trainingLedgerClient(input.conn, input.ledger);
+  if (await ledger.isClaimed(jobId, account)) return { amount, claimed: true };
+  store.recordClaim({ jobId: jobId.toString(), epoch: Number(jobId), account, amount, proof });
+  const r = await ledger.claim(signer, jobId, account, amount, proof);
+  store.setClaimStatus(jobId.toString(), Number(jobId), account, 'confirmed', r.transactionHash);
+  return { amount, claimed: await ledger.isClaimed(jobId, account) };
+}
