@@ -4,7 +4,8 @@
  *
  *   npm run bench:diloco -- --task mnist-mlp|brown-lm [--data idx:IMAGES,LABELS]
  *     [--shards iid|label-skew|dirichlet:ALPHA] [--classes-per-worker N] [--dirichlet ALPHA]
- *     [--methods ddp,fedavg,diloco,scaffold,scaffold-upd,scaffold-upd-explicit,fedprox] [--mu M] [--hidden 512,512]
+ *     [--methods ddp,fedavg,diloco,scaffold,scaffold-upd,scaffold-upd-explicit,fedprox,scaffold+fedprox]
+ *     [--mu M] [--strength β] [--drift-codec CODEC] [--hidden 512,512]
  *     [--workers K] [--quick] [--steps S] [--json FILE]
  *
  * Shards: `label-skew` gives worker w the classes π[(w·N + j) mod C], j < N, of a seeded class
@@ -34,6 +35,7 @@ import {
 } from '../src/train/data/index.ts';
 import {
   createDriftCorrection,
+  DRIFT_NAMES,
   type RunResult,
   runDdp,
   runDiloco,
@@ -68,6 +70,8 @@ const { values } = parseArgs({
     strength: { type: 'string', default: '1' },
     hidden: { type: 'string' },
     'drift-codec': { type: 'string' },
+    'first-round': { type: 'string' },
+    'variate-steps': { type: 'string' },
   },
 });
 
@@ -127,7 +131,9 @@ function scheme(s: string): ShardScheme {
   if (s === 'label-skew') {
     // at least 2 classes per worker, and enough that K workers cover every class
     const C = dataset.kind === 'classification' ? dataset.numClasses : 1;
-    const n = values['classes-per-worker'] ? Number(values['classes-per-worker']) : Math.max(2, Math.ceil(C / K));
+    const n = values['classes-per-worker']
+      ? Number(values['classes-per-worker'])
+      : Math.max(2, Math.ceil(C / K));
     return { kind: 'label-skew', classesPerWorker: Math.min(C, n), seed };
   }
   if (s.startsWith('dirichlet:')) return { kind: 'dirichlet', alpha: Number(s.slice(10)), seed };
@@ -135,8 +141,10 @@ function scheme(s: string): ShardScheme {
   throw new Error(`--shards must be iid, label-skew, dirichlet:ALPHA or contiguous, got ${s}`);
 }
 const shardScheme = scheme(values.dirichlet ? `dirichlet:${values.dirichlet}` : values.shards);
-const ALL_METHODS = ['ddp', 'fedavg', 'diloco', 'scaffold', 'scaffold-upd', 'scaffold-upd-explicit', 'fedprox'];
-const methods = (values.methods ?? `ddp,${values['no-fedavg'] ? '' : 'fedavg,'}diloco`).split(',').filter(Boolean);
+const ALL_METHODS = ['ddp', 'fedavg', 'diloco', ...DRIFT_NAMES.filter((n) => n !== 'none')];
+const methods = (values.methods ?? `ddp,${values['no-fedavg'] ? '' : 'fedavg,'}diloco`)
+  .split(',')
+  .filter(Boolean);
 for (const m of methods) {
   if (!ALL_METHODS.includes(m)) throw new Error(`--methods: unknown ${m} (use ${ALL_METHODS.join(',')})`);
 }
@@ -176,10 +184,15 @@ console.log(
 );
 
 const runs: RunResult[] = [];
+let ddp: RunResult | undefined;
 const log = (r: RunResult) => {
   console.log(
     `${r.name.padEnd(22)} bytes/worker ${r.bytesPerWorker.toExponential(3)}  eval loss ${r.evalLoss.toFixed(4)}` +
-      `${r.evalAccuracy === undefined ? '' : `  acc ${(100 * r.evalAccuracy).toFixed(2)}%`}  ${r.wallSeconds.toFixed(1)} s`,
+      `${r.evalAccuracy === undefined ? '' : `  acc ${(100 * r.evalAccuracy).toFixed(2)}%`}  ${r.wallSeconds.toFixed(1)} s` +
+      (ddp !== undefined && r !== ddp
+        ? `  (vs DDP: ${(ddp.bytesPerWorker / r.bytesPerWorker).toFixed(0)}× fewer bytes` +
+          `${r.evalAccuracy !== undefined && ddp.evalAccuracy ? `, acc ×${(r.evalAccuracy / ddp.evalAccuracy).toFixed(3)}` : ''})`
+        : ''),
   );
 };
 
@@ -194,7 +207,6 @@ console.log(
 );
 
 const evalEvery = Math.min(...Hs, Math.max(1, Math.floor(steps / 20)));
-let ddp: RunResult | undefined;
 if (methods.includes('ddp')) {
   ddp = await runDdp(ddpRt, data, {
     workers: K,
@@ -210,6 +222,13 @@ if (methods.includes('ddp')) {
 
 for (const H of Hs) {
   if (steps % H !== 0) throw new Error(`steps (${steps}) must be a multiple of H (${H})`);
+  const first = values['first-round'] ? Number(values['first-round']) : 0;
+  // --first-round F (drift methods only): a short first round of F steps, then H-step rounds, with
+  // the remainder H − F as one more round at the end (same total steps).
+  const driftSchedule =
+    first > 0 && first < H
+      ? [first, ...Array.from({ length: steps / H - 1 }, () => H), H - first]
+      : undefined;
   const rounds = steps / H;
   const evalEveryRounds = Math.max(1, Math.floor(rounds / 40));
   if (methods.includes('fedavg')) {
@@ -232,7 +251,11 @@ for (const H of Hs) {
       const drift =
         m === 'diloco'
           ? undefined
-          : createDriftCorrection(m, { mu: Number(values.mu), strength: Number(values.strength) });
+          : createDriftCorrection(m, {
+              mu: Number(values.mu),
+              strength: Number(values.strength),
+              ...(values['variate-steps'] ? { variateSteps: Number(values['variate-steps']) } : {}),
+            });
       const driftCodec = values['drift-codec'];
       const r = await runDiloco(workers, data, {
         method: 'diloco',
@@ -243,10 +266,11 @@ for (const H of Hs) {
         seed,
         evalEveryRounds,
         chunk: 48,
-        name: `${drift ? drift.name : 'diloco'} H=${H} ${codec}${drift && driftCodec ? `/${driftCodec}` : ''}`,
+        name: `${drift ? drift.name : 'diloco'} H=${drift && driftSchedule ? `${first}+` : ''}${H} ${codec}${drift && driftCodec ? `/${driftCodec}` : ''}`,
         ...(drift
           ? {
               drift,
+              ...(driftSchedule ? { roundSteps: driftSchedule } : {}),
               innerOptimizer: optimizer,
               ...(driftCodec && isCodecName(driftCodec) ? { driftCodec } : {}),
             }

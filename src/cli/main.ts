@@ -9,6 +9,7 @@ import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
 import { registerJobCommands } from './commands/job.ts';
 import { registerModelCommands } from './commands/model.ts';
+import { registerNodeCommands } from './commands/node.ts';
 import { registerWalletCommands } from './commands/wallet.ts';
 import { type CliContext, createContext, type GlobalOptions } from './context.ts';
 
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDataCommands(program, ctx);
   registerModelCommands(program, ctx);
   registerJobCommands(program, ctx);
+  registerNodeCommands(program, ctx);
   for (const sub of program.commands) {
     sub.exitOverride();
     for (const leaf of sub.commands) leaf.exitOverride();

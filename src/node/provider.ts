@@ -75,6 +75,9 @@ export type ProviderRound = {
   checkpointPath: string;
   report: RoundReport;
   trainLoss: number;
+  /** θ at the start of the round and the Δ this provider sent (what the validator checks). */
+  thetaBefore: Float32Array;
+  delta: Float32Array;
 };
 
 type JobContext = {
@@ -329,6 +332,7 @@ export class ProviderNode implements Startable {
     const sign = this.#o.byzantine ? -1 : 1;
     for (let i = 0; i < delta.length; i++) delta[i] = sign * (j.theta[i] - local[i]);
     const pgHash = keccak256(new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength));
+    const thetaBefore = j.theta.slice();
     const report = await j.allreduce.run(round, delta, members);
     this.bytesSent += report.bytesSent;
     // ok=false: keep the local update for this round (DiLoCo tolerates dropped outer gradients)
@@ -383,7 +387,18 @@ export class ProviderNode implements Startable {
     });
     j.nextRound = round + 1;
     const trainLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
-    return { round, record, recordSignature, provenance, modelHash, checkpointPath, report, trainLoss };
+    return {
+      round,
+      record,
+      recordSignature,
+      provenance,
+      modelHash,
+      checkpointPath,
+      report,
+      trainLoss,
+      thetaBefore,
+      delta,
+    };
   }
 
   /**

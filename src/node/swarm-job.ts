@@ -29,7 +29,13 @@ import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoin
 import { ddpBytesPerStep } from '../train/diloco/bytes.ts';
 import { runDdp } from '../train/diloco/ddp.ts';
 import { createRuntime } from '../train/onnx/index.ts';
-import { verifyRoundRecordSignature } from '../verify/evidence.ts';
+import {
+  executeFraudSlashWhenDue,
+  submitFraudReport,
+  verifyRoundRecordSignature,
+} from '../verify/evidence.ts';
+import { providerContributions, type RoundValidation, validateRound } from '../verify/round-validator.ts';
+import { jobModelPath } from './job-files.ts';
 import type { Logger } from './logger.ts';
 import { type Contracts, claimReward, ProviderNode, type ProviderRound } from './provider.ts';
 import { RoleNode } from './role-node.ts';
@@ -47,6 +53,8 @@ export type SwarmJobOptions = {
   H?: number;
   classesPerProvider?: number;
   pricePerRound?: bigint;
+  /** The last N providers are Byzantine (send the sign-flipped pseudo-gradient). */
+  byzantine?: number;
   /** Evaluate the global model every this many rounds (and after the last). */
   evalEvery?: number;
   onProgress?: (message: string) => void;
@@ -75,6 +83,8 @@ export type SwarmJobResult = {
 };
 
 const PROVIDER_ACCOUNT0 = 1;
+/** Consecutive flagged rounds before the validator files a fraud report. */
+const FLAG_STREAK = 3;
 const REQUESTER_ACCOUNT = 10;
 const VALIDATOR_ACCOUNT = 19;
 
@@ -123,6 +133,7 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
         conn,
         contracts,
         logger: o.logger.child({ node: `provider-${i + 1}` }),
+        byzantine: i >= K - (o.byzantine ?? 0),
       }),
   );
   const requester = new RoleNode({
@@ -209,7 +220,8 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
     for (let i = 0; i < K; i++)
       for (let j = i + 1; j < K; j++) await providers[i].dial(providers[j].multiaddr);
     await Promise.all(providers.map((p) => p.waitForPeers(K - 1)));
-    const members = providers.map((p) => p.peerId);
+    // providers still in the job's rounds: a provider the validator flags is left out from the next round
+    let active = [...providers];
     progress(`${K} providers connected over libp2p (${providers[0].multiaddr.split('/p2p/')[0]} …)`);
 
     // ---- rounds
@@ -221,10 +233,20 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
     let lastModelHash: Hex = '0x';
     let lastCheckpoint = '';
     let testAccuracy = 0;
+    // the validator's own runtime and held-out batches (scoring by loss reduction)
+    const valRt = createRuntime({ model: spec.model, optimizer: innerOptimizerFor(spec, 1), threads: 1 });
+    const heldOut = testBatches.slice(0, 1);
+    const validations: RoundValidation[] = [];
+    const flagged = new Set<string>();
+    const streak = new Map<string, number>();
+    const reports: { reportId: bigint; worker: Address }[] = [];
+    let previous: { worker: Address; delta: Float32Array }[] | undefined;
     for (let round = 0; round < R; round++) {
-      const results: ProviderRound[] = await Promise.all(providers.map((p) => p.runRound(round, members)));
+      const members = active.map((p) => p.peerId);
+      const results: ProviderRound[] = await Promise.all(active.map((p) => p.runRound(round, members)));
       const records: RoundRecord[] = results.map((r) => r.record);
-      // validator: every record signed by its worker, losses finite (contribution checks need the vectors: docs/swarm.md)
+      // validator: every record signed by its worker, then the contribution checks and scores on the
+      // pseudo-gradients (handed over in-process here; src/verify/round-validator.ts)
       for (const r of results) {
         if (!(await verifyRoundRecordSignature(market, r.record, r.recordSignature))) {
           throw new AgoraError(
@@ -233,15 +255,55 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
           );
         }
       }
-      validator.store.saveRound(jobId, round, 'checked', { records: records.length });
+      const current = results.map((r) => ({
+        worker: r.record.worker,
+        delta: r.delta,
+        pseudoGradientHash: r.record.pseudoGradientHash,
+      }));
+      const v = await validateRound({
+        jobId,
+        round: BigInt(round),
+        current,
+        previous,
+        theta: results[0].thetaBefore,
+        runtime: valRt,
+        heldOut,
+      });
+      previous = current;
+      validations.push(v);
+      // Under label skew an honest worker's Δ can disagree with the consensus in some rounds, so a
+      // worker is reported only when flagged in FLAG_STREAK consecutive rounds (a sign-flipper is
+      // flagged every round).
+      const now = new Set(v.evidence.map((e) => e.worker.toLowerCase()));
+      for (const r of results) {
+        const k = r.record.worker.toLowerCase();
+        streak.set(k, now.has(k) ? (streak.get(k) ?? 0) + 1 : 0);
+      }
+      for (const ev of v.evidence) {
+        if (flagged.has(ev.worker.toLowerCase())) continue;
+        if ((streak.get(ev.worker.toLowerCase()) ?? 0) < FLAG_STREAK) continue;
+        flagged.add(ev.worker.toLowerCase());
+        const rep = await submitFraudReport(market, validator.signer, ev);
+        validator.store.saveRound(jobId, round, 'fraud', {
+          worker: ev.worker,
+          reportId: rep.reportId.toString(),
+          kind: ev.kind,
+        });
+        reports.push({ reportId: rep.reportId, worker: ev.worker });
+        progress(
+          `validator: ${ev.worker} flagged in round ${round + 1} (${ev.kind}); fraud report ${rep.reportId} filed`,
+        );
+      }
+      validator.store.saveRound(jobId, round, 'checked', {
+        records: records.length,
+        flagged: v.evidence.length,
+      });
       const modelHash = results[0].modelHash;
       if (results.some((r) => r.modelHash !== modelHash)) {
         throw new AgoraError('NODE_DIVERGED', `round ${round}: providers computed different models`);
       }
       const recordsRoot = roundRecordsTree(records).root;
-      const sigs = await Promise.all(
-        providers.map((p) => p.signCommit(round, recordsRoot, modelHash, records)),
-      );
+      const sigs = await Promise.all(active.map((p) => p.signCommit(round, recordsRoot, modelHash, records)));
       await ledger.commitRound(requester.signer, jobId, BigInt(round), recordsRoot, modelHash, sigs);
       requester.store.saveRound(jobId, round, 'committed', { recordsRoot, modelHash });
       requester.state = { jobId: jobId.toString(), roundsCommitted: round + 1 };
@@ -249,7 +311,7 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
       lastModelHash = modelHash;
       lastCheckpoint = results[0].checkpointPath;
       const bytesPerWorker = providers.reduce((s, p) => s + p.bytesSent, 0) / K;
-      const trainLoss = results.reduce((s, r) => s + r.trainLoss, 0) / K;
+      const trainLoss = results.reduce((s, r) => s + r.trainLoss, 0) / results.length;
       const point: SwarmJobResult['history'][number] = { round, trainLoss, bytesPerWorker };
       if ((round + 1) % evalEvery === 0 || round === R - 1) {
         // a Uint8Array copy: decoding a Node Buffer directly reads wrong bytes (Buffer.slice is a view)
@@ -266,8 +328,10 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
           (point.testAccuracy !== undefined ? `, test acc ${(100 * point.testAccuracy).toFixed(1)}%` : '') +
           `, ${(bytesPerWorker / 1e6).toFixed(2)} MB sent/worker, committed (${sigs.length}/${K} sigs)`,
       );
+      active = active.filter((p) => !flagged.has(p.address.toLowerCase()));
     }
     await evalRt.dispose();
+    await valRt.dispose();
     for (const p of providers) await p.closeJobNetwork();
 
     // ---- close, reward split, claims
@@ -278,9 +342,20 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
     const computeSplit = () =>
       splitRewards({
         funded: l.funded,
-        providers: participants.map((a) => ({ account: a, score: 1 })),
+        // compute is paid per round trained and not flagged; reported workers get nothing. (The
+        // loss-reduction weights of src/verify/scoring.ts give ~0 to most honest providers under label
+        // skew — one shard's Δ alone rarely lowers the loss on all digits — so they are not used yet.)
+        providers: providerContributions(validations, flagged).map((c) => ({
+          account: c.account,
+          score: validations.filter((v) =>
+            v.verdicts.some((x) => x.worker.toLowerCase() === c.account.toLowerCase() && !x.byzantine),
+          ).length,
+          byzantine: flagged.has(c.account.toLowerCase()),
+        })),
         datasets: datasetUsesFromRounds(
-          manifestRounds.flatMap((r) => r.records.map((rec) => pairsOf(rec))),
+          manifestRounds.flatMap((r) =>
+            r.records.filter((rec) => !flagged.has(rec.worker.toLowerCase())).map((rec) => pairsOf(rec)),
+          ),
           (id) => contributorOf.get(id) ?? '0x0000000000000000000000000000000000000000',
         ),
         validators: [{ account: validator.address, checks: R }],
@@ -288,12 +363,25 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
     const split = computeSplit();
     if (!split.tree || !split.root) throw new AgoraError('REWARD_EMPTY', 'the reward split is empty');
     const rsigs = await Promise.all(
-      providers.map((p) => p.signRewardRoot(jobId, split.tree!, computeSplit().tree!)),
+      active.map((p) => p.signRewardRoot(jobId, split.tree!, computeSplit().tree!)),
     );
     await ledger.postRewardRoot(requester.signer, jobId, split.root, split.total, rsigs);
     progress(
       `job ${jobId} closed: ${l.roundsCommitted} rounds committed, ${l.funded} wei funded; reward root ${split.root} posted`,
     );
+    // fraud reports: slashed once the challenge period is over (devnet: advance the chain's clock)
+    const slashed: string[] = [];
+    for (const r of reports) {
+      const rep = await market.getReport(r.reportId);
+      const now = (await conn.publicClient.getBlock()).timestamp;
+      if (now <= rep.deadline) await advanceDevnetTime(conn, Number(rep.deadline - now) + 1);
+      const t = (await conn.publicClient.getBlock()).timestamp;
+      const x = await executeFraudSlashWhenDue(market, requester.signer, r.reportId, t);
+      if (x.status === 'slashed') {
+        slashed.push(getAddress(r.worker));
+        progress(`${r.worker} slashed (fraud report ${r.reportId})`);
+      }
+    }
     const claimed = new Map<string, boolean>();
     const signerOf = new Map<string, { store: ProviderNode['store']; signer: ProviderNode['signer'] }>();
     for (const p of providers) signerOf.set(p.address.toLowerCase(), p);
@@ -374,7 +462,7 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
       rewards,
       funded: l.funded.toString(),
       rewardTotal: split.total.toString(),
-      slashed: [],
+      slashed,
       modelPath,
       modelHash: lastModelHash,
       provenanceManifest,
@@ -384,6 +472,13 @@ export async function runSwarmJob(o: SwarmJobOptions): Promise<SwarmJobResult> {
   } finally {
     await stopAll(nodes);
   }
+}
+
+/** Devnet only: moves the chain's clock forward (Hardhat/EDR `evm_increaseTime` + `evm_mine`). */
+async function advanceDevnetTime(conn: ChainConnection, seconds: number): Promise<void> {
+  const req = conn.publicClient.request as (a: { method: string; params?: unknown[] }) => Promise<unknown>;
+  await req({ method: 'evm_increaseTime', params: [seconds] });
+  await req({ method: 'evm_mine', params: [] });
 }
 
 function pairsOf(rec: ProvenanceRecord): SamplePair[] {

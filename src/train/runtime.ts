@@ -73,14 +73,16 @@ export interface Runtime {
  *  - `setUpdateCorrection(u)`: after each AdamW update, θ ← θ − lr_t·u, where lr_t is that step's
  *    scheduled lr (src/train/schedule.ts). A correction in AdamW's update space (SCAFFOLD-on-Adam,
  *    docs/drift-correction.md).
- *  - `setGradientAccumulation(true)`: from then on, sum the raw (uncorrected) mini-batch gradients
- *    of every step; `takeGradientSum()` returns the sum and the number of steps and restarts it.
+ *  - `setGradientAccumulation(true, maxSteps?)`: from then on, sum the raw (uncorrected) mini-batch
+ *    gradients of every step (or only of the first ≥ maxSteps steps: whole unrolled calls are
+ *    summed until the count reaches maxSteps); `takeGradientSum()` returns the sum and the number
+ *    of steps summed and restarts it.
  */
 export interface RuntimeCorrections {
   setGradientCorrection(offset: Float32Array | undefined): void;
   setProximal(anchor: Float32Array | undefined, mu?: number): void;
   setUpdateCorrection(offset: Float32Array | undefined): void;
-  setGradientAccumulation(on: boolean): void;
+  setGradientAccumulation(on: boolean, maxSteps?: number): void;
   takeGradientSum(): { sum: Float32Array; steps: number };
 }
 

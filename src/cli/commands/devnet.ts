@@ -36,6 +36,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .option('--providers <n>', 'providers in the job', '4')
     .option('--rounds <n>', 'DiLoCo rounds (default 150, 100 with --quick)')
     .option('--H <n>', 'inner steps per round', '10')
+    .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
     .argument('[jsonFile]', 'with --json: write the job summary to this file')
     .action(async (jsonFile: string | undefined, o: DevnetOpts, cmd: Command) => {
       const c = ctx(cmd);
@@ -69,22 +70,28 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
       };
       let job: SwarmJobResult | undefined;
       if (o.job !== false) {
-        const int = (v: string, name: string) => {
-          const n = Number(v);
-          if (!Number.isInteger(n) || n < 1)
-            throw new AgoraError('BAD_OPTION', `--${name} must be a positive integer, not "${v}"`);
-          return n;
-        };
-        job = await runSwarmJob({
-          conn,
-          deployment: d,
-          home: c.home,
-          logger: createLogger({ name: 'agora-devnet', file: join(c.home, 'logs', 'devnet.log') }),
-          providers: int(o.providers, 'providers'),
-          rounds: int(o.rounds ?? (o.quick ? '100' : '150'), 'rounds'),
-          H: int(o.H, 'H'),
-          onProgress: (m) => c.out.progress(m),
-        });
+        try {
+          const int = (v: string, name: string) => {
+            const n = Number(v);
+            if (!Number.isInteger(n) || n < 1)
+              throw new AgoraError('BAD_OPTION', `--${name} must be a positive integer, not "${v}"`);
+            return n;
+          };
+          job = await runSwarmJob({
+            conn,
+            deployment: d,
+            home: c.home,
+            logger: createLogger({ name: 'agora-devnet', file: join(c.home, 'logs', 'devnet.log') }),
+            providers: int(o.providers, 'providers'),
+            rounds: int(o.rounds ?? (o.quick ? '100' : '150'), 'rounds'),
+            H: int(o.H, 'H'),
+            byzantine: Number(o.byzantine),
+            onProgress: (m) => c.out.progress(m),
+          });
+        } catch (e) {
+          await embedded.stop();
+          throw e;
+        }
         if (jsonFile) {
           const { history: _h, ...rest } = job;
           writeFileSync(jsonFile, `${JSON.stringify(rest, jsonReplacer, 2)}\n`);
@@ -124,6 +131,7 @@ type DevnetOpts = {
   providers: string;
   rounds?: string;
   H: string;
+  byzantine: string;
 };
 
 function jobLines(j: SwarmJobResult): string[] {

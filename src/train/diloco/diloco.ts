@@ -16,8 +16,8 @@ import { BatchSampler } from '../data/sampler.ts';
 import { DILOCO_OUTER, FEDAVG_OUTER, OuterOptimizer, type OuterOptimizerConfig } from '../outer-optimizer.ts';
 import { hasCorrections, type InnerOptimizerConfig, type Runtime, type TensorBatch } from '../runtime.ts';
 import { lrAt } from '../schedule.ts';
-import { clearCorrections, type DriftCorrection } from './drift/types.ts';
 import { AllReduceSim } from './allreduce-sim.ts';
+import { clearCorrections, type DriftCorrection } from './drift/types.ts';
 import { type Method, meanLoss, type RunPoint, type RunResult, type SimulationData } from './types.ts';
 
 export type DilocoConfig = {
@@ -48,7 +48,12 @@ export type DilocoConfig = {
    */
   drift?: DriftCorrection;
   driftCodec?: CodecName;
-  /** The workers' inner optimizer config (for the lr schedule); required by SCAFFOLD. */
+  /**
+   * Inner steps of each round (adaptive H), overriding `innerSteps` × `rounds` when given; e.g. a
+   * short first round gives drift corrections their first estimates early. Default: H every round.
+   */
+  roundSteps?: readonly number[];
+  /** The workers' inner optimizer config (for the lr schedule); required by SCAFFOLD in update space. */
   innerOptimizer?: InnerOptimizerConfig;
 };
 
@@ -100,6 +105,13 @@ export async function runDiloco(
       `innerSteps and rounds must be ≥ 1 (got ${cfg.innerSteps}, ${cfg.rounds}).`,
     );
   }
+  const schedule = cfg.roundSteps ?? Array.from({ length: cfg.rounds }, () => cfg.innerSteps);
+  if (schedule.length === 0 || !schedule.every((h) => Number.isInteger(h) && h >= 1)) {
+    throw new AgoraError('DILOCO_BAD_CONFIG', `roundSteps must be positive integers, got [${schedule}].`);
+  }
+  const roundStart: number[] = [0];
+  for (const h of schedule) roundStart.push(roundStart[roundStart.length - 1] + h);
+  const rounds = schedule.length;
   const t0 = performance.now();
   const drift = cfg.drift;
   for (const rt of runtimes) {
@@ -116,6 +128,7 @@ export async function runDiloco(
     workers: K,
     paramCount: runtimes[0].paramCount,
     innerSteps: cfg.innerSteps,
+    roundSteps: (round: number) => ({ fromStep: roundStart[round - 1], steps: schedule[round - 1] }),
     lrSum(fromStep: number, steps: number): number {
       if (!inner) {
         throw new AgoraError('DILOCO_BAD_CONFIG', `Drift correction ${drift.name} needs innerOptimizer.`, {
@@ -127,7 +140,9 @@ export async function runDiloco(
       return sum;
     },
   });
-  const driftAllreduce = new AllReduceSim(K, () => createCodec(cfg.driftCodec ?? cfg.codec, cfg.codecOptions));
+  const driftAllreduce = new AllReduceSim(K, () =>
+    createCodec(cfg.driftCodec ?? cfg.codec, cfg.codecOptions),
+  );
   const theta = runtimes[0].getParams();
   const outer = new OuterOptimizer(cfg.outer ?? (method === 'fedavg' ? FEDAVG_OUTER : DILOCO_OUTER));
   const samplers = data.shards.map((s, w) => new BatchSampler(s, cfg.batchSize, mixSeed(cfg.seed, w)));
@@ -139,14 +154,14 @@ export async function runDiloco(
   let pendingLosses: number[] = [];
   const deltas: Float32Array[] = [];
   const extras: (Float32Array | undefined)[] = [];
-  for (let round = 1; round <= cfg.rounds; round++) {
+  for (let round = 1; round <= rounds; round++) {
     deltas.length = 0;
     extras.length = 0;
     for (let w = 0; w < K; w++) {
       const rt = runtimes[w];
       rt.setParams(theta);
       if (drift && hasCorrections(rt)) drift.beforeInner(w, rt, theta, round);
-      const losses = await trainSteps(rt, data, samplers[w], cfg.innerSteps, chunk);
+      const losses = await trainSteps(rt, data, samplers[w], schedule[round - 1], chunk);
       pendingLosses = pendingLosses.concat(losses);
       const local = rt.getParams();
       const delta = new Float32Array(theta.length);
@@ -165,10 +180,10 @@ export async function runDiloco(
     }
     drift?.afterAggregate(mean, meanExtra, round);
     outer.apply(theta, mean);
-    if (round % every === 0 || round === cfg.rounds) {
+    if (round % every === 0 || round === rounds) {
       const ev = await evaluateParams(runtimes[0], theta, data.evalBatches);
       const p: RunPoint = {
-        step: round * cfg.innerSteps,
+        step: roundStart[round],
         bytesPerWorker: meanLoss(bytes),
         evalLoss: ev.loss,
         ...(ev.accuracy === undefined ? {} : { evalAccuracy: ev.accuracy }),
@@ -181,7 +196,7 @@ export async function runDiloco(
   }
   if (drift) for (const rt of runtimes) if (hasCorrections(rt)) clearCorrections(rt);
   const last = history[history.length - 1];
-  const steps = cfg.rounds * cfg.innerSteps;
+  const steps = roundStart[rounds];
   return {
     name: cfg.name ?? `${method}${drift ? `+${drift.name}` : ''} H=${cfg.innerSteps} ${cfg.codec}`,
     method,

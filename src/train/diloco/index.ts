@@ -3,16 +3,17 @@ export { AllReduceSim, type AllReduceSimResult } from './allreduce-sim.ts';
 export { ddpBytesPerStep, sliceBounds } from './bytes.ts';
 export { type DdpConfig, runDdp } from './ddp.ts';
 export { type DilocoConfig, evaluateParams, runDiloco, trainSteps } from './diloco.ts';
-export type { Method, RunPoint, RunResult, SimulationData } from './types.ts';
 export {
+  ComposedDrift,
   clearCorrections,
   createDriftCorrection,
+  DRIFT_NAMES,
   type DriftContext,
   type DriftCorrection,
-  DRIFT_NAMES,
   type DriftName,
   defaultDriftCorrection,
   FedProx,
   Scaffold,
   type ScaffoldOptions,
 } from './drift/index.ts';
+export type { Method, RunPoint, RunResult, SimulationData } from './types.ts';

@@ -52,6 +52,7 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections {
   private updOffset: Float32Array[] | undefined;
   private gradAcc: Float64Array[] | undefined;
   private gradAccSteps = 0;
+  private gradAccMax = Number.POSITIVE_INFINITY;
   private readonly sessions = new Map<string, Promise<OnnxSession>>();
 
   constructor(model: Model, optimizer: InnerOptimizerConfig, options: OnnxRuntimeOptions = {}) {
@@ -135,9 +136,13 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections {
     this.updOffset = offset === undefined ? undefined : this.split(offset, 'update correction');
   }
 
-  setGradientAccumulation(on: boolean): void {
+  setGradientAccumulation(on: boolean, maxSteps = Number.POSITIVE_INFINITY): void {
+    if (on && !(maxSteps >= 1)) {
+      throw new AgoraError('RUNTIME_BAD_OPTION', `maxSteps must be ≥ 1, got ${maxSteps}`);
+    }
     this.gradAcc = on ? this.sizes.map((n) => new Float64Array(n)) : undefined;
     this.gradAccSteps = 0;
+    this.gradAccMax = maxSteps;
   }
 
   takeGradientSum(): { sum: Float32Array; steps: number } {
@@ -244,7 +249,7 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections {
       gradOffset: this.gradOffset !== undefined,
       proximal: this.proxAnchor !== undefined,
       updateOffset: this.updOffset !== undefined,
-      gradSum: this.gradAcc !== undefined,
+      gradSum: this.gradAcc !== undefined && this.gradAccSteps < this.gradAccMax,
     };
     const tag = featureTag(features);
     const session = await this.session(`train:${b}:${k}${tag ? `:${tag}` : ''}`, () =>
@@ -271,7 +276,7 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections {
     this.m = this.m.map((_, i) => out[`M${i}`] as Float32Array);
     this.v = this.v.map((_, i) => out[`V${i}`] as Float32Array);
     this.step += k;
-    if (this.gradAcc) {
+    if (features.gradSum && this.gradAcc) {
       this.gradAcc.forEach((acc, i) => {
         const gs = out[`GS${i}`] as Float32Array;
         for (let j = 0; j < acc.length; j++) acc[j] += gs[j];

@@ -29,6 +29,12 @@ export type ScaffoldOptions = {
   space?: 'gradient' | 'update';
   mode?: 'explicit' | 'implicit';
   strength?: number;
+  /**
+   * Gradient space: estimate c_i from the raw gradients of only the first `variateSteps` inner steps
+   * of each round (≈ SCAFFOLD option I: the local gradient near θ_global) instead of the whole
+   * round's trajectory (option II). Default: the whole round.
+   */
+  variateSteps?: number;
 };
 
 export class Scaffold implements DriftCorrection {
@@ -36,6 +42,7 @@ export class Scaffold implements DriftCorrection {
   readonly space: 'gradient' | 'update';
   readonly mode: 'explicit' | 'implicit';
   readonly strength: number;
+  readonly variateSteps: number | undefined;
   #ctx: DriftContext | undefined;
   /** Server variate c (shared by all workers). */
   c = new Float32Array(0);
@@ -46,16 +53,25 @@ export class Scaffold implements DriftCorrection {
     this.space = opts.space ?? 'gradient';
     this.mode = opts.mode ?? (this.space === 'gradient' ? 'explicit' : 'implicit');
     this.strength = opts.strength ?? 1;
+    this.variateSteps = opts.variateSteps;
     if (!(this.strength > 0 && this.strength <= 2)) {
       throw new AgoraError('DRIFT_BAD_CONFIG', `SCAFFOLD strength must be in (0, 2], got ${this.strength}.`);
     }
     if (this.space === 'gradient' && this.mode === 'implicit') {
-      throw new AgoraError('DRIFT_BAD_CONFIG', 'Gradient-space SCAFFOLD variates must be sent (mode explicit).', {
-        hint: "use space 'update' for zero-extra-byte (implicit) variates",
-      });
+      throw new AgoraError(
+        'DRIFT_BAD_CONFIG',
+        'Gradient-space SCAFFOLD variates must be sent (mode explicit).',
+        {
+          hint: "use space 'update' for zero-extra-byte (implicit) variates",
+        },
+      );
     }
     const tag = this.space === 'gradient' ? 'grad' : `upd${this.mode === 'explicit' ? '-explicit' : ''}`;
-    this.name = `scaffold-${tag}${this.strength === 1 ? '' : `(β=${this.strength})`}`;
+    const params = [
+      ...(this.strength === 1 ? [] : [`β=${this.strength}`]),
+      ...(this.variateSteps === undefined ? [] : [`first ${this.variateSteps}`]),
+    ];
+    this.name = `scaffold-${tag}${params.length ? `(${params.join(',')})` : ''}`;
   }
 
   init(ctx: DriftContext): void {
@@ -67,7 +83,8 @@ export class Scaffold implements DriftCorrection {
   #lrSum(round: number): number {
     const ctx = this.#ctx;
     if (!ctx) throw new AgoraError('DRIFT_NOT_INITIALIZED', 'SCAFFOLD used before init().');
-    const s = ctx.lrSum((round - 1) * ctx.innerSteps, ctx.innerSteps);
+    const { fromStep, steps } = ctx.roundSteps(round);
+    const s = ctx.lrSum(fromStep, steps);
     if (!(s > 0)) throw new AgoraError('DRIFT_BAD_CONFIG', `Sum of inner lr over a round is ${s}.`);
     return s;
   }
@@ -79,7 +96,7 @@ export class Scaffold implements DriftCorrection {
     for (let k = 0; k < u.length; k++) u[k] = this.strength * (c[k] - ci[k]);
     if (this.space === 'gradient') {
       rt.setGradientCorrection(u);
-      rt.setGradientAccumulation(true);
+      rt.setGradientAccumulation(true, this.variateSteps);
     } else {
       rt.setUpdateCorrection(u);
     }

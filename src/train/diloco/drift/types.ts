@@ -16,8 +16,10 @@ import type { Runtime, RuntimeCorrections } from '../../runtime.ts';
 export type DriftContext = {
   workers: number;
   paramCount: number;
-  /** Inner steps per round (H). */
+  /** Inner steps per round (H) when every round has the same H. */
   innerSteps: number;
+  /** The inner steps [fromStep, fromStep + steps) of a worker in round `round` (1-based). */
+  roundSteps(round: number): { fromStep: number; steps: number };
   /** Σ of the scheduled inner lr over inner steps [fromStep, fromStep + steps) of a worker. */
   lrSum(fromStep: number, steps: number): number;
 };

@@ -1,0 +1,65 @@
+/**
+ * One Byzantine provider (sign-flipped pseudo-gradients) in a devnet job: the validator flags it,
+ * files a fraud report, it is left out of the following rounds, slashed after the challenge period
+ * and paid nothing, while the other providers finish the job and the model still trains.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computeMarketClient } from '../../src/chain/compute-market.ts';
+import { connectChain } from '../../src/chain/connect.ts';
+import { deployProtocol } from '../../src/chain/deploy.ts';
+import type { Deployment } from '../../src/chain/deployments.ts';
+import { devnetAccount } from '../../src/chain/devnet.ts';
+import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
+import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
+import { createLogger } from '../../src/node/logger.ts';
+import { contractsOf, runSwarmJob, type SwarmJobResult } from '../../src/node/swarm-job.ts';
+import { tempHome } from '../helpers/cli.ts';
+
+describe('devnet job with a Byzantine provider', () => {
+  let chain: EmbeddedChain;
+  let deployment: Deployment;
+  let res: SwarmJobResult;
+  let conn: Awaited<ReturnType<typeof connectChain>>;
+  const byzantine = devnetAccount(4).address; // provider-4
+
+  beforeAll(async () => {
+    chain = await startEmbeddedChain();
+    conn = await connectChain({ provider: chain.provider });
+    deployment = await deployProtocol(conn, devnetAccount(0));
+    const home = tempHome();
+    res = await runSwarmJob({
+      conn,
+      deployment,
+      home,
+      logger: createLogger({ name: 'test', level: 'warn', file: join(home, 'devnet.log') }),
+      providers: 4,
+      rounds: 30,
+      H: 10,
+      byzantine: 1,
+    });
+  }, 240_000);
+  afterAll(async () => chain?.stop());
+
+  it('is slashed on chain and unpaid; the honest providers finish and share the rewards', async () => {
+    const c = contractsOf(deployment);
+    const market = computeMarketClient(conn, c.market);
+    const ledger = trainingLedgerClient(conn, c.ledger);
+    const jobId = BigInt(res.jobId);
+    expect(res.slashed).toEqual([byzantine]);
+    expect((await market.seatOf(jobId, byzantine)).slashed).toBe(true);
+    for (const honest of [1, 2, 3].map((i) => devnetAccount(i).address)) {
+      expect((await market.seatOf(jobId, honest)).slashed).toBe(false);
+      expect(
+        res.rewards.some((r) => r.address === honest && r.role === 'provider' && BigInt(r.amount) > 0n),
+      ).toBe(true);
+    }
+    expect(res.rewards.filter((r) => r.address === byzantine)).toEqual([]);
+    const l = await ledger.getJobLedger(jobId);
+    expect(l.roundsCommitted).toBe(30);
+    expect(res.rewards.reduce((s, r) => s + BigInt(r.amount), 0n)).toBe(l.funded);
+    expect(l.claimed).toBe(l.funded);
+    // the model still trains (it loses the digits only the Byzantine provider held)
+    expect(res.testAccuracy).toBeGreaterThan(0.5);
+  });
+});
