@@ -88,7 +88,8 @@ export function tensorToFloat32(t: Tensor, name = 'tensor'): Float32Array {
       hint: 'Convert the checkpoint to float32.',
     });
   }
-  const copy = t.data.slice();
+  // `new Uint8Array(x)` always copies; `x.slice()` on a Node Buffer returns a view of a pooled buffer.
+  const copy = new Uint8Array(t.data);
   return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
 }
 

@@ -184,3 +184,16 @@ describe('checkpoint hash and training checkpoints', () => {
     expect(() => readCheckpointFile(path)).toThrow(/c\.safetensors: safetensors: /);
   });
 });
+
+describe('decoding from a Node Buffer view', () => {
+  it('reads the right parameters when the bytes sit at an offset inside a larger (pooled) buffer', () => {
+    const params = Float32Array.from({ length: 37 }, (_, i) => i * 0.5 - 3);
+    const { bytes } = encodeTrainingCheckpoint({ params, info: { round: '2' } });
+    // Mimic fs.readFileSync / network chunks: a Buffer view at a non-zero offset of a bigger pool.
+    const pool = Buffer.alloc(bytes.byteLength + 64, 0xee);
+    pool.set(bytes, 24);
+    const view = pool.subarray(24, 24 + bytes.byteLength);
+    expect(view.byteOffset).toBe(24);
+    expect(Array.from(decodeTrainingCheckpoint(view).params)).toEqual(Array.from(params));
+  });
+});
