@@ -72,6 +72,7 @@ const { values } = parseArgs({
     'drift-codec': { type: 'string' },
     'first-round': { type: 'string' },
     'variate-steps': { type: 'string' },
+    'topk-fraction': { type: 'string' },
   },
 });
 
@@ -259,6 +260,7 @@ for (const H of Hs) {
       const driftCodec = values['drift-codec'];
       const r = await runDiloco(workers, data, {
         method: 'diloco',
+        ...(values['topk-fraction'] ? { codecOptions: { fraction: Number(values['topk-fraction']) } } : {}),
         innerSteps: H,
         rounds,
         batchSize: batch,

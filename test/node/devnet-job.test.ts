@@ -18,8 +18,10 @@ import { parseProvenanceManifest, verifyProvenance } from '../../src/data/proven
 import { readChainFacts } from '../../src/data/provenance-chain.ts';
 import { recordBytes } from '../../src/data/records.ts';
 import { createLogger } from '../../src/node/logger.ts';
+import { ProviderNode } from '../../src/node/provider.ts';
 import { loadShard } from '../../src/node/shard-data.ts';
 import { contractsOf, runSwarmJob, type SwarmJobResult } from '../../src/node/swarm-job.ts';
+import { taskSpec } from '../../src/node/task.ts';
 import { checkpointHash } from '../../src/train/checkpoint/hash.ts';
 import { tempHome } from '../helpers/cli.ts';
 
@@ -91,6 +93,35 @@ describe('devnet job (4 providers, validator, requester)', () => {
       BigInt(res.jobId),
     );
     expect(verifyProvenance(m, facts, checkpointHash(bytes))).toEqual([]);
+  });
+
+  it('a provider reopened on its store resumes after its last persisted round, with the same model', async () => {
+    const p = new ProviderNode({
+      name: 'provider-1',
+      dir: join(home, 'nodes', 'provider-1'),
+      home,
+      account: devnetAccount(1),
+      conn,
+      contracts: contractsOf(deployment),
+      logger: createLogger({ name: 'test', level: 'warn', file: join(home, 'resume.log') }),
+    });
+    await p.start();
+    try {
+      await p.openJob({
+        jobId: BigInt(res.jobId),
+        spec: taskSpec('mnist-mlp'),
+        H: 10,
+        rounds: 100,
+        participants: [devnetAccount(1).address],
+      });
+      expect(p.resumeRound).toBe(100);
+      const ck = p.store.latestCheckpoint(res.jobId);
+      expect(ck?.round).toBe(99);
+      expect(ck?.hash).toBe(res.modelHash);
+      expect(p.store.listSignatures(res.jobId, 99, 'round-commit')).toHaveLength(1);
+    } finally {
+      await p.stop();
+    }
   });
 
   it('registered record hashes are the training loader’s recordBytes hashes', () => {

@@ -13,6 +13,7 @@ export {
   type DriftName,
   defaultDriftCorrection,
   FedProx,
+  MAX_CORRECTED_INNER_STEPS,
   Scaffold,
   type ScaffoldOptions,
 } from './drift/index.ts';

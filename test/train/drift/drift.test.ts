@@ -105,7 +105,9 @@ describe('drift-corrected DiLoCo on label-skewed shards', () => {
     expect(() => createDriftCorrection('nope')).toThrow(/Unknown drift/);
     expect(() => new FedProx({ mu: 0 })).toThrow(/mu/);
     expect(() => new Scaffold({ space: 'gradient', mode: 'implicit' })).toThrow(/explicit/);
-    expect(defaultDriftCorrection('classification')?.name).toBe('scaffold-grad+fedprox(mu=0.1)');
+    expect(defaultDriftCorrection('classification')?.name).toBe('scaffold-grad');
+    expect(defaultDriftCorrection('classification', { innerSteps: 50 })).toBeInstanceOf(Scaffold);
+    expect(defaultDriftCorrection('classification', { innerSteps: 250 })).toBeUndefined();
     expect(defaultDriftCorrection('lm')).toBeUndefined();
     const both = new ComposedDrift([new Scaffold(), new Scaffold()]);
     expect(both.name).toBe('scaffold-grad+scaffold-grad');

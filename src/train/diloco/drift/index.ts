@@ -57,15 +57,24 @@ export function createDriftCorrection(
   }
 }
 
+/** Above this many inner steps per round no correction beat plain DiLoCo in our measurements. */
+export const MAX_CORRECTED_INNER_STEPS = 100;
+
 /**
- * The drift correction a new job should use (a fresh instance per run). For classification, where
- * peers' shards are label-skewed in practice: gradient-space SCAFFOLD (variate deltas sent, int4 is
- * enough: pass `driftCodec: 'int4'`) plus a FedProx term μ = 0.1, the best measured combination
- * (docs/drift-correction.md). For language models: none (contiguous text shards are close to
- * i.i.d.; not measured with correction).
+ * The drift correction a new job should use (a fresh instance per run), or undefined for none.
+ * Classification (peers' shards are label-skewed in practice): gradient-space SCAFFOLD, with its
+ * variate deltas sent with the pseudo-gradient codec (int8; int4 variates measured worse), when
+ * H ≤ MAX_CORRECTED_INNER_STEPS. Measured on MNIST 784-512-512-10, K = 8, 2 classes per worker,
+ * H = 50 int8: 0.935 eval accuracy vs 0.542 for plain DiLoCo (DDP 0.970). At H = 250 every
+ * correction measured lost to plain DiLoCo, so none is returned for larger H.
+ * Language models: none (contiguous text shards are close to i.i.d.; not measured).
+ * Details: docs/drift-correction.md.
  */
-export function defaultDriftCorrection(kind: 'classification' | 'lm'): DriftCorrection | undefined {
-  return kind === 'classification'
-    ? new ComposedDrift([new Scaffold({ space: 'gradient' }), new FedProx({ mu: 0.1 })])
-    : undefined;
+export function defaultDriftCorrection(
+  kind: 'classification' | 'lm',
+  opts: { innerSteps?: number } = {},
+): DriftCorrection | undefined {
+  if (kind !== 'classification') return undefined;
+  if (opts.innerSteps !== undefined && opts.innerSteps > MAX_CORRECTED_INNER_STEPS) return undefined;
+  return new Scaffold({ space: 'gradient' });
 }
