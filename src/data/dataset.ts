@@ -12,6 +12,7 @@ import { type DataRegistryClient, type Dataset, dataRegistryClient } from '../ch
 import { type DatasetAttestation, signDatasetAttestation } from '../chain/typed-data.ts';
 import { AgoraError } from '../errors.ts';
 import { type AttestationTypedData, attestationTypedData, checkAttestationSignature } from './attestation.ts';
+import { summarizeDataset } from './dataset-summary.ts';
 import { keccak256Bytes } from './keccak.ts';
 import { normalizeLicence } from './licences.ts';
 import { buildManifest, contentHashAt, type DatasetManifest, manifestHash } from './manifest.ts';
@@ -259,13 +260,7 @@ export async function showDataset(input: {
   }
   await checkAttestationSignature(typed, typed.signature);
   return {
-    datasetId: datasetId.toString(),
-    root: d.root,
-    records: Number(d.records),
-    bytes: Number(d.bytes),
-    licence: d.licence,
-    sector: d.sector,
-    contributor: d.contributor,
+    ...summarizeDataset(datasetId, d),
     manifestHash: d.manifestHash,
     registeredAt: Number(d.registeredAt),
     attestation: typed,

@@ -9,6 +9,7 @@ import type { ChainConnection } from '../chain/connect.ts';
 import { dataRegistryClient } from '../chain/data-registry.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import { AgoraError } from '../errors.ts';
+import { summarizeDataset } from './dataset-summary.ts';
 import type { ChainFacts } from './provenance.ts';
 
 export type ProtocolAddresses = { TrainingLedger: Address; ComputeMarket: Address; DataRegistry: Address };
@@ -72,15 +73,7 @@ export async function readChainFacts(
   const datasets: ChainFacts['datasets'] = [];
   for (const id of ids) {
     const d = await registry.getDataset(id);
-    datasets.push({
-      datasetId: id.toString(),
-      root: d.root,
-      records: Number(d.records),
-      bytes: Number(d.bytes),
-      licence: d.licence,
-      sector: d.sector,
-      contributor: d.contributor,
-    });
+    datasets.push(summarizeDataset(id, d));
   }
   return {
     chainId: conn.chainId,
