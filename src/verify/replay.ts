@@ -231,32 +231,27 @@ export function selectReplayWindow(opts: {
   };
 }
 
-/** The sample indices of each step of the window (what the worker must have trained on). */
-export function windowBatches(opts: {
+/** A replay window: which inner steps of which shard, from which sampler state. */
+export type ReplayWindowSpec = {
   shard: ArrayLike<number>;
   batchSize: number;
   samplerSeed: number;
   samplerStart: SamplerState;
   startStep: number;
   steps: number;
-}): Int32Array[] {
+};
+
+/** The sample indices of each step of the window (what the worker must have trained on). */
+export function windowBatches(opts: ReplayWindowSpec): Int32Array[] {
   const s = new BatchSampler(opts.shard, opts.batchSize, opts.samplerSeed, opts.samplerStart);
   for (let i = 0; i < opts.startStep; i++) s.next();
   return Array.from({ length: opts.steps }, () => s.next());
 }
 
 /** Validator side: loads `start` into `runtime` and trains the window's batches. */
-export async function replayWindow(opts: {
-  runtime: ReplayableRuntime;
-  dataset: Dataset;
-  shard: ArrayLike<number>;
-  batchSize: number;
-  samplerSeed: number;
-  samplerStart: SamplerState;
-  startStep: number;
-  steps: number;
-  start: InnerState;
-}): Promise<{ end: InnerState; losses: number[] }> {
+export async function replayWindow(
+  opts: ReplayWindowSpec & { runtime: ReplayableRuntime; dataset: Dataset; start: InnerState },
+): Promise<{ end: InnerState; losses: number[] }> {
   const idx = windowBatches(opts);
   loadState(opts.runtime, opts.start);
   const r = await opts.runtime.train(idx.map((i) => opts.dataset.getBatch(i)));
