@@ -10,8 +10,9 @@
  * the node; every signature it gives; every claim before it is sent. A restarted provider resumes
  * from its latest checkpoint (`resumeRound`).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PrivateKey } from '@libp2p/interface';
 import { type Address, getAddress, type Hex, keccak256, type LocalAccount } from 'viem';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
@@ -63,6 +64,13 @@ export type ProviderOptions = {
   /** Fault injection: send the negated pseudo-gradient (sign flip). */
   byzantine?: boolean;
   threads?: number;
+};
+
+/** Network settings of a job's host (defaults: 127.0.0.1, random port, fresh identity, no re-announce). */
+export type JobNetOptions = {
+  listen?: string[];
+  privateKey?: PrivateKey;
+  announceIntervalMs?: number;
 };
 
 /** What a provider produced in one round. */
@@ -220,6 +228,7 @@ export class ProviderNode implements Startable {
     bootstrap?: string[];
     aggregator?: Aggregator;
     deadlineMs?: number;
+    net?: JobNetOptions;
   }): Promise<void> {
     const { jobId, spec } = input;
     const datasetId = BigInt(this.store.getJson<string>('datasetId') ?? '0');
@@ -261,8 +270,10 @@ export class ProviderNode implements Startable {
       jobId: jobId.toString(),
       participants: input.participants,
       logger: this.#o.logger,
-      announceIntervalMs: 0,
+      announceIntervalMs: input.net?.announceIntervalMs ?? 0,
       bootstrap: input.bootstrap ?? [],
+      ...(input.net?.listen ? { listen: input.net.listen } : {}),
+      ...(input.net?.privateKey ? { privateKey: input.net.privateKey } : {}),
     });
     await host.start();
     const allreduce = new AllReduce({
@@ -346,6 +357,11 @@ export class ProviderNode implements Startable {
     mkdirSync(dir, { recursive: true });
     const checkpointPath = join(dir, `round-${round}.safetensors`);
     writeCheckpointFile(checkpointPath, bytes);
+    // the Δ this provider sent, for validators to check against the signed hash (`delta` requests)
+    writeFileSync(
+      join(dir, `round-${round}.delta`),
+      new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength),
+    );
     const provenance = provenanceRecord({
       worker: this.address,
       pseudoGradientHash: pgHash,
@@ -377,6 +393,10 @@ export class ProviderNode implements Startable {
     });
     const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
     const recordSignature = await market.signRoundRecord(this.#o.account, record);
+    this.store.transaction(() => {
+      const row = this.store.getRound(j.jobId, round);
+      this.store.saveRound(j.jobId, round, 'signed', { ...row?.data, recordSignature });
+    });
     this.store.addSignature({
       jobId: j.jobId.toString(),
       round,
@@ -399,6 +419,65 @@ export class ProviderNode implements Startable {
       thetaBefore,
       delta,
     };
+  }
+
+  /** The job's libp2p host (to serve more protocols on it). */
+  get jobHost(): AgoraHost {
+    if (!this.#job) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
+    return this.#job.host;
+  }
+
+  get jobId(): bigint | undefined {
+    return this.#job?.jobId;
+  }
+
+  /** The checkpoint file bytes of `round` and their hash (undefined if this node has none). */
+  checkpointOf(jobId: bigint, round: number): { bytes: Uint8Array; hash: Hex } | undefined {
+    const ck = this.store.getCheckpoint(jobId, round);
+    if (!ck || !existsSync(ck.path)) return undefined;
+    const f = readCheckpointFile(ck.path);
+    return { bytes: new Uint8Array(f.bytes), hash: ck.hash as Hex };
+  }
+
+  /** The Δ this node sent in `round` (f32 bytes), if it still has it. */
+  deltaOf(jobId: bigint, round: number): Uint8Array | undefined {
+    const p = join(this.#o.dir, 'jobs', jobId.toString(), `round-${round}.delta`);
+    return existsSync(p) ? new Uint8Array(readFileSync(p)) : undefined;
+  }
+
+  /**
+   * Puts the job back at the start of `round`: θ and the outer state from the checkpoint of
+   * `round − 1` (`ck`: bytes fetched from a peer and already checked against the committed model
+   * hash, or this node's own file when omitted); round 0 starts from the task's seeded parameters.
+   * The fetched checkpoint is persisted as this node's checkpoint of `round − 1` before it is used.
+   */
+  rewindTo(round: number, ck?: { bytes: Uint8Array; hash: Hex }): void {
+    const j = this.#job;
+    if (!j) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
+    if (round === 0) {
+      j.runtime.init(j.spec.seed);
+      j.theta = j.runtime.getParams();
+      j.outer = new OuterOptimizer(j.spec.outer);
+      j.nextRound = 0;
+      return;
+    }
+    let bytes = ck?.bytes;
+    if (ck) {
+      const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
+      mkdirSync(dir, { recursive: true });
+      const path = join(dir, `round-${round - 1}.safetensors`);
+      writeCheckpointFile(path, ck.bytes);
+      this.store.saveCheckpoint({ jobId: j.jobId.toString(), round: round - 1, hash: ck.hash, path });
+    } else {
+      bytes = this.checkpointOf(j.jobId, round - 1)?.bytes;
+      if (!bytes) {
+        throw new AgoraError('NODE_NO_CHECKPOINT', `${this.name} has no checkpoint of round ${round - 1}`);
+      }
+    }
+    const c = decodeTrainingCheckpoint(bytes!);
+    j.theta = c.params;
+    j.outer = c.outer ? OuterOptimizer.fromState(c.outer) : new OuterOptimizer(j.spec.outer);
+    j.nextRound = round;
   }
 
   /**

@@ -208,6 +208,15 @@ export class NodeStore {
       .run(c.jobId, c.round, c.hash, c.path, Date.now());
   }
 
+  getCheckpoint(jobId: bigint | string, round: number): CheckpointRow | undefined {
+    const r = this.#db
+      .prepare('SELECT * FROM checkpoints WHERE job_id = ? AND round = ?')
+      .get(String(jobId), round) as DbCheckpoint | undefined;
+    return r
+      ? { jobId: r.job_id, round: r.round, hash: r.hash, path: r.path, createdAt: r.created_at }
+      : undefined;
+  }
+
   latestCheckpoint(jobId: bigint | string): CheckpointRow | undefined {
     const r = this.#db
       .prepare('SELECT * FROM checkpoints WHERE job_id = ? ORDER BY round DESC LIMIT 1')

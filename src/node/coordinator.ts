@@ -1,0 +1,400 @@
+/**
+ * The requester's side of a running job across processes: it coordinates the round commits (it
+ * pays for them, and anyone may submit a commit, so no extra trust is placed in it).
+ *
+ * Per round r it collects the providers' signed records (`record`: signature, provenance and
+ * sample root checked, persisted before the reply), waits for every member it can reach or a
+ * deadline, takes the records of the largest group that computed the same model hash (a provider
+ * whose all-reduce failed holds a different model and is left out), asks those providers to
+ * co-sign the commit (`sign-commit`), and sends one `commitRound`. After the last round it closes
+ * the job, recomputes the reward split from the committed records and the chain, collects the
+ * providers' signatures on it (`sign-rewards`), posts it, and serves it to claimants (`rewards`).
+ * Everything it decides is persisted in its store before it acts on it; a restarted coordinator
+ * carries on from there and from the chain.
+ */
+import { type Address, getAddress, type Hex } from 'viem';
+import { computeMarketClient } from '../chain/compute-market.ts';
+import type { ChainConnection } from '../chain/connect.ts';
+import { trainingLedgerClient } from '../chain/training-ledger.ts';
+import type { Signer } from '../chain/tx.ts';
+import type { ProvenanceRecord } from '../data/provenance.ts';
+import { provenanceRecord, roundRecordsRoot } from '../data/provenance.ts';
+import { samplesFromJson } from '../data/usage.ts';
+import { AgoraError } from '../errors.ts';
+import type { CommittedRound } from '../market/job-rewards.ts';
+import type { ValidatorWork } from '../market/rewards.ts';
+import { AgoraHost } from '../net/host.ts';
+import { executeFraudSlashWhenDue, verifyRoundRecordSignature } from '../verify/evidence.ts';
+import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
+import { type JobContracts, jobSplitFromChain, peerOf, pollUntil, sortRecords } from './job-sync.ts';
+import type { Logger } from './logger.ts';
+import type { JobNetOptions } from './provider.ts';
+import { recordFromJson, roundRequest, type SignedRecordJson, serveRoundProtocol } from './round-protocol.ts';
+import type { Startable } from './startable.ts';
+import type { NodeStore } from './store.ts';
+
+export type CoordinatorOptions = {
+  conn: ChainConnection;
+  contracts: JobContracts;
+  jobId: bigint;
+  account: import('viem').LocalAccount;
+  signer: Signer;
+  store: NodeStore;
+  logger: Logger;
+  net?: JobNetOptions;
+  /** How long to wait for missing records once the first one of a round arrived (default 30 s). */
+  recordWaitMs?: number;
+  onProgress?: (message: string) => void;
+};
+
+type Collected = { modelHash: Hex; signed: SignedRecordJson };
+
+const ZERO32 = `0x${'0'.repeat(64)}`;
+
+export class JobCoordinator implements Startable {
+  readonly name = 'coordinator';
+  readonly #o: CoordinatorOptions;
+  #host?: AgoraHost;
+  #peers?: JobPeers;
+  #stopped = false;
+  #loop?: Promise<void>;
+
+  constructor(o: CoordinatorOptions) {
+    this.#o = o;
+  }
+
+  get host(): AgoraHost | undefined {
+    return this.#host;
+  }
+
+  /** Multiaddrs providers and validators dial (with /p2p/<PeerId>). */
+  multiaddrs(): string[] {
+    return this.#host?.multiaddrs() ?? [];
+  }
+
+  async start(): Promise<void> {
+    const { conn, contracts, jobId } = this.#o;
+    this.#peers = await jobPeers(conn, contracts, jobId);
+    const host = new AgoraHost({
+      account: this.#o.account,
+      chainId: conn.chainId,
+      jobId: jobId.toString(),
+      participants: this.#peers.all,
+      logger: this.#o.logger,
+      announceIntervalMs: this.#o.net?.announceIntervalMs ?? 1000,
+      ...(this.#o.net?.listen ? { listen: this.#o.net.listen } : {}),
+      ...(this.#o.net?.privateKey ? { privateKey: this.#o.net.privateKey } : {}),
+    });
+    await host.start();
+    this.#host = host;
+    await serveRoundProtocol(host, {
+      record: async (req, peer) => this.#onRecord(req, peer.address),
+      'round-records': async (req) => {
+        if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
+        const row = this.#o.store.getRound(jobId, req.round);
+        if (row?.state !== 'committed') return { ok: false, reason: `round ${req.round} is not committed` };
+        const d = row.data as { recordsRoot: Hex; modelHash: Hex; records: SignedRecordJson[] };
+        return { ok: true, recordsRoot: d.recordsRoot, modelHash: d.modelHash, records: d.records };
+      },
+      checked: async (req, peer) => {
+        if (!this.#peers?.validators.some((v) => v.toLowerCase() === peer.address.toLowerCase())) {
+          return { ok: false, reason: 'not an approved validator' };
+        }
+        const key = `checks:${jobId}:${peer.address.toLowerCase()}`;
+        this.#o.store.transaction(() => {
+          const rounds = new Set(this.#o.store.getJson<number[]>(key) ?? []);
+          rounds.add(req.round);
+          this.#o.store.setJson(
+            key,
+            [...rounds].sort((a, b) => a - b),
+          );
+        });
+        return { ok: true };
+      },
+      rewards: async (req) => {
+        if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
+        const r = this.#o.store.getJson<{
+          root: Hex;
+          total: string;
+          validators: { account: Address; checks: number }[];
+        }>(`rewards:${jobId}`);
+        return r ? { ok: true, ...r } : { ok: false, reason: 'the reward split is not posted yet' };
+      },
+    });
+    this.#o.logger.info({ jobId: jobId.toString(), addrs: host.multiaddrs() }, 'coordinator started');
+  }
+
+  /** Runs the job to its end (all rounds committed, closed, rewards posted); resolves then. */
+  run(): Promise<void> {
+    this.#loop ??= this.#run();
+    return this.#loop;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop?.catch(() => {});
+    await this.#host?.stop();
+  }
+
+  // ---- records in
+
+  async #onRecord(
+    req: {
+      jobId: string;
+      round: number;
+      modelHash: string;
+      record: SignedRecordJson['record'];
+      signature: string;
+      provenance: SignedRecordJson['provenance'];
+    },
+    from: Address,
+  ): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const { jobId, conn, contracts, store } = this.#o;
+    if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
+    const record = recordFromJson(req.record);
+    if (getAddress(record.worker) !== getAddress(from))
+      return { ok: false, reason: 'a record must come from its worker' };
+    if (record.jobId !== jobId || record.round !== BigInt(req.round))
+      return { ok: false, reason: 'record is for another round' };
+    const committed = await trainingLedgerClient(conn, contracts.ledger).roundsCommitted(jobId);
+    if (req.round < committed) return { ok: true }; // already committed without it
+    if (req.round > committed) return { ok: false, reason: `round ${committed} is not committed yet` };
+    const market = computeMarketClient(conn, contracts.market);
+    if (!(await verifyRoundRecordSignature(market, record, req.signature as Hex))) {
+      return { ok: false, reason: 'bad record signature' };
+    }
+    const p = req.provenance as ProvenanceRecord;
+    const again = provenanceRecord({
+      worker: p.worker,
+      pseudoGradientHash: p.pseudoGradientHash,
+      lossBefore: BigInt(p.lossBefore),
+      lossAfter: BigInt(p.lossAfter),
+      samples: BigInt(p.samples),
+      pairs: samplesFromJson(p.samplePairs),
+    });
+    if (
+      again.sampleRoot !== record.sampleRoot ||
+      p.pseudoGradientHash !== record.pseudoGradientHash ||
+      p.lossBefore !== record.lossBefore.toString() ||
+      p.lossAfter !== record.lossAfter.toString() ||
+      p.samples !== record.samples.toString() ||
+      getAddress(p.worker) !== getAddress(record.worker)
+    ) {
+      return { ok: false, reason: 'the provenance does not match the signed record' };
+    }
+    // persisted before the reply
+    store.transaction(() => {
+      const row = store.getRound(jobId, req.round);
+      const data = (row?.state === 'collecting' ? row.data : { records: {} }) as {
+        records: Record<string, Collected>;
+      };
+      data.records[from.toLowerCase()] = {
+        modelHash: req.modelHash as Hex,
+        signed: { record: req.record, signature: req.signature, provenance: req.provenance },
+      };
+      store.saveRound(jobId, req.round, 'collecting', data);
+    });
+    return { ok: true };
+  }
+
+  // ---- the job loop
+
+  async #run(): Promise<void> {
+    const { conn, contracts, jobId, store, logger } = this.#o;
+    const progress = this.#o.onProgress ?? (() => {});
+    const market = computeMarketClient(conn, contracts.market);
+    const ledger = trainingLedgerClient(conn, contracts.ledger);
+    const job = await market.getJob(jobId);
+    const need = Math.ceil((2 * job.workers) / 3);
+    const host = this.#host!;
+    const peers = this.#peers!;
+    while (!this.#stopped) {
+      const c = await ledger.roundsCommitted(jobId);
+      if (c >= job.rounds) break;
+      if ((await market.getJob(jobId)).state !== 'Running') {
+        logger.warn(
+          { jobId: jobId.toString(), state: (await market.getJob(jobId)).state },
+          'job is no longer running',
+        );
+        return;
+      }
+      const members = await roundMembers(conn, contracts, jobId, c, peers.providers);
+      const collected = () =>
+        (
+          (store.getRound(jobId, c)?.state === 'collecting' ? store.getRound(jobId, c)?.data : undefined) as
+            | { records: Record<string, Collected> }
+            | undefined
+        )?.records ?? {};
+      // wait for the first record, then for every reachable member or the deadline
+      await pollUntil(
+        () => (Object.keys(collected()).length > 0 || this.#stopped ? true : undefined),
+        24 * 3600_000,
+        100,
+      );
+      const until = Date.now() + (this.#o.recordWaitMs ?? 30_000);
+      await pollUntil(
+        () => {
+          const have = collected();
+          const reachable = members.filter((m) => peerOf(host, m) !== undefined || have[m.toLowerCase()]);
+          return reachable.every((m) => have[m.toLowerCase()]) || Date.now() > until || this.#stopped
+            ? true
+            : undefined;
+        },
+        this.#o.recordWaitMs ?? 30_000,
+        100,
+      );
+      if (this.#stopped) break;
+      // the largest group that computed the same model (ties: the lowest hash)
+      const byHash = new Map<Hex, Collected[]>();
+      for (const [worker, x] of Object.entries(collected())) {
+        if (!members.some((m) => m.toLowerCase() === worker)) continue;
+        byHash.set(x.modelHash, [...(byHash.get(x.modelHash) ?? []), x]);
+      }
+      const [modelHash, group] =
+        [...byHash].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))[0] ?? [];
+      if (!modelHash || !group || group.length < need) {
+        logger.warn(
+          { round: c, groups: [...byHash].map(([h, g]) => `${h.slice(0, 10)}:${g.length}`), need },
+          'not enough matching records yet',
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      const signed = sortRecords(
+        group.map((g) => g.signed).map((s) => ({ ...s, worker: s.record.worker })),
+      ).map(({ worker: _w, ...s }) => s);
+      const provenance = signed.map((s) => s.provenance as ProvenanceRecord);
+      const recordsRoot = roundRecordsRoot(jobId, c, provenance);
+      store.saveRound(jobId, c, 'collecting', {
+        records: collected(),
+        committing: { recordsRoot, modelHash },
+      });
+      const sigs = (
+        await Promise.all(
+          signed.map(async (s) => {
+            const p = peerOf(host, s.record.worker as Address);
+            if (!p) return undefined;
+            const r = await roundRequest(host, p, {
+              t: 'sign-commit',
+              jobId: jobId.toString(),
+              round: c,
+              recordsRoot,
+              modelHash,
+              records: signed,
+            }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
+            if (!r.ok)
+              logger.warn({ round: c, worker: s.record.worker, reason: r.reason }, 'commit not co-signed');
+            return r.ok ? (r.signature as Hex) : undefined;
+          }),
+        )
+      ).filter((x): x is Hex => x !== undefined);
+      if (sigs.length < need) {
+        logger.warn({ round: c, sigs: sigs.length, need }, 'not enough commit signatures; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      await ledger.commitRound(this.#o.signer, jobId, BigInt(c), recordsRoot, modelHash, sigs);
+      store.saveRound(jobId, c, 'committed', { recordsRoot, modelHash, records: signed });
+      store.upsertJob(jobId, 'requester', 'running', { roundsCommitted: c + 1 });
+      progress(
+        `job ${jobId}: round ${c + 1}/${job.rounds} committed (${sigs.length}/${job.workers} signatures)`,
+      );
+    }
+    if (this.#stopped) return;
+    await this.#finish(need);
+  }
+
+  async #finish(need: number): Promise<void> {
+    const { conn, contracts, jobId, store, logger, signer } = this.#o;
+    const progress = this.#o.onProgress ?? (() => {});
+    const market = computeMarketClient(conn, contracts.market);
+    const ledger = trainingLedgerClient(conn, contracts.ledger);
+    const job = await market.getJob(jobId);
+    let l = await ledger.getJobLedger(jobId);
+    if (!l.closed) {
+      await ledger.closeJob(signer, jobId);
+      l = await ledger.getJobLedger(jobId);
+      progress(`job ${jobId} closed: ${l.roundsCommitted} rounds, ${l.funded} wei funded`);
+    }
+    store.upsertJob(jobId, 'requester', 'closed', { roundsCommitted: l.roundsCommitted });
+    if (l.rewardRoot === ZERO32) {
+      const rounds: CommittedRound[] = [];
+      for (let r = 0; r < l.roundsCommitted; r++) {
+        const row = store.getRound(jobId, r);
+        if (row?.state !== 'committed') {
+          throw new AgoraError('NODE_MISSING_ROUND', `the coordinator's store has no committed round ${r}`, {
+            hint: 'the rounds were committed by another process; run the coordinator that committed them',
+          });
+        }
+        rounds.push({
+          round: r,
+          records: (row.data.records as SignedRecordJson[]).map((s) => s.provenance as ProvenanceRecord),
+        });
+      }
+      const validators: ValidatorWork[] = (this.#peers?.validators ?? [])
+        .map((v) => ({
+          account: v,
+          checks: (store.getJson<number[]>(`checks:${jobId}:${v.toLowerCase()}`) ?? []).length,
+        }))
+        .filter((v) => v.checks > 0)
+        .map((v) => ({ ...v, checks: Math.min(v.checks, job.rounds) }));
+      const split = await jobSplitFromChain({ conn, contracts, jobId, rounds, validators });
+      if (!split.tree) throw new AgoraError('REWARD_EMPTY', `job ${jobId}: nobody earned anything`);
+      const posted = { root: split.tree.root, total: split.total.toString(), validators };
+      store.setJson(`rewards-pending:${jobId}`, posted);
+      const host = this.#host!;
+      let sigs: Hex[] = [];
+      for (let attempt = 0; attempt < 60 && !this.#stopped; attempt++) {
+        sigs = (
+          await Promise.all(
+            this.#peers!.providers.map(async (p) => {
+              const peer = peerOf(host, p);
+              if (!peer) return undefined;
+              const r = await roundRequest(
+                host,
+                peer,
+                {
+                  t: 'sign-rewards',
+                  jobId: jobId.toString(),
+                  root: posted.root,
+                  total: posted.total,
+                  validators,
+                },
+                { timeoutMs: 60_000 },
+              ).catch((e: Error) => ({ ok: false as const, reason: e.message }));
+              if (!r.ok) logger.warn({ provider: p, reason: r.reason }, 'reward root not co-signed');
+              return r.ok ? (r.signature as Hex) : undefined;
+            }),
+          )
+        ).filter((x): x is Hex => x !== undefined);
+        if (sigs.length >= need) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      if (sigs.length < need)
+        throw new AgoraError('NODE_REWARD_SIGS', `only ${sigs.length}/${need} reward signatures`);
+      await ledger.postRewardRoot(signer, jobId, posted.root, split.total, sigs);
+      store.setJson(`rewards:${jobId}`, posted);
+      progress(`job ${jobId}: reward root posted (${sigs.length} signatures, ${split.total} wei)`);
+    } else if (!store.getJson(`rewards:${jobId}`)) {
+      const pending = store.getJson(`rewards-pending:${jobId}`);
+      if (pending) store.setJson(`rewards:${jobId}`, pending);
+    }
+    // slash reported providers once their challenge period is over
+    for (const rep of await fraudReports(conn, contracts.market, jobId)) {
+      await pollUntil(
+        async () => {
+          // a new block's time is at least the wall clock (devnets mine on demand)
+          const head = (await conn.publicClient.getBlock()).timestamp;
+          const wall = BigInt(Math.floor(Date.now() / 1000));
+          const now = head > wall ? head : wall;
+          const x = await executeFraudSlashWhenDue(market, signer, rep.reportId, now);
+          if (x.status === 'slashed') progress(`${rep.provider} slashed (fraud report ${rep.reportId})`);
+          return x.status === 'not-due' ? undefined : true;
+        },
+        Number(job.challengePeriod) * 1000 + 60_000,
+        1000,
+      );
+    }
+    store.upsertJob(jobId, 'requester', 'done', { roundsCommitted: l.roundsCommitted });
+  }
+}

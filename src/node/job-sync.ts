@@ -1,0 +1,143 @@
+/**
+ * Shared steps of the separate processes of a job: finding the coordinator (the job's requester) on
+ * the job's network, fetching committed round records and checking them against the chain, and
+ * recomputing the job's reward split from chain facts. Everything fetched from a peer is checked
+ * against the chain before it is used.
+ */
+import { type Address, getAddress, type Hex } from 'viem';
+import type { ChainConnection } from '../chain/connect.ts';
+import { dataRegistryClient } from '../chain/data-registry.ts';
+import { trainingLedgerClient } from '../chain/training-ledger.ts';
+import type { ProvenanceRecord } from '../data/provenance.ts';
+import { roundRecordsRoot } from '../data/provenance.ts';
+import { AgoraError } from '../errors.ts';
+import { type CommittedRound, jobRewardSplit } from '../market/job-rewards.ts';
+import type { RewardSplit, ValidatorWork } from '../market/rewards.ts';
+import type { AgoraHost } from '../net/host.ts';
+import { reportedAsOf } from './job-chain.ts';
+import { provenanceFromJson, roundRequest } from './round-protocol.ts';
+
+export type JobContracts = { market: Address; ledger: Address; registry: Address; params: Address };
+
+/** Polls `pred` every `everyMs` until it returns a value (not undefined) or `timeoutMs` passes. */
+export async function pollUntil<T>(
+  pred: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  everyMs = 200,
+  signal?: AbortSignal,
+): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (signal?.aborted) return undefined;
+    const v = await pred();
+    if (v !== undefined) return v;
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The connected peer id of `account` on `host`, if it is connected and authenticated. */
+export function peerOf(host: AgoraHost, account: Address): string | undefined {
+  const a = account.toLowerCase();
+  return host.authorizedPeers().find((p) => p.address.toLowerCase() === a)?.peerId;
+}
+
+/** Keeps dialing `addrs` until `account` is connected (or the timeout). */
+export async function connectTo(
+  host: AgoraHost,
+  account: Address,
+  addrs: readonly string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  return pollUntil(
+    async () => {
+      const p = peerOf(host, account);
+      if (p) return p;
+      for (const a of addrs) await host.dial(a, 3000).catch(() => undefined);
+      return peerOf(host, account);
+    },
+    timeoutMs,
+    500,
+    signal,
+  );
+}
+
+/** A committed round's records, fetched from `peer` and checked against the chain's records root. */
+export async function fetchCommittedRound(input: {
+  host: AgoraHost;
+  peer: string;
+  conn: ChainConnection;
+  ledger: Address;
+  jobId: bigint;
+  round: number;
+}): Promise<CommittedRound & { modelHash: Hex }> {
+  const { jobId, round } = input;
+  const onChain = await trainingLedgerClient(input.conn, input.ledger).getRound(jobId, BigInt(round));
+  const r = await roundRequest(input.host, input.peer, {
+    t: 'round-records',
+    jobId: jobId.toString(),
+    round,
+  });
+  if (!r.ok) throw new AgoraError('NODE_ROUND_RECORDS', `round ${round} records: ${r.reason}`);
+  const records = r.records.map((x) => provenanceFromJson(x.provenance));
+  const root = roundRecordsRoot(jobId, round, records);
+  if (root !== onChain.recordsRoot || r.modelHash !== onChain.modelHash) {
+    throw new AgoraError(
+      'NODE_ROUND_RECORDS',
+      `the records of round ${round} from ${input.peer} do not match the chain's commit`,
+      { hint: 'the peer serves a wrong or stale round; ask another peer' },
+    );
+  }
+  return { round, records, modelHash: onChain.modelHash };
+}
+
+/** Every committed round of the job, fetched from `peer` and checked against the chain. */
+export async function fetchCommittedRounds(input: {
+  host: AgoraHost;
+  peer: string;
+  conn: ChainConnection;
+  ledger: Address;
+  jobId: bigint;
+  rounds: number;
+  cached?: (round: number) => CommittedRound | undefined;
+}): Promise<CommittedRound[]> {
+  const out: CommittedRound[] = [];
+  for (let round = 0; round < input.rounds; round++) {
+    out.push(input.cached?.(round) ?? (await fetchCommittedRound({ ...input, round })));
+  }
+  return out;
+}
+
+/** The job's reward split from its committed rounds and the chain (funded, reports, contributors). */
+export async function jobSplitFromChain(input: {
+  conn: ChainConnection;
+  contracts: JobContracts;
+  jobId: bigint;
+  rounds: readonly CommittedRound[];
+  validators: readonly ValidatorWork[];
+}): Promise<RewardSplit> {
+  const { conn, contracts, jobId } = input;
+  const l = await trainingLedgerClient(conn, contracts.ledger).getJobLedger(jobId);
+  const reported = await reportedAsOf(conn, contracts.market, jobId);
+  const registry = dataRegistryClient(conn, contracts.registry);
+  const ids = new Set<string>();
+  for (const r of input.rounds)
+    for (const rec of r.records) for (const d of Object.keys(rec.samplePairs)) ids.add(d);
+  const contributor = new Map<string, Address>();
+  for (const id of ids) contributor.set(id, getAddress((await registry.getDataset(BigInt(id))).contributor));
+  return jobRewardSplit({
+    funded: l.funded,
+    rounds: input.rounds,
+    reported,
+    contributorOf: (id) => contributor.get(id.toString()) ?? '0x0000000000000000000000000000000000000000',
+    validators: input.validators,
+  });
+}
+
+/** Provenance records in wire order (sorted by worker), as the coordinator commits them. */
+export function sortRecords<T extends { worker: string }>(records: readonly T[]): T[] {
+  return [...records].sort((a, b) => (a.worker.toLowerCase() < b.worker.toLowerCase() ? -1 : 1));
+}
+
+export type { ProvenanceRecord };

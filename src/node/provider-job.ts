@@ -1,0 +1,302 @@
+/**
+ * A provider daemon's part in one running job, across processes (docs/swarm.md, "Across
+ * processes"). The chain paces the rounds: round r starts once round r−1 is committed, from the
+ * committed model. Per round the provider
+ *   1. puts itself at the committed state (its own checkpoint when its hash is the committed one,
+ *      else the checkpoint fetched from a peer and checked against the committed hash);
+ *   2. trains H steps and all-reduces Δ with the round's members (providers not reported as of the
+ *      previous commit's block, and connected);
+ *   3. persists, signs its record, and sends record + provenance + model hash to the coordinator;
+ *   4. co-signs the commit when the coordinator asks (`sign-commit`), then waits for the commit.
+ * It serves its Δ and checkpoints (`delta`, `checkpoint`) to validators and peers that resync, and
+ * co-signs the reward split after recomputing it (`sign-rewards`). At the end it claims its reward.
+ * A restarted provider reopens the job from its store and rejoins at the next commit.
+ */
+import { type Address, getAddress, type Hex, keccak256 } from 'viem';
+import { computeMarketClient } from '../chain/compute-market.ts';
+import type { ChainConnection } from '../chain/connect.ts';
+import { trainingLedgerClient } from '../chain/training-ledger.ts';
+import { AgoraError } from '../errors.ts';
+import { jobPeers, reportedAsOf, roundMembers } from './job-chain.ts';
+import {
+  connectTo,
+  fetchCommittedRounds,
+  type JobContracts,
+  jobSplitFromChain,
+  peerOf,
+  pollUntil,
+} from './job-sync.ts';
+import type { Logger } from './logger.ts';
+import { claimReward, type JobNetOptions, type ProviderNode } from './provider.ts';
+import { recordFromJson, recordToJson, roundRequest, serveRoundProtocol } from './round-protocol.ts';
+import { modelSpecHash, TASKS, type TaskSpec, taskSpec } from './task.ts';
+
+export type ProviderJobOptions = {
+  node: ProviderNode;
+  conn: ChainConnection;
+  contracts: JobContracts & { token: Address };
+  jobId: bigint;
+  logger: Logger;
+  /** Multiaddrs of the coordinator (or any peer of the job) to dial first. */
+  bootstrap: string[];
+  net?: JobNetOptions;
+  /** All-reduce deadline (default 20 s). */
+  deadlineMs?: number;
+  /** How long to wait for a round's commit before re-checking the chain (default 90 s). */
+  commitWaitMs?: number;
+  onProgress?: (message: string) => void;
+  signal?: AbortSignal;
+};
+
+export type ProviderJobResult = { jobId: bigint; roundsTrained: number; claimed: bigint | undefined };
+
+function specFor(hash: Hex): TaskSpec {
+  for (const t of TASKS) if (modelSpecHash(taskSpec(t)) === hash) return taskSpec(t);
+  throw new AgoraError('UNKNOWN_TASK', `no known task has model spec hash ${hash}`, {
+    hint: 'upgrade agora, or do not join jobs of unknown tasks',
+  });
+}
+
+export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJobResult> {
+  const { node, conn, contracts, jobId, logger } = o;
+  const log = logger.child({ jobId: jobId.toString(), node: node.name });
+  const progress = o.onProgress ?? (() => {});
+  const market = computeMarketClient(conn, contracts.market);
+  const ledger = trainingLedgerClient(conn, contracts.ledger);
+  const job = await market.getJob(jobId);
+  const spec = specFor(job.modelSpecHash);
+  const peers = await jobPeers(conn, contracts, jobId);
+  const me = getAddress(node.address);
+  const K = job.workers;
+  const resumed = node.store.latestCheckpoint(jobId) !== undefined;
+  await node.openJob({
+    jobId,
+    spec,
+    H: job.innerSteps,
+    rounds: job.rounds,
+    participants: peers.all,
+    bootstrap: o.bootstrap,
+    deadlineMs: o.deadlineMs ?? 20_000,
+    net: { announceIntervalMs: 1000, ...o.net },
+  });
+  const host = node.jobHost;
+  const isProvider = (a: string) => peers.providers.some((p) => p.toLowerCase() === a.toLowerCase());
+  const isRequester = (a: string) => a.toLowerCase() === peers.requester.toLowerCase();
+  /** Split this provider signed (kept to claim with). */
+  await serveRoundProtocol(host, {
+    'sign-commit': async (req, peer) => {
+      if (!isRequester(peer.address))
+        return { ok: false, reason: 'only the job requester coordinates commits' };
+      if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
+      const records = req.records.map((r) => recordFromJson(r.record));
+      const signature = await node.signCommit(
+        req.round,
+        req.recordsRoot as Hex,
+        req.modelHash as Hex,
+        records,
+      );
+      return { ok: true, signature };
+    },
+    delta: async (req) => {
+      const d = node.deltaOf(BigInt(req.jobId), req.round);
+      return d ? { ok: true, bytes: d.byteLength, payload: d } : { ok: false, reason: 'no such round' };
+    },
+    checkpoint: async (req) => {
+      const c = node.checkpointOf(BigInt(req.jobId), req.round);
+      return c
+        ? { ok: true, hash: c.hash, bytes: c.bytes.byteLength, payload: c.bytes }
+        : { ok: false, reason: 'no such checkpoint' };
+    },
+    'sign-rewards': async (req, peer) => {
+      if (!isRequester(peer.address)) return { ok: false, reason: 'only the job requester posts rewards' };
+      const split = await recomputeSplit(
+        req.validators as { account: Address; checks: number }[],
+        peer.peerId,
+      );
+      if (!split.tree || split.tree.root !== req.root || split.total.toString() !== req.total) {
+        return { ok: false, reason: `${node.name} computed a different reward split` };
+      }
+      const signature = await node.signRewardRoot(jobId, split.tree, split.tree);
+      return { ok: true, signature };
+    },
+  });
+
+  const recomputeSplit = async (validators: { account: Address; checks: number }[], from: string) => {
+    for (const v of validators) {
+      if (!peers.validators.some((x) => x.toLowerCase() === v.account.toLowerCase())) {
+        throw new AgoraError('NODE_REWARD_MISMATCH', `${v.account} is not an approved validator`);
+      }
+      if (v.checks > job.rounds)
+        throw new AgoraError('NODE_REWARD_MISMATCH', `${v.account}: too many checks`);
+    }
+    const rounds = await fetchCommittedRounds({
+      host,
+      peer: from,
+      conn,
+      ledger: contracts.ledger,
+      jobId,
+      rounds: job.rounds,
+    });
+    return jobSplitFromChain({ conn, contracts, jobId, rounds, validators });
+  };
+
+  const coordinator = async (): Promise<string | undefined> =>
+    peerOf(host, peers.requester) ?? (await connectTo(host, peers.requester, o.bootstrap, 5000, o.signal));
+
+  // ---- start: everyone at once for a fresh job; a restarted provider rejoins at the next commit
+  let trained = 0;
+  const committed = () => ledger.roundsCommitted(jobId);
+  await coordinator();
+  if (!resumed && (await committed()) === 0) {
+    const others = () => host.authorizedPeers().filter((p) => isProvider(p.address)).length;
+    await pollUntil(() => (others() >= K - 1 ? true : undefined), 60_000, 200, o.signal);
+    progress(`${node.name}: ${others() + 1}/${K} providers connected`);
+  } else {
+    const at = await committed();
+    log.info({ committed: at }, 'rejoining: waiting for the next commit');
+    await pollUntil(
+      async () => ((await committed()) > at ? true : undefined),
+      o.commitWaitMs ?? 90_000,
+      250,
+      o.signal,
+    );
+  }
+
+  for (;;) {
+    if (o.signal?.aborted) break;
+    const c = await committed();
+    const state = (await market.getJob(jobId)).state;
+    if (c >= job.rounds || state !== 'Running') break;
+    const reported = await reportedAsOf(conn, contracts.market, jobId);
+    if (reported.has(me.toLowerCase())) {
+      log.warn('this provider was reported for fraud: it stops training this job');
+      progress(`${node.name}: reported for fraud on job ${jobId}, stopping`);
+      break;
+    }
+    await syncTo(c);
+    const members = await roundMembers(conn, contracts, jobId, c, peers.providers);
+    const memberPeers = [host.peerId];
+    for (const m of members) {
+      if (m.toLowerCase() === me.toLowerCase()) continue;
+      const p = peerOf(host, m);
+      if (p) memberPeers.push(p);
+    }
+    const r = await node.runRound(c, memberPeers);
+    trained++;
+    // send the signed record to the coordinator until it is taken or the round is committed anyway
+    await pollUntil(
+      async () => {
+        if ((await committed()) > c) return true;
+        const coord = await coordinator();
+        if (!coord) return undefined;
+        const reply = await roundRequest(host, coord, {
+          t: 'record',
+          jobId: jobId.toString(),
+          round: c,
+          modelHash: r.modelHash,
+          record: recordToJson(r.record),
+          signature: r.recordSignature,
+          provenance: r.provenance,
+        }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
+        if (!reply.ok) log.debug({ round: c, reason: reply.reason }, 'record not taken yet');
+        return reply.ok ? true : undefined;
+      },
+      o.commitWaitMs ?? 90_000,
+      500,
+      o.signal,
+    );
+    const done = await pollUntil(
+      async () => ((await committed()) > c ? true : undefined),
+      o.commitWaitMs ?? 90_000,
+      100,
+      o.signal,
+    );
+    if (done)
+      progress(`${node.name}: round ${c + 1}/${job.rounds} committed (loss ${r.trainLoss.toFixed(3)})`);
+    else log.warn({ round: c }, 'round not committed in time; re-checking the chain');
+  }
+
+  // ---- rewards: once the root is posted, recompute the split and claim this provider's leaf
+  let claimed: bigint | undefined;
+  const posted = await pollUntil(
+    async () => {
+      const l = await ledger.getJobLedger(jobId);
+      return l.rewardRoot !== `0x${'0'.repeat(64)}` ? l : undefined;
+    },
+    o.commitWaitMs ?? 120_000,
+    500,
+    o.signal,
+  );
+  if (posted) {
+    const coord = await coordinator();
+    if (coord) {
+      const rw = await roundRequest(host, coord, { t: 'rewards', jobId: jobId.toString() });
+      if (rw.ok) {
+        const split = await recomputeSplit(rw.validators as { account: Address; checks: number }[], coord);
+        if (
+          split.tree &&
+          split.tree.root === posted.rewardRoot &&
+          split.tree.entries.some((e) => getAddress(e.account) === me)
+        ) {
+          const c = await claimReward({
+            store: node.store,
+            conn,
+            ledger: contracts.ledger,
+            signer: node.signer,
+            jobId,
+            tree: split.tree,
+          });
+          claimed = c.amount;
+          progress(`${node.name}: claimed ${c.amount} wei from job ${jobId}`);
+        } else if (split.tree?.root !== posted.rewardRoot) {
+          log.warn(
+            { root: posted.rewardRoot },
+            'the posted reward root is not the split this node computes; not claiming',
+          );
+        }
+      }
+    }
+  }
+  await node.closeJobNetwork();
+  return { jobId, roundsTrained: trained, claimed };
+
+  /** Puts the node at the committed state before round `c`. */
+  async function syncTo(c: number): Promise<void> {
+    if (c === 0) {
+      if (node.resumeRound !== 0) node.rewindTo(0);
+      return;
+    }
+    const want = (await ledger.getRound(jobId, BigInt(c - 1))).modelHash;
+    const own = node.checkpointOf(jobId, c - 1);
+    if (own && own.hash === want) {
+      if (node.resumeRound !== c) node.rewindTo(c);
+      return;
+    }
+    // fetch the committed checkpoint from any peer that has it
+    for (const p of host.authorizedPeers()) {
+      if (!isProvider(p.address)) continue;
+      const reply = await roundRequest(host, p.peerId, {
+        t: 'checkpoint',
+        jobId: jobId.toString(),
+        round: c - 1,
+      }).catch(() => undefined);
+      if (!reply?.ok || !reply.payload) continue;
+      const hash = keccak256(reply.payload);
+      if (hash !== want) {
+        log.warn({ peer: p.peerId, round: c - 1 }, 'peer served a checkpoint that is not the committed one');
+        continue;
+      }
+      node.rewindTo(c, { bytes: reply.payload, hash });
+      log.info({ round: c - 1, from: p.address }, 'resynced to the committed checkpoint');
+      progress(`${node.name}: resynced to the committed model of round ${c}`);
+      return;
+    }
+    throw new AgoraError(
+      'NODE_RESYNC_FAILED',
+      `${node.name} found no peer with the committed checkpoint of round ${c - 1}`,
+      {
+        hint: 'the other providers must be reachable; the node retries at the next round',
+      },
+    );
+  }
+}
