@@ -5,7 +5,6 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {ProtocolParams} from "./ProtocolParams.sol";
 
 /// @title DataRegistry
@@ -13,14 +12,24 @@ import {ProtocolParams} from "./ProtocolParams.sol";
 ///         the contributor), proves single records against a dataset's Merkle root, records quality
 ///         attestations by approved validators, and lets governance admit datasets to allowed sectors.
 /// @dev EIP-712 domain: name "Agora DataRegistry", version "1". The typed struct is exactly
-///      `DatasetAttestation(bytes32 root,uint64 records,uint64 bytes,string licence,string sector,bytes32 manifestHash,address contributor,uint256 nonce,uint256 deadline)`.
+///      `DatasetAttestation(bytes32 root,uint64 records,uint64 bytes,string licence,string sector,bytes32 manifestHash,address contributor,uint256 deadline)`.
 ///      The Solidity field for `bytes` is named `byteCount` (`bytes` is a reserved word); its position and
 ///      type are what EIP-712 and the ABI use. Record leaves are OpenZeppelin StandardMerkleTree leaves for
 ///      ["uint256","bytes32"]: keccak256(bytes.concat(keccak256(abi.encode(index, contentHash)))).
 ///      Gas: (licence, sector) pairs are interned (stored once, referenced by a uint32 id) so that a
 ///      registration writes four fresh storage slots (id->root, and three packed slots keyed by root that
 ///      also hold the id), whatever the dataset's size.
-contract DataRegistry is EIP712, Nonces {
+///      Replay: the attestation carries no nonce. A registration is keyed by its root, a root registers
+///      at most once (a second try reverts with DuplicateRoot, and nothing removes a registration), and
+///      every attestation has a deadline; the signature binds all fields, the chain id and this contract.
+///      So a signed attestation can produce at most one registration, and only this exact one: replaying
+///      or relaying it again, on this or any other chain or registry, is refused. A per-contributor
+///      nonce would add nothing but a storage write (a fresh slot, ~22k gas, on a contributor's first
+///      dataset). The one thing it did add, that registering one attestation voided the contributor's
+///      other outstanding ones, is not a safety property here (each attestation can only ever register
+///      its own root, with the contents the contributor signed); an attestation the contributor no
+///      longer wants submitted lapses at its deadline, so sign with short deadlines.
+contract DataRegistry is EIP712 {
     /// @notice The signed attestation of a dataset (see the contract notes for the EIP-712 type string).
     struct DatasetAttestation {
         bytes32 root;
@@ -30,7 +39,6 @@ contract DataRegistry is EIP712, Nonces {
         string sector;
         bytes32 manifestHash;
         address contributor;
-        uint256 nonce;
         uint256 deadline;
     }
 
@@ -65,7 +73,7 @@ contract DataRegistry is EIP712, Nonces {
 
     /// @notice EIP-712 type hash of DatasetAttestation.
     bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
-        "DatasetAttestation(bytes32 root,uint64 records,uint64 bytes,string licence,string sector,bytes32 manifestHash,address contributor,uint256 nonce,uint256 deadline)"
+        "DatasetAttestation(bytes32 root,uint64 records,uint64 bytes,string licence,string sector,bytes32 manifestHash,address contributor,uint256 deadline)"
     );
     /// @notice Highest quality score (basis points: 10000 = perfect).
     uint16 public constant MAX_SCORE = 10_000;
@@ -126,7 +134,9 @@ contract DataRegistry is EIP712, Nonces {
     }
 
     /// @notice Registers a dataset from its contributor's signed attestation; anyone may submit it.
-    /// @param a The attestation (its nonce must equal `nonces(a.contributor)`).
+    ///         No nonce: the root registers at most once and the deadline bounds the signature's life,
+    ///         so an attestation can never be replayed into a second registration (see the contract notes).
+    /// @param a The attestation (its deadline must not have passed; its root must not be registered yet).
     /// @param signature The contributor's EIP-712 signature (EOA; ERC-1271 for contract wallets).
     /// @return datasetId The new dataset's id (ids start at 1).
     function registerDataset(DatasetAttestation calldata a, bytes calldata signature)
@@ -146,7 +156,6 @@ contract DataRegistry is EIP712, Nonces {
                 revert WrongSigner(recovered, a.contributor);
             }
         }
-        _useCheckedNonce(a.contributor, a.nonce);
         datasetId = ++datasetCount;
         _rootOf[datasetId] = a.root;
         s.manifestHash = a.manifestHash;
@@ -297,7 +306,6 @@ contract DataRegistry is EIP712, Nonces {
                     sectorHash,
                     a.manifestHash,
                     a.contributor,
-                    a.nonce,
                     a.deadline
                 )
             )

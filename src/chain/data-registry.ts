@@ -26,7 +26,6 @@ export type DataRegistryClient = {
   address: Address;
   /** The EIP-712 domain contributors sign attestations under. */
   domain(): Eip712Domain;
-  nonce(contributor: Address): Promise<bigint>;
   datasetCount(): Promise<bigint>;
   /** Submits a signed attestation (any relayer may pay); returns the new dataset id. */
   register(
@@ -34,11 +33,11 @@ export type DataRegistryClient = {
     a: DatasetAttestation,
     signature: Hex,
   ): Promise<{ datasetId: bigint; receipt: TransactionReceipt }>;
-  /** Reads the contributor's nonce, signs with `contributor`, and submits via `relayer`. */
+  /** Signs with `contributor` (deadline: one hour after the latest block unless given) and submits via `relayer`. */
   signAndRegister(
     contributor: LocalAccount,
     relayer: Signer,
-    fields: Omit<DatasetAttestation, 'contributor' | 'nonce' | 'deadline'> & { deadline?: bigint },
+    fields: Omit<DatasetAttestation, 'contributor' | 'deadline'> & { deadline?: bigint },
   ): Promise<{ datasetId: bigint; receipt: TransactionReceipt }>;
   getDataset(id: bigint): Promise<Dataset>;
   datasetIdOf(root: Hex): Promise<bigint>;
@@ -68,7 +67,6 @@ export function dataRegistryClient(conn: ChainConnection, address: Address): Dat
   const client: DataRegistryClient = {
     address,
     domain: () => domains.dataRegistry(conn.chainId, address),
-    nonce: (contributor) => read('nonces', [contributor]),
     datasetCount: () => read('datasetCount'),
     async register(relayer, a, signature) {
       const tuple = { ...a, byteCount: a.bytes };
@@ -81,7 +79,6 @@ export function dataRegistryClient(conn: ChainConnection, address: Address): Dat
       const a: DatasetAttestation = {
         ...fields,
         contributor: contributor.address,
-        nonce: await client.nonce(contributor.address),
         deadline: fields.deadline ?? block.timestamp + 3600n,
       };
       const sig = await signDatasetAttestation(contributor, client.domain(), a);

@@ -78,7 +78,8 @@ function withErrors(abi: Abi | readonly unknown[]): Abi {
 /** What to do about each custom error (by name), shown as the AgoraError hint. */
 const HINTS: Record<string, string> = {
   AttestationExpired: 'sign a new attestation with a later deadline',
-  InvalidAccountNonce: 'sign again with the current nonce (read it with `nonces(contributor)`)',
+  InvalidAccountNonce:
+    'the signature used a stale nonce (AgoraToken delegateBySig): sign again with the current `nonces(signer)`',
   WrongSigner: 'the attestation must be signed by the key of `contributor`',
   DuplicateRoot: 'this dataset (same Merkle root) is already registered; look it up with datasetIdOf(root)',
   NotValidator: 'only validators approved by governance can do this',

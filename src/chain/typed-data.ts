@@ -31,7 +31,11 @@ export const domains = {
   }),
 };
 
-/** The dataset attestation a contributor signs (field `bytes` is the dataset size in bytes). */
+/**
+ * The dataset attestation a contributor signs (field `bytes` is the dataset size in bytes). It has no
+ * nonce: a root registers at most once and the deadline bounds the signature's life, so it cannot be
+ * replayed into a second registration (see contracts/DataRegistry.sol).
+ */
 export type DatasetAttestation = {
   root: Hex;
   records: bigint;
@@ -40,7 +44,6 @@ export type DatasetAttestation = {
   sector: string;
   manifestHash: Hex;
   contributor: Address;
-  nonce: bigint;
   deadline: bigint;
 };
 
@@ -53,7 +56,6 @@ export const DATASET_ATTESTATION_TYPES = {
     { name: 'sector', type: 'string' },
     { name: 'manifestHash', type: 'bytes32' },
     { name: 'contributor', type: 'address' },
-    { name: 'nonce', type: 'uint256' },
     { name: 'deadline', type: 'uint256' },
   ],
 } as const;

@@ -20,7 +20,6 @@ export type AttestationTypedData = {
     sector: string;
     manifestHash: Hex;
     contributor: Address;
-    nonce: string;
     deadline: string;
   };
 };
@@ -42,7 +41,6 @@ export function attestationTypedData(
       sector: a.sector,
       manifestHash: a.manifestHash,
       contributor: getAddress(a.contributor),
-      nonce: a.nonce.toString(),
       deadline: a.deadline.toString(),
     },
   };
@@ -59,7 +57,6 @@ export function attestationFromTypedData(t: AttestationTypedData): DatasetAttest
     sector: m.sector,
     manifestHash: m.manifestHash,
     contributor: m.contributor,
-    nonce: BigInt(m.nonce),
     deadline: BigInt(m.deadline),
   };
 }

@@ -118,7 +118,6 @@ export async function registerDataset(input: {
     sector: m.sector,
     manifestHash: prepared.manifestHash,
     contributor: contributor.address,
-    nonce: await registry.nonce(contributor.address),
     deadline: block.timestamp + BigInt(input.deadlineSeconds ?? 3600),
   };
   progress(`signing the DatasetAttestation as ${contributor.address} and registering it…`);

@@ -1,8 +1,14 @@
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import { getAddress, type Hex, keccak256, toHex } from 'viem';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DataRegistry } from '../../artifacts/index.ts';
 import { buildMerkleTree, recordLeaf } from '../../src/chain/merkle.ts';
-import { type DatasetAttestation, domains, signDatasetAttestation } from '../../src/chain/typed-data.ts';
+import {
+  DATASET_ATTESTATION_TYPES,
+  type DatasetAttestation,
+  domains,
+  signDatasetAttestation,
+} from '../../src/chain/typed-data.ts';
 import { expectRevert, type Fixture, h, startFixture } from './fixture.ts';
 
 describe('DataRegistry', () => {
@@ -28,7 +34,6 @@ describe('DataRegistry', () => {
       sector: 'vision',
       manifestHash: h(`manifest:${root}`),
       contributor: c.address,
-      nonce: await f.registry.nonce(c.address),
       deadline: (await f.now()) + 3600n,
       ...over,
     } satisfies DatasetAttestation;
@@ -52,7 +57,6 @@ describe('DataRegistry', () => {
       contributor: f.accounts[1].address,
     });
     expect(d.registeredAt).toBeGreaterThan(0n);
-    expect(await f.registry.nonce(f.accounts[1].address)).toBe(1n);
     expect(await f.registry.datasetIdOf(a.root)).toBe(1n);
     expect(await f.registry.datasetIdOf(h('unknown'))).toBe(0n);
     expect(await f.registry.datasetCount()).toBe(1n);
@@ -82,7 +86,43 @@ describe('DataRegistry', () => {
     expect(gas[1] - gas[0]).toBeLessThan(100n); // only calldata bytes differ
   });
 
-  it('signAndRegister reads the nonce and signs', async () => {
+  it("a contributor's first dataset costs the same as a returning one, under 150k gas", async () => {
+    // account 1 interns the (licence, sector) pair; account 2 then registers its first and second dataset
+    const sign = async (i: number, root: Hex) => {
+      const a = await attestation(i, root);
+      return f.registry.register(
+        f.signers[0],
+        a,
+        await signDatasetAttestation(f.accounts[i], f.registry.domain(), a),
+      );
+    };
+    await sign(1, h('terms'));
+    const first = (await sign(2, h('first'))).receipt.gasUsed;
+    const returning = (await sign(2, h('returning'))).receipt.gasUsed;
+    expect(first).toBeLessThan(150_000n);
+    expect(returning).toBeLessThan(150_000n);
+    // no per-contributor storage: a fresh slot on the first dataset would add ~20k here
+    const diff = first > returning ? first - returning : returning - first;
+    expect(diff).toBeLessThan(1_000n);
+  });
+
+  it('the client signs exactly the contract type (no nonce)', async () => {
+    const fields = DATASET_ATTESTATION_TYPES.DatasetAttestation.map((x) => `${x.type} ${x.name}`);
+    const typeString = `DatasetAttestation(${fields.join(',')})`;
+    expect(typeString).toBe(
+      'DatasetAttestation(bytes32 root,uint64 records,uint64 bytes,string licence,string sector,bytes32 manifestHash,address contributor,uint256 deadline)',
+    );
+    const onChain = await f.conn.publicClient.readContract({
+      address: f.registry.address,
+      abi: DataRegistry.abi,
+      functionName: 'ATTESTATION_TYPEHASH',
+    });
+    expect(onChain).toBe(keccak256(toHex(typeString)));
+    const names = (DataRegistry.abi as readonly { type: string; name?: string }[]).map((x) => x.name);
+    expect(names).not.toContain('nonces');
+  });
+
+  it('signAndRegister signs as the contributor and relays', async () => {
     const { datasetId } = await f.registry.signAndRegister(f.accounts[3], f.signers[0], {
       root: h('r3'),
       records: 5n,
@@ -100,22 +140,56 @@ describe('DataRegistry', () => {
     await expectRevert(f.registry.register(f.signers[2], a, sig), 'WrongSigner');
   });
 
-  it('rejects replays: same nonce twice, duplicate roots, other chain id, other registry', async () => {
+  it('refuses a replayed or re-relayed attestation: its root is already registered', async () => {
     const a = await attestation(1, h('root-a'));
     const sig = await signDatasetAttestation(f.accounts[1], f.registry.domain(), a);
     await f.registry.register(f.signers[1], a, sig);
-    // replaying the exact attestation: root already there
+    const before = await f.registry.getDataset(1n);
+    // the exact attestation again, by the same relayer and by another one
     await expectRevert(f.registry.register(f.signers[1], a, sig), 'DuplicateRoot');
-    // a fresh root signed with the now-stale nonce 0
-    const stale = { ...a, root: h('root-b'), nonce: 0n };
-    const staleSig = await signDatasetAttestation(f.accounts[1], f.registry.domain(), stale);
-    await expectRevert(f.registry.register(f.signers[1], stale, staleSig), 'InvalidAccountNonce');
-    // a future nonce is refused too
-    const future = { ...a, root: h('root-c'), nonce: 5n };
-    const futureSig = await signDatasetAttestation(f.accounts[1], f.registry.domain(), future);
-    await expectRevert(f.registry.register(f.signers[1], future, futureSig), 'InvalidAccountNonce');
-    // signed for another chain or another registry deployment
+    await expectRevert(f.registry.register(f.signers[3], a, sig), 'DuplicateRoot');
+    // a fresh signature by the contributor over the same root with other terms and a later deadline
+    const resigned = { ...a, licence: 'MIT', records: 1n, deadline: a.deadline + 60n };
+    await expectRevert(
+      f.registry.register(
+        f.signers[3],
+        resigned,
+        await signDatasetAttestation(f.accounts[1], f.registry.domain(), resigned),
+      ),
+      'DuplicateRoot',
+    );
+    // another contributor claiming the same root
+    const other = await attestation(2, h('root-a'));
+    await expectRevert(
+      f.registry.register(
+        f.signers[2],
+        other,
+        await signDatasetAttestation(f.accounts[2], f.registry.domain(), other),
+      ),
+      'DuplicateRoot',
+    );
+    expect(await f.registry.datasetCount()).toBe(1n);
+    expect(await f.registry.getDataset(1n)).toEqual(before);
+  });
+
+  it('refuses a signature over different fields, another chain or another registry', async () => {
     const b = await attestation(1, h('root-d'));
+    const good = await signDatasetAttestation(f.accounts[1], f.registry.domain(), b);
+    // every signed field is bound: changing any one of them breaks the signature
+    const tampered: Partial<DatasetAttestation>[] = [
+      { root: h('root-other') },
+      { records: b.records + 1n },
+      { bytes: b.bytes + 1n },
+      { licence: 'MIT' },
+      { sector: 'text' },
+      { manifestHash: h('other-manifest') },
+      { contributor: f.accounts[2].address },
+      { deadline: b.deadline + 3600n },
+    ];
+    for (const over of tampered) {
+      await expectRevert(f.registry.register(f.signers[1], { ...b, ...over }, good), 'WrongSigner');
+    }
+    // signed for another chain or another registry deployment
     const otherChain = await signDatasetAttestation(
       f.accounts[1],
       domains.dataRegistry(1, f.registry.address),
@@ -128,10 +202,21 @@ describe('DataRegistry', () => {
       b,
     );
     await expectRevert(f.registry.register(f.signers[1], b, otherAddr), 'WrongSigner');
-    // a tampered field breaks the signature
-    const good = await signDatasetAttestation(f.accounts[1], f.registry.domain(), b);
-    await expectRevert(f.registry.register(f.signers[1], { ...b, records: 999_999n }, good), 'WrongSigner');
-    await f.registry.register(f.signers[1], b, good);
+    expect(await f.registry.datasetCount()).toBe(0n);
+    // the untampered attestation still registers
+    const { datasetId } = await f.registry.register(f.signers[1], b, good);
+    expect((await f.registry.getDataset(datasetId)).root).toBe(b.root);
+  });
+
+  it("a contributor's outstanding attestations register independently, in any order", async () => {
+    const b = await attestation(1, h('root-b'));
+    const c = await attestation(1, h('root-c'));
+    const sigB = await signDatasetAttestation(f.accounts[1], f.registry.domain(), b);
+    const sigC = await signDatasetAttestation(f.accounts[1], f.registry.domain(), c);
+    expect((await f.registry.register(f.signers[2], c, sigC)).datasetId).toBe(1n);
+    expect((await f.registry.register(f.signers[3], b, sigB)).datasetId).toBe(2n);
+    expect(await f.registry.datasetIdOf(b.root)).toBe(2n);
+    expect(await f.registry.datasetIdOf(c.root)).toBe(1n);
   });
 
   it('accepts ERC-1271 contract-wallet contributors', async () => {
@@ -140,13 +225,27 @@ describe('DataRegistry', () => {
     const wallet = getAddress(
       await deployContract(f.conn.publicClient, f.signers[5], MockERC1271Wallet, [f.accounts[5].address]),
     );
-    const a = { ...(await attestation(5, h('root-1271'))), contributor: wallet, nonce: 0n };
+    const a = { ...(await attestation(5, h('root-1271'))), contributor: wallet };
     const byOwner = await signDatasetAttestation(f.accounts[5], f.registry.domain(), a);
     const byOther = await signDatasetAttestation(f.accounts[6], f.registry.domain(), a);
     await expectRevert(f.registry.register(f.signers[6], a, byOther), 'WrongSigner');
     const { datasetId } = await f.registry.register(f.signers[6], a, byOwner);
     expect((await f.registry.getDataset(datasetId)).contributor).toBe(wallet);
-    expect(await f.registry.nonce(wallet)).toBe(1n);
+    await expectRevert(f.registry.register(f.signers[7], a, byOwner), 'DuplicateRoot');
+  });
+
+  it('refuses an attestation relayed after its deadline', async () => {
+    // signed while valid, relayed too late
+    const a = await attestation(1, h('root-late'), { deadline: (await f.now()) + 60n });
+    const sig = await signDatasetAttestation(f.accounts[1], f.registry.domain(), a);
+    await f.increaseTime(120);
+    await expectRevert(f.registry.register(f.signers[2], a, sig), 'AttestationExpired');
+    // pushing the deadline out without the contributor re-signing breaks the signature
+    await expectRevert(
+      f.registry.register(f.signers[2], { ...a, deadline: (await f.now()) + 3600n }, sig),
+      'WrongSigner',
+    );
+    expect(await f.registry.datasetIdOf(a.root)).toBe(0n);
   });
 
   it('rejects expired and empty attestations', async () => {

@@ -111,7 +111,6 @@ describe('datasets on the embedded chain: file → manifest → chain → proof 
       ...s.attestation.message,
       records: 37n,
       bytes: BigInt(s.attestation.message.bytes),
-      nonce: 0n,
       deadline: BigInt(s.attestation.message.deadline),
     });
     await expect(checkAttestationSignature(s.attestation, forged)).rejects.toThrow(
@@ -128,7 +127,6 @@ describe('datasets on the embedded chain: file → manifest → chain → proof 
       sector: 'text',
       manifestHash: `0x${'cd'.repeat(32)}` as Hex,
       contributor: alice.address,
-      nonce: await reg.nonce(alice.address),
       deadline: block.timestamp + 600n,
     };
     const sig = await signDatasetAttestation(bob, reg.domain(), a);
@@ -138,6 +136,7 @@ describe('datasets on the embedded chain: file → manifest → chain → proof 
   it('refuses a duplicate dataset before sending anything', async () => {
     const reg = dataRegistryClient(conn, registry);
     const before = await reg.datasetCount();
+    const sent = await conn.publicClient.getTransactionCount({ address: bob.address });
     const again = prepareDataset({ path: `${src}-a.jsonl`, licence: 'MIT', sector: 'text' });
     await expect(
       registerDataset({
@@ -150,7 +149,7 @@ describe('datasets on the embedded chain: file → manifest → chain → proof 
       }),
     ).rejects.toThrow(new RegExp(`already registered as dataset ${idA}`));
     expect(await reg.datasetCount()).toBe(before);
-    expect(await reg.nonce(bob.address)).toBe(1n);
+    expect(await conn.publicClient.getTransactionCount({ address: bob.address })).toBe(sent);
   });
 
   it('proves a record and verifies it locally, on-chain and against its bytes', async () => {
