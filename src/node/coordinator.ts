@@ -47,7 +47,7 @@ export type CoordinatorOptions = {
   onProgress?: (message: string) => void;
 };
 
-type Collected = { modelHash: Hex; signed: SignedRecordJson };
+type Collected = { modelHash: Hex; group: string[]; signed: SignedRecordJson };
 
 const ZERO32 = `0x${'0'.repeat(64)}`;
 
@@ -113,12 +113,17 @@ export class JobCoordinator implements Startable {
       },
       rewards: async (req) => {
         if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
+        // the split is stored before it is posted; it is served once the chain has exactly that root
         const r = this.#o.store.getJson<{
           root: Hex;
           total: string;
           validators: { account: Address; checks: number }[];
         }>(`rewards:${jobId}`);
-        return r ? { ok: true, ...r } : { ok: false, reason: 'the reward split is not posted yet' };
+        if (!r) return { ok: false, reason: 'the reward split is not posted yet' };
+        const l = await trainingLedgerClient(conn, contracts.ledger).getJobLedger(jobId);
+        return l.rewardRoot === r.root
+          ? { ok: true, ...r }
+          : { ok: false, reason: 'the reward split is not posted yet' };
       },
     });
     this.#o.logger.info({ jobId: jobId.toString(), addrs: host.multiaddrs() }, 'coordinator started');
@@ -143,6 +148,7 @@ export class JobCoordinator implements Startable {
       jobId: string;
       round: number;
       modelHash: string;
+      group: string[];
       record: SignedRecordJson['record'];
       signature: string;
       provenance: SignedRecordJson['provenance'];
@@ -190,6 +196,7 @@ export class JobCoordinator implements Startable {
       };
       data.records[from.toLowerCase()] = {
         modelHash: req.modelHash as Hex,
+        group: req.group.map((a) => a.toLowerCase()),
         signed: { record: req.record, signature: req.signature, provenance: req.provenance },
       };
       store.saveRound(jobId, req.round, 'collecting', data);
@@ -225,7 +232,8 @@ export class JobCoordinator implements Startable {
             | { records: Record<string, Collected> }
             | undefined
         )?.records ?? {};
-      // wait for the first record, then for every reachable member or the deadline
+      // wait for the first record, then for the records of every reachable member that took part
+      // in an all-reduce of this round (the groups the records name), or the deadline
       await pollUntil(
         () => (Object.keys(collected()).length > 0 || this.#stopped ? true : undefined),
         24 * 3600_000,
@@ -235,8 +243,11 @@ export class JobCoordinator implements Startable {
       await pollUntil(
         () => {
           const have = collected();
-          const reachable = members.filter((m) => peerOf(host, m) !== undefined || have[m.toLowerCase()]);
-          return reachable.every((m) => have[m.toLowerCase()]) || Date.now() > until || this.#stopped
+          const named = new Set(Object.values(have).flatMap((x) => x.group));
+          const expected = members.filter(
+            (m) => named.has(m.toLowerCase()) && (peerOf(host, m) !== undefined || have[m.toLowerCase()]),
+          );
+          return expected.every((m) => have[m.toLowerCase()]) || Date.now() > until || this.#stopped
             ? true
             : undefined;
         },
@@ -341,7 +352,7 @@ export class JobCoordinator implements Startable {
       const split = await jobSplitFromChain({ conn, contracts, jobId, rounds, validators });
       if (!split.tree) throw new AgoraError('REWARD_EMPTY', `job ${jobId}: nobody earned anything`);
       const posted = { root: split.tree.root, total: split.total.toString(), validators };
-      store.setJson(`rewards-pending:${jobId}`, posted);
+      store.setJson(`rewards:${jobId}`, posted);
       const host = this.#host!;
       let sigs: Hex[] = [];
       for (let attempt = 0; attempt < 60 && !this.#stopped; attempt++) {
@@ -373,11 +384,7 @@ export class JobCoordinator implements Startable {
       if (sigs.length < need)
         throw new AgoraError('NODE_REWARD_SIGS', `only ${sigs.length}/${need} reward signatures`);
       await ledger.postRewardRoot(signer, jobId, posted.root, split.total, sigs);
-      store.setJson(`rewards:${jobId}`, posted);
       progress(`job ${jobId}: reward root posted (${sigs.length} signatures, ${split.total} wei)`);
-    } else if (!store.getJson(`rewards:${jobId}`)) {
-      const pending = store.getJson(`rewards-pending:${jobId}`);
-      if (pending) store.setJson(`rewards:${jobId}`, pending);
     }
     // slash reported providers once their challenge period is over
     for (const rep of await fraudReports(conn, contracts.market, jobId)) {

@@ -135,6 +135,34 @@ export async function jobSplitFromChain(input: {
   });
 }
 
+/** The posted reward split's inputs from the coordinator (retried until served, up to 60 s). */
+export async function fetchRewards(
+  host: AgoraHost,
+  peer: string,
+  jobId: bigint,
+  signal?: AbortSignal,
+): Promise<
+  { ok: true; root: string; total: string; validators: ValidatorWork[] } | { ok: false; reason: string }
+> {
+  let last = 'no answer';
+  const r = await pollUntil(
+    async () => {
+      const x = await roundRequest(host, peer, { t: 'rewards', jobId: jobId.toString() }).catch(
+        (e: Error) => ({ ok: false as const, reason: e.message }),
+      );
+      if (x.ok) return x;
+      last = x.reason;
+      return undefined;
+    },
+    60_000,
+    500,
+    signal,
+  );
+  return r
+    ? { ok: true, root: r.root, total: r.total, validators: r.validators as ValidatorWork[] }
+    : { ok: false, reason: last };
+}
+
 /** Provenance records in wire order (sorted by worker), as the coordinator commits them. */
 export function sortRecords<T extends { worker: string }>(records: readonly T[]): T[] {
   return [...records].sort((a, b) => (a.worker.toLowerCase() < b.worker.toLowerCase() ? -1 : 1));

@@ -21,6 +21,7 @@ import { jobPeers, reportedAsOf, roundMembers } from './job-chain.ts';
 import {
   connectTo,
   fetchCommittedRounds,
+  fetchRewards,
   type JobContracts,
   jobSplitFromChain,
   peerOf,
@@ -82,8 +83,14 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
   const host = node.jobHost;
   const isProvider = (a: string) => peers.providers.some((p) => p.toLowerCase() === a.toLowerCase());
   const isRequester = (a: string) => a.toLowerCase() === peers.requester.toLowerCase();
-  /** Split this provider signed (kept to claim with). */
+  /**
+   * The round this provider runs next (or is running). A fresh provider of a fresh job is about to
+   * run round 0; a rejoining one names the round after the one in flight. −1: not yet known.
+   */
+  let ready = resumed ? -1 : 0;
   await serveRoundProtocol(host, {
+    status: async (req) =>
+      req.jobId === jobId.toString() ? { ok: true, ready } : { ok: false, reason: `not job ${req.jobId}` },
     'sign-commit': async (req, peer) => {
       if (!isRequester(peer.address))
         return { ok: false, reason: 'only the job requester coordinates commits' };
@@ -152,7 +159,10 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
     await pollUntil(() => (others() >= K - 1 ? true : undefined), 60_000, 200, o.signal);
     progress(`${node.name}: ${others() + 1}/${K} providers connected`);
   } else {
+    // round `at` may be in flight without this node: it joins the round after it, and says so, so
+    // that the others neither wait for it now nor leave it out then
     const at = await committed();
+    ready = at + 1;
     log.info({ committed: at }, 'rejoining: waiting for the next commit');
     await pollUntil(
       async () => ((await committed()) > at ? true : undefined),
@@ -173,14 +183,20 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       progress(`${node.name}: reported for fraud on job ${jobId}, stopping`);
       break;
     }
-    await syncTo(c);
-    const members = await roundMembers(conn, contracts, jobId, c, peers.providers);
-    const memberPeers = [host.peerId];
-    for (const m of members) {
-      if (m.toLowerCase() === me.toLowerCase()) continue;
-      const p = peerOf(host, m);
-      if (p) memberPeers.push(p);
+    try {
+      await syncTo(c);
+    } catch (e) {
+      log.warn({ round: c, err: (e as Error).message }, 'cannot sync; waiting for the next commit');
+      await pollUntil(
+        async () => ((await committed()) > c ? true : undefined),
+        o.commitWaitMs ?? 90_000,
+        250,
+        o.signal,
+      );
+      continue;
     }
+    ready = c;
+    const memberPeers = await readyMembers(c);
     const r = await node.runRound(c, memberPeers);
     trained++;
     // send the signed record to the coordinator until it is taken or the round is committed anyway
@@ -194,6 +210,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
           jobId: jobId.toString(),
           round: c,
           modelHash: r.modelHash,
+          group: groupOf(r.report.included),
           record: recordToJson(r.record),
           signature: r.recordSignature,
           provenance: r.provenance,
@@ -230,8 +247,10 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
   if (posted) {
     const coord = await coordinator();
     if (coord) {
-      const rw = await roundRequest(host, coord, { t: 'rewards', jobId: jobId.toString() });
-      if (rw.ok) {
+      const rw = await fetchRewards(host, coord, jobId, o.signal);
+      if (!rw.ok)
+        log.warn({ reason: rw.reason }, 'the coordinator did not serve the reward split; not claiming');
+      else {
         const split = await recomputeSplit(rw.validators as { account: Address; checks: number }[], coord);
         if (
           split.tree &&
@@ -259,6 +278,49 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
   }
   await node.closeJobNetwork();
   return { jobId, roundsTrained: trained, claimed };
+
+  /** Accounts of the peers whose Δ is in an all-reduce result. */
+  function groupOf(included: readonly string[]): string[] {
+    const byPeer = new Map(host.authorizedPeers().map((p) => [p.peerId, p.address as string]));
+    byPeer.set(host.peerId, me);
+    return included.flatMap((p) => (byPeer.has(p) ? [byPeer.get(p)!] : []));
+  }
+
+  /**
+   * The all-reduce group of round `c`: this node and the connected providers that are members
+   * (not reported as of the previous commit) and ready for round `c`. A peer still catching up
+   * with commit c−1 is waited for briefly; a peer that is rejoining (or elsewhere) is left out, so
+   * it cannot stall the round.
+   */
+  async function readyMembers(c: number): Promise<string[]> {
+    const members = await roundMembers(conn, contracts, jobId, c, peers.providers);
+    const out = [host.peerId];
+    await Promise.all(
+      members.map(async (m) => {
+        if (m.toLowerCase() === me.toLowerCase()) return;
+        const p = peerOf(host, m);
+        if (!p) return;
+        const ok = await pollUntil(
+          async () => {
+            const s = await roundRequest(
+              host,
+              p,
+              { t: 'status', jobId: jobId.toString() },
+              { timeoutMs: 3000 },
+            ).catch(() => undefined);
+            if (!s?.ok) return false;
+            if (s.ready === c) return true;
+            return s.ready >= 0 && s.ready < c ? undefined : false; // behind by a commit: wait
+          },
+          5000,
+          100,
+          o.signal,
+        );
+        if (ok) out.push(p);
+      }),
+    );
+    return out;
+  }
 
   /** Puts the node at the committed state before round `c`. */
   async function syncTo(c: number): Promise<void> {

@@ -12,6 +12,7 @@
  *   validator → coordinator `checked`       the validator checked a round
  *   coordinator → provider  `sign-rewards`  the reward split; the provider recomputes and co-signs
  *   any → coordinator       `rewards`       the posted reward split (checked against chain)
+ *   provider → provider     `status`        which round the peer is ready for (all-reduce members)
  *
  * Who plays which part and when: docs/swarm.md ("Across processes").
  */
@@ -68,6 +69,8 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
     jobId,
     round,
     modelHash: hex32,
+    /** accounts whose Δ went into this provider's all-reduce result (the coordinator waits for their records) */
+    group: z.array(address).max(1024),
     record: recordSchema,
     signature: sig,
     provenance: provenanceSchema,
@@ -92,6 +95,7 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
     validators: z.array(validatorWork).max(1024),
   }),
   z.object({ t: z.literal('rewards'), jobId }),
+  z.object({ t: z.literal('status'), jobId }),
 ]);
 export type RoundRequest = z.infer<typeof roundRequestSchema>;
 export type RoundRequestOf<T extends RoundRequest['t']> = Extract<RoundRequest, { t: T }>;
@@ -126,6 +130,10 @@ const replySchemas = {
       total: uint,
       validators: z.array(validatorWork).max(1024),
     }),
+    fail,
+  ]),
+  status: z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), ready: z.number().int().min(-1).max(1_000_000) }),
     fail,
   ]),
 } as const;

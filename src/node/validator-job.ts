@@ -24,6 +24,7 @@ import {
   connectTo,
   fetchCommittedRound,
   fetchCommittedRounds,
+  fetchRewards,
   type JobContracts,
   jobSplitFromChain,
   peerOf,
@@ -211,7 +212,7 @@ export async function runValidatorJob(
     );
     const coord = posted ? await coordinator() : undefined;
     if (posted && coord) {
-      const rw = await roundRequest(host, coord, { t: 'rewards', jobId: jobId.toString() });
+      const rw = await fetchRewards(host, coord, jobId, o.signal);
       if (rw.ok) {
         const rounds = await fetchCommittedRounds({
           host,

@@ -1,0 +1,245 @@
+/**
+ * The swarm as separate processes: one chain (embedded, served over JSON-RPC), a requester, a
+ * validator and three providers, each its own `agora node start` process. A job is created from a
+ * fifth process; the providers join and train it over libp2p, the requester commits every round,
+ * the validator checks them. One provider is killed with SIGKILL mid-job and restarted: the job goes
+ * on without it, the restarted provider resumes from its store, resyncs to the committed model and
+ * signs later rounds again. At the end the reward root is posted and every party claims.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { getAddress } from 'viem';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TrainingLedger } from '../../artifacts/index.ts';
+import { connectChain } from '../../src/chain/connect.ts';
+import { readDeployment } from '../../src/chain/deployments.ts';
+import { devnetAccount } from '../../src/chain/devnet.ts';
+import { startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
+import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
+import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
+import { NodeStore } from '../../src/node/store.ts';
+import { AGORA_BIN, runCli, tempHome } from '../helpers/cli.ts';
+
+type Proc = { name: string; child: ChildProcess; out: string };
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+    s.on('error', rej);
+  });
+}
+
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  ms: number,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('agora node start: a job across separate processes', () => {
+  const procs: Proc[] = [];
+  let stopChain: (() => Promise<void>) | undefined;
+  afterAll(async () => {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await stopChain?.();
+  });
+
+  const start = (name: string, args: string[]): Proc => {
+    const child = spawn(process.execPath, [AGORA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p: Proc = { name, child, out: '' };
+    child.stdout!.on('data', (d) => {
+      p.out += d;
+    });
+    child.stderr!.on('data', (d) => {
+      p.out += d;
+    });
+    procs.push(p);
+    return p;
+  };
+
+  it('trains, survives kill -9 of a provider, resumes it, commits every round and pays everyone', async () => {
+    const home = tempHome();
+    const chain = await startEmbeddedChain({ port: 0 });
+    stopChain = () => chain.stop();
+    const rpc = chain.url!;
+    const deploy = await runCli(['--home', home, '--rpc', rpc, 'chain', 'deploy', '--json']);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const conn = await connectChain({ rpcUrl: rpc });
+    const d = readDeployment(home, conn.chainId)!;
+    const ledger = trainingLedgerClient(conn, d.contracts.TrainingLedger!);
+
+    const port = await freePort();
+    const common = ['--home', home, '--rpc', rpc];
+    const requester = start('requester', [
+      ...common,
+      '--devnet-account',
+      '10',
+      'node',
+      'start',
+      '--role',
+      'requester',
+      '--listen',
+      `/ip4/127.0.0.1/tcp/${port}`,
+      '--poll-ms',
+      '300',
+    ]);
+    const boot = await until(
+      'the coordinator address',
+      () => /coordinator address (\S+)/.exec(requester.out)?.[1],
+      60_000,
+    );
+    start('validator', [
+      ...common,
+      '--devnet-account',
+      '19',
+      'node',
+      'start',
+      '--role',
+      'validator',
+      '--bootstrap',
+      boot,
+      '--poll-ms',
+      '300',
+    ]);
+    const plan = planMnistShards(3, 4);
+    const providerArgs = (i: number) => [
+      ...common,
+      '--devnet-account',
+      String(i + 1),
+      'node',
+      'start',
+      '--role',
+      'provider',
+      '--name',
+      `p${i + 1}`,
+      '--data',
+      writeShardIdx(plan.pool, plan.shards[i], join(home, `shard-${i + 1}`)),
+      '--bootstrap',
+      boot,
+      '--poll-ms',
+      '300',
+    ];
+    const providers = [0, 1, 2].map((i) => start(`p${i + 1}`, providerArgs(i)));
+    const ids = await Promise.all(
+      providers.map((p) =>
+        until(
+          `${p.name}'s offer`,
+          () => (/offer staked/.test(p.out) ? /dataset (\d+)/.exec(p.out)?.[1] : undefined),
+          90_000,
+        ),
+      ),
+    );
+    const rounds = 14;
+    const create = await runCli([
+      ...common,
+      '--devnet-account',
+      '10',
+      'job',
+      'create',
+      '--task',
+      'mnist-mlp',
+      '--datasets',
+      ids.join(','),
+      '--workers',
+      '3',
+      '--H',
+      '10',
+      '--rounds',
+      String(rounds),
+      '--price',
+      '1',
+      '--json',
+    ]);
+    expect(create.code, create.stderr).toBe(0);
+    const jobId = BigInt(JSON.parse(create.stdout).jobId);
+
+    // kill -9 the third provider once a few rounds are committed
+    await until(
+      'round 3 committed',
+      async () => ((await ledger.roundsCommitted(jobId)) >= 3 ? true : undefined),
+      180_000,
+    );
+    providers[2].child.kill('SIGKILL');
+    const killedAt = await ledger.roundsCommitted(jobId);
+    // the others go on without it
+    await until(
+      'two more rounds without the killed provider',
+      async () => ((await ledger.roundsCommitted(jobId)) >= killedAt + 2 ? true : undefined),
+      120_000,
+    );
+    const restarted = start('p3-restarted', providerArgs(2));
+    await until(
+      'the restarted provider to rejoin',
+      () => (/resynced to the committed model/.test(restarted.out) ? true : undefined),
+      120_000,
+    );
+
+    // the job completes, the reward root is posted and everyone claims
+    await until(
+      'the reward root',
+      async () => {
+        const l = await ledger.getJobLedger(jobId);
+        return l.rewardRoot !== `0x${'0'.repeat(64)}` ? true : undefined;
+      },
+      240_000,
+    );
+    const payees = [1, 2, 3, 19].map((i) => getAddress(devnetAccount(i).address));
+    await until(
+      'every provider and the validator to claim',
+      async () =>
+        (await Promise.all(payees.map((a) => ledger.isClaimed(jobId, a)))).every(Boolean) ? true : undefined,
+      120_000,
+    );
+    const l = await ledger.getJobLedger(jobId);
+    expect(l.roundsCommitted).toBe(rounds);
+    expect(l.closed).toBe(true);
+    expect(l.claimed).toBe(l.rewardTotal);
+    expect(l.rewardTotal).toBe(l.funded);
+
+    // signers per round: 3 before the kill, 2 right after it, 3 again once the provider is back
+    const logs = (await conn.publicClient.getContractEvents({
+      address: d.contracts.TrainingLedger!,
+      abi: TrainingLedger.abi,
+      eventName: 'RoundCommitted',
+      fromBlock: 0n,
+    })) as unknown as { args: { round: bigint; signers: bigint } }[];
+    const signers = logs.map((x) => Number(x.args.signers));
+    // no round waited out the all-reduce deadline (20 s) for the dead or the rejoining provider
+    const at: bigint[] = [];
+    for (let r = 0; r < rounds; r++) at.push((await ledger.getRound(jobId, BigInt(r))).committedAt);
+    const gaps = at.slice(1).map((t, i) => Number(t - at[i]));
+    expect(Math.max(...gaps), `seconds between commits: ${gaps.join(',')}`).toBeLessThan(15);
+    expect(signers).toHaveLength(rounds);
+    expect(signers.slice(0, 3)).toEqual([3, 3, 3]);
+    expect(signers).toContain(2);
+    expect(signers.at(-1)).toBe(3);
+
+    // the restarted provider resumed from its own store (same node directory, same job row)
+    const store = new NodeStore(join(home, 'nodes', 'p3', 'node.db'));
+    try {
+      await until(
+        'the restarted provider to finish',
+        () => (store.getJob(jobId)?.state === 'done' ? true : undefined),
+        30_000,
+      );
+      expect(store.listClaims('confirmed').map((c) => c.jobId)).toContain(jobId.toString());
+      expect(store.latestCheckpoint(jobId)?.round).toBe(rounds - 1);
+      expect(existsSync(store.latestCheckpoint(jobId)!.path)).toBe(true);
+    } finally {
+      store.close();
+    }
+  }, 600_000);
+});
