@@ -165,7 +165,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
     ready = at + 1;
     log.info({ committed: at }, 'rejoining: waiting for the next commit');
     await pollUntil(
-      async () => ((await committed()) > at ? true : undefined),
+      async () => (at >= job.rounds || (await committed()) > at ? true : undefined),
       o.commitWaitMs ?? 90_000,
       250,
       o.signal,

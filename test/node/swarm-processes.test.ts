@@ -142,7 +142,7 @@ describe('agora node start: a job across separate processes', () => {
         ),
       ),
     );
-    const rounds = 14;
+    const rounds = 40;
     const create = await runCli([
       ...common,
       '--devnet-account',
