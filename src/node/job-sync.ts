@@ -4,10 +4,11 @@
  * recomputing the job's reward split from chain facts. Everything fetched from a peer is checked
  * against the chain before it is used.
  */
-import { type Address, getAddress, type Hex } from 'viem';
+import { type Address, getAddress, type Hex, keccak256 } from 'viem';
 import type { ChainConnection } from '../chain/connect.ts';
 import { dataRegistryClient } from '../chain/data-registry.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
+import type { Signer } from '../chain/tx.ts';
 import type { ProvenanceRecord } from '../data/provenance.ts';
 import { roundRecordsRoot } from '../data/provenance.ts';
 import { AgoraError } from '../errors.ts';
@@ -15,7 +16,10 @@ import { type CommittedRound, jobRewardSplit } from '../market/job-rewards.ts';
 import type { RewardSplit, ValidatorWork } from '../market/rewards.ts';
 import type { AgoraHost } from '../net/host.ts';
 import { reportedAsOf } from './job-chain.ts';
+import type { Logger } from './logger.ts';
+import { claimReward } from './provider.ts';
 import { provenanceFromJson, roundRequest } from './round-protocol.ts';
+import type { NodeStore } from './store.ts';
 
 export type JobContracts = { market: Address; ledger: Address; registry: Address; params: Address };
 
@@ -161,6 +165,94 @@ export async function fetchRewards(
   return r
     ? { ok: true, root: r.root, total: r.total, validators: r.validators as ValidatorWork[] }
     : { ok: false, reason: last };
+}
+
+/**
+ * Fetches the committed checkpoint of `round` from any connected provider and keeps the first copy
+ * whose keccak256 is `want` (the chain's model hash). Undefined when no provider serves it.
+ */
+export async function fetchCommittedCheckpoint(input: {
+  host: AgoraHost;
+  providers: readonly Address[];
+  jobId: bigint;
+  round: number;
+  want: Hex;
+  logger: Logger;
+}): Promise<{ bytes: Uint8Array; hash: Hex; from: Address } | undefined> {
+  const isProvider = (a: string) => input.providers.some((p) => p.toLowerCase() === a.toLowerCase());
+  for (const p of input.host.authorizedPeers()) {
+    if (!isProvider(p.address)) continue;
+    const reply = await roundRequest(input.host, p.peerId, {
+      t: 'checkpoint',
+      jobId: input.jobId.toString(),
+      round: input.round,
+    }).catch(() => undefined);
+    if (!reply?.ok || !reply.payload) continue;
+    const hash = keccak256(reply.payload);
+    if (hash === input.want) return { bytes: reply.payload, hash, from: p.address };
+    input.logger.warn(
+      { peer: p.peerId, round: input.round },
+      'peer served a checkpoint that is not the committed one',
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Once the job's reward root is on chain: fetches the split's inputs from the coordinator,
+ * recomputes the split (`recompute`, from checked inputs), and claims `signer`'s leaf if the
+ * recomputed root is the posted one. Returns the amount claimed, or undefined.
+ */
+export async function claimPostedReward(input: {
+  host: AgoraHost;
+  coordinator: () => Promise<string | undefined>;
+  conn: ChainConnection;
+  ledger: Address;
+  jobId: bigint;
+  store: NodeStore;
+  signer: Signer;
+  recompute: (validators: ValidatorWork[], peer: string) => Promise<RewardSplit>;
+  timeoutMs: number;
+  logger: Logger;
+  signal?: AbortSignal;
+}): Promise<bigint | undefined> {
+  const { jobId, logger } = input;
+  const ledger = trainingLedgerClient(input.conn, input.ledger);
+  const posted = await pollUntil(
+    async () => {
+      const l = await ledger.getJobLedger(jobId);
+      return l.rewardRoot !== `0x${'0'.repeat(64)}` ? l : undefined;
+    },
+    input.timeoutMs,
+    500,
+    input.signal,
+  );
+  const coord = posted ? await input.coordinator() : undefined;
+  if (!posted || !coord) return undefined;
+  const rw = await fetchRewards(input.host, coord, jobId, input.signal);
+  if (!rw.ok) {
+    logger.warn({ reason: rw.reason }, 'the coordinator did not serve the reward split; not claiming');
+    return undefined;
+  }
+  const split = await input.recompute(rw.validators, coord);
+  if (!split.tree || split.tree.root !== posted.rewardRoot) {
+    logger.warn(
+      { root: posted.rewardRoot },
+      'the posted reward root is not the split this node computes; not claiming',
+    );
+    return undefined;
+  }
+  const me = getAddress(input.signer.account.address);
+  if (!split.tree.entries.some((e) => getAddress(e.account) === me)) return undefined;
+  const c = await claimReward({
+    store: input.store,
+    conn: input.conn,
+    ledger: input.ledger,
+    signer: input.signer,
+    jobId,
+    tree: split.tree,
+  });
+  return c.amount;
 }
 
 /** Provenance records in wire order (sorted by worker), as the coordinator commits them. */

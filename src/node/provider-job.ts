@@ -12,23 +12,24 @@
  * co-signs the reward split after recomputing it (`sign-rewards`). At the end it claims its reward.
  * A restarted provider reopens the job from its store and rejoins at the next commit.
  */
-import { type Address, getAddress, type Hex, keccak256 } from 'viem';
+import { type Address, getAddress, type Hex } from 'viem';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import { AgoraError } from '../errors.ts';
 import { jobPeers, reportedAsOf, roundMembers } from './job-chain.ts';
 import {
+  claimPostedReward,
   connectTo,
+  fetchCommittedCheckpoint,
   fetchCommittedRounds,
-  fetchRewards,
   type JobContracts,
   jobSplitFromChain,
   peerOf,
   pollUntil,
 } from './job-sync.ts';
 import type { Logger } from './logger.ts';
-import { claimReward, type JobNetOptions, type ProviderNode } from './provider.ts';
+import type { JobNetOptions, ProviderNode } from './provider.ts';
 import { recordFromJson, recordToJson, roundRequest, serveRoundProtocol } from './round-protocol.ts';
 import { modelSpecHash, TASKS, type TaskSpec, taskSpec } from './task.ts';
 
@@ -234,48 +235,20 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
   }
 
   // ---- rewards: once the root is posted, recompute the split and claim this provider's leaf
-  let claimed: bigint | undefined;
-  const posted = await pollUntil(
-    async () => {
-      const l = await ledger.getJobLedger(jobId);
-      return l.rewardRoot !== `0x${'0'.repeat(64)}` ? l : undefined;
-    },
-    o.commitWaitMs ?? 120_000,
-    500,
-    o.signal,
-  );
-  if (posted) {
-    const coord = await coordinator();
-    if (coord) {
-      const rw = await fetchRewards(host, coord, jobId, o.signal);
-      if (!rw.ok)
-        log.warn({ reason: rw.reason }, 'the coordinator did not serve the reward split; not claiming');
-      else {
-        const split = await recomputeSplit(rw.validators as { account: Address; checks: number }[], coord);
-        if (
-          split.tree &&
-          split.tree.root === posted.rewardRoot &&
-          split.tree.entries.some((e) => getAddress(e.account) === me)
-        ) {
-          const c = await claimReward({
-            store: node.store,
-            conn,
-            ledger: contracts.ledger,
-            signer: node.signer,
-            jobId,
-            tree: split.tree,
-          });
-          claimed = c.amount;
-          progress(`${node.name}: claimed ${c.amount} wei from job ${jobId}`);
-        } else if (split.tree?.root !== posted.rewardRoot) {
-          log.warn(
-            { root: posted.rewardRoot },
-            'the posted reward root is not the split this node computes; not claiming',
-          );
-        }
-      }
-    }
-  }
+  const claimed = await claimPostedReward({
+    host,
+    coordinator,
+    conn,
+    ledger: contracts.ledger,
+    jobId,
+    store: node.store,
+    signer: node.signer,
+    recompute: recomputeSplit,
+    timeoutMs: o.commitWaitMs ?? 120_000,
+    logger: log,
+    signal: o.signal,
+  });
+  if (claimed !== undefined) progress(`${node.name}: claimed ${claimed} wei from job ${jobId}`);
   await node.closeJobNetwork();
   return { jobId, roundsTrained: trained, claimed };
 
@@ -334,22 +307,17 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       if (node.resumeRound !== c) node.rewindTo(c);
       return;
     }
-    // fetch the committed checkpoint from any peer that has it
-    for (const p of host.authorizedPeers()) {
-      if (!isProvider(p.address)) continue;
-      const reply = await roundRequest(host, p.peerId, {
-        t: 'checkpoint',
-        jobId: jobId.toString(),
-        round: c - 1,
-      }).catch(() => undefined);
-      if (!reply?.ok || !reply.payload) continue;
-      const hash = keccak256(reply.payload);
-      if (hash !== want) {
-        log.warn({ peer: p.peerId, round: c - 1 }, 'peer served a checkpoint that is not the committed one');
-        continue;
-      }
-      node.rewindTo(c, { bytes: reply.payload, hash });
-      log.info({ round: c - 1, from: p.address }, 'resynced to the committed checkpoint');
+    const ck = await fetchCommittedCheckpoint({
+      host,
+      providers: peers.providers,
+      jobId,
+      round: c - 1,
+      want,
+      logger: log,
+    });
+    if (ck) {
+      node.rewindTo(c, ck);
+      log.info({ round: c - 1, from: ck.from }, 'resynced to the committed checkpoint');
       progress(`${node.name}: resynced to the committed model of round ${c}`);
       return;
     }

@@ -21,17 +21,17 @@ import { submitFraudReport } from '../verify/evidence.ts';
 import { validateRound } from '../verify/round-validator.ts';
 import { jobPeers, reportedAsOf } from './job-chain.ts';
 import {
+  claimPostedReward,
   connectTo,
+  fetchCommittedCheckpoint,
   fetchCommittedRound,
   fetchCommittedRounds,
-  fetchRewards,
   type JobContracts,
   jobSplitFromChain,
   peerOf,
-  pollUntil,
 } from './job-sync.ts';
 import type { Logger } from './logger.ts';
-import { claimReward, type JobNetOptions } from './provider.ts';
+import type { JobNetOptions } from './provider.ts';
 import { roundRequest } from './round-protocol.ts';
 import { batchesOf, planMnistShards } from './shard-data.ts';
 import type { NodeStore } from './store.ts';
@@ -124,18 +124,15 @@ export async function runValidatorJob(
         theta = runtime.getParams();
       } else {
         const want = (await ledger.getRound(jobId, BigInt(round - 1))).modelHash;
-        for (const p of host.authorizedPeers()) {
-          if (!peers.providers.some((x) => x.toLowerCase() === p.address.toLowerCase())) continue;
-          const r = await roundRequest(host, p.peerId, {
-            t: 'checkpoint',
-            jobId: jobId.toString(),
-            round: round - 1,
-          }).catch(() => undefined);
-          if (r?.ok && r.payload && keccak256(r.payload) === want) {
-            theta = decodeTrainingCheckpoint(r.payload).params;
-            break;
-          }
-        }
+        const ck = await fetchCommittedCheckpoint({
+          host,
+          providers: peers.providers,
+          jobId,
+          round: round - 1,
+          want,
+          logger,
+        });
+        if (ck) theta = decodeTrainingCheckpoint(ck.bytes).params;
       }
       const current: { worker: Address; delta: Float32Array; pseudoGradientHash: Hex }[] = [];
       for (const r of rec.records) {
@@ -201,49 +198,31 @@ export async function runValidatorJob(
       store.setJson(`validator:${jobId}:next`, next);
     }
     // ---- claim: recompute the posted split and claim this validator's leaf
-    const posted = await pollUntil(
-      async () => {
+    const claimed = await claimPostedReward({
+      host,
+      coordinator,
+      conn,
+      ledger: contracts.ledger,
+      jobId,
+      store,
+      signer: o.signer,
+      recompute: async (validators, peer) => {
         const l = await ledger.getJobLedger(jobId);
-        return l.rewardRoot !== `0x${'0'.repeat(64)}` ? l : undefined;
-      },
-      180_000,
-      500,
-      o.signal,
-    );
-    const coord = posted ? await coordinator() : undefined;
-    if (posted && coord) {
-      const rw = await fetchRewards(host, coord, jobId, o.signal);
-      if (rw.ok) {
         const rounds = await fetchCommittedRounds({
           host,
-          peer: coord,
+          peer,
           conn,
           ledger: contracts.ledger,
           jobId,
-          rounds: posted.roundsCommitted,
+          rounds: l.roundsCommitted,
         });
-        const split = await jobSplitFromChain({
-          conn,
-          contracts,
-          jobId,
-          rounds,
-          validators: rw.validators as { account: Address; checks: number }[],
-        });
-        if (split.tree && split.tree.root === posted.rewardRoot) {
-          if (split.tree.entries.some((e) => getAddress(e.account) === getAddress(o.account.address))) {
-            const c = await claimReward({
-              store,
-              conn,
-              ledger: contracts.ledger,
-              signer: o.signer,
-              jobId,
-              tree: split.tree,
-            });
-            progress(`validator: claimed ${c.amount} wei from job ${jobId}`);
-          }
-        } else logger.warn('the posted reward root is not the split this validator computes; not claiming');
-      }
-    }
+        return jobSplitFromChain({ conn, contracts, jobId, rounds, validators });
+      },
+      timeoutMs: 180_000,
+      logger,
+      signal: o.signal,
+    });
+    if (claimed !== undefined) progress(`validator: claimed ${claimed} wei from job ${jobId}`);
     return { checked, reported };
   } finally {
     await runtime.dispose();
