@@ -28,7 +28,7 @@ import { executeFraudSlashWhenDue, verifyRoundRecordSignature } from '../verify/
 import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
 import { type JobContracts, jobSplitFromChain, peerOf, pollUntil, sortRecords } from './job-sync.ts';
 import type { Logger } from './logger.ts';
-import type { JobNetOptions } from './provider.ts';
+import { type JobNetOptions, MAX_ROUND_ATTEMPTS } from './provider.ts';
 import { recordFromJson, roundRequest, type SignedRecordJson, serveRoundProtocol } from './round-protocol.ts';
 import type { Startable } from './startable.ts';
 import type { NodeStore } from './store.ts';
@@ -89,6 +89,12 @@ export class JobCoordinator implements Startable {
     this.#host = host;
     await serveRoundProtocol(host, {
       record: async (req, peer) => this.#onRecord(req, peer.address),
+      'round-state': async (req) => {
+        if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
+        const committed = await trainingLedgerClient(conn, contracts.ledger).roundsCommitted(jobId);
+        const row = req.round === committed ? this.#o.store.getRound(jobId, req.round) : undefined;
+        return { ok: true, committed, attempt: Number(row?.data.attempt ?? 0) };
+      },
       'round-records': async (req) => {
         if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
         const row = this.#o.store.getRound(jobId, req.round);
@@ -149,6 +155,7 @@ export class JobCoordinator implements Startable {
       round: number;
       modelHash: string;
       group: string[];
+      attempt: number;
       record: SignedRecordJson['record'];
       signature: string;
       provenance: SignedRecordJson['provenance'];
@@ -189,19 +196,24 @@ export class JobCoordinator implements Startable {
       return { ok: false, reason: 'the provenance does not match the signed record' };
     }
     // persisted before the reply
-    store.transaction(() => {
+    return store.transaction(() => {
       const row = store.getRound(jobId, req.round);
       const data = (row?.state === 'collecting' ? row.data : { records: {} }) as {
         records: Record<string, Collected>;
+        attempt?: number;
       };
+      const current = data.attempt ?? 0;
+      if (req.attempt !== current) {
+        return { ok: false as const, reason: `round ${req.round} is at attempt ${current}, not ${req.attempt}` };
+      }
       data.records[from.toLowerCase()] = {
         modelHash: req.modelHash as Hex,
         group: req.group.map((a) => a.toLowerCase()),
         signed: { record: req.record, signature: req.signature, provenance: req.provenance },
       };
       store.saveRound(jobId, req.round, 'collecting', data);
+      return { ok: true as const };
     });
-    return { ok: true };
   }
 
   // ---- the job loop
@@ -240,17 +252,16 @@ export class JobCoordinator implements Startable {
         100,
       );
       const until = Date.now() + (this.#o.recordWaitMs ?? 30_000);
+      const allIn = () => {
+        const have = collected();
+        const named = new Set(Object.values(have).flatMap((x) => x.group));
+        const expected = members.filter(
+          (m) => named.has(m.toLowerCase()) && (peerOf(host, m) !== undefined || have[m.toLowerCase()]),
+        );
+        return expected.every((m) => have[m.toLowerCase()]);
+      };
       await pollUntil(
-        () => {
-          const have = collected();
-          const named = new Set(Object.values(have).flatMap((x) => x.group));
-          const expected = members.filter(
-            (m) => named.has(m.toLowerCase()) && (peerOf(host, m) !== undefined || have[m.toLowerCase()]),
-          );
-          return expected.every((m) => have[m.toLowerCase()]) || Date.now() > until || this.#stopped
-            ? true
-            : undefined;
-        },
+        () => (allIn() || Date.now() > until || this.#stopped ? true : undefined),
         this.#o.recordWaitMs ?? 30_000,
         100,
       );
@@ -264,10 +275,22 @@ export class JobCoordinator implements Startable {
       const [modelHash, group] =
         [...byHash].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))[0] ?? [];
       if (!modelHash || !group || group.length < need) {
-        logger.warn(
-          { round: c, groups: [...byHash].map(([h, g]) => `${h.slice(0, 10)}:${g.length}`), need },
-          'not enough matching records yet',
+        const groups = [...byHash].map(([h, g]) => `${h.slice(0, 10)}:${g.length}`);
+        // wait for every reachable provider that is in this round, then retry: no ⌈2K/3⌉ agree (the
+        // providers' all-reduce groups differed, e.g. a provider died as the round started)
+        const seen = Object.keys(collected()).length;
+        const inRound = await this.#inRound(c, members);
+        const complete = await pollUntil(
+          () => (inRound.every((m) => collected()[m.toLowerCase()]) ? true : undefined),
+          Math.max(0, until - Date.now()),
+          200,
         );
+        if (Object.keys(collected()).length > seen) continue; // new records: look for a quorum again
+        if (complete || Date.now() >= until) {
+          const attempt = this.#retry(c);
+          logger.warn({ round: c, groups, need, attempt }, 'no quorum on one model: round retried');
+          progress(`job ${jobId}: round ${c + 1} retried (attempt ${attempt}): no ${need} providers agreed`);
+        } else logger.debug({ round: c, groups, need }, 'not enough matching records yet');
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
@@ -278,6 +301,7 @@ export class JobCoordinator implements Startable {
       const recordsRoot = roundRecordsRoot(jobId, c, provenance);
       store.saveRound(jobId, c, 'collecting', {
         records: collected(),
+        attempt: store.getRound(jobId, c)?.data.attempt ?? 0,
         committing: { recordsRoot, modelHash },
       });
       const sigs = (
@@ -313,6 +337,40 @@ export class JobCoordinator implements Startable {
     }
     if (this.#stopped) return;
     await this.#finish(need);
+  }
+
+  /** The members that are connected and say they are in round `c` (their `status`). */
+  async #inRound(c: number, members: readonly Address[]): Promise<Address[]> {
+    const host = this.#host!;
+    const jobId = this.#o.jobId.toString();
+    const inRound = await Promise.all(
+      members.map(async (m) => {
+        const p = peerOf(host, m);
+        if (!p) return false;
+        const s = await roundRequest(host, p, { t: 'status', jobId }, { timeoutMs: 3000 }).catch(() => undefined);
+        return s?.ok === true && s.ready === c;
+      }),
+    );
+    return members.filter((_, i) => inRound[i]);
+  }
+
+  /**
+   * Starts the next attempt of round `c` (persisted): the collected records are dropped, and the
+   * providers all-reduce their same Δ again and send their records anew. Returns the new attempt.
+   */
+  #retry(c: number): number {
+    const { jobId, store } = this.#o;
+    return store.transaction(() => {
+      const row = store.getRound(jobId, c);
+      const attempt = Number(row?.state === 'collecting' ? (row.data.attempt ?? 0) : 0) + 1;
+      if (attempt >= MAX_ROUND_ATTEMPTS) {
+        throw new AgoraError('NODE_ROUND_ATTEMPTS', `round ${c} of job ${jobId} failed ${attempt} times`, {
+          hint: 'the providers cannot agree on a model: check their logs and connectivity',
+        });
+      }
+      store.saveRound(jobId, c, 'collecting', { records: {}, attempt });
+      return attempt;
+    });
   }
 
   async #finish(need: number): Promise<void> {

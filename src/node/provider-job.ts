@@ -29,7 +29,7 @@ import {
   pollUntil,
 } from './job-sync.ts';
 import type { Logger } from './logger.ts';
-import type { JobNetOptions, ProviderNode } from './provider.ts';
+import type { JobNetOptions, ProviderNode, ProviderRound } from './provider.ts';
 import { recordFromJson, recordToJson, roundRequest, serveRoundProtocol } from './round-protocol.ts';
 import { modelSpecHash, TASKS, type TaskSpec, taskSpec } from './task.ts';
 
@@ -89,9 +89,13 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
    * run round 0; a rejoining one names the round after the one in flight. −1: not yet known.
    */
   let ready = resumed ? -1 : 0;
+  /** The attempt of round `ready` this provider is at (a retried round's all-reduce is run again). */
+  let readyAttempt = 0;
   await serveRoundProtocol(host, {
     status: async (req) =>
-      req.jobId === jobId.toString() ? { ok: true, ready } : { ok: false, reason: `not job ${req.jobId}` },
+      req.jobId === jobId.toString()
+        ? { ok: true, ready, attempt: readyAttempt }
+        : { ok: false, reason: `not job ${req.jobId}` },
     'sign-commit': async (req, peer) => {
       if (!isRequester(peer.address))
         return { ok: false, reason: 'only the job requester coordinates commits' };
@@ -196,40 +200,39 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       );
       continue;
     }
+    // the attempt the coordinator is at for this round (a provider that arrives late joins it)
+    let attempt = (await roundState(c))?.attempt ?? 0;
     ready = c;
-    const memberPeers = await readyMembers(c);
-    const r = await node.runRound(c, memberPeers);
+    readyAttempt = attempt;
+    let r = await node.runRound(c, await readyMembers(c, attempt), attempt);
     trained++;
-    // send the signed record to the coordinator until it is taken or the round is committed anyway
-    await pollUntil(
-      async () => {
-        if ((await committed()) > c) return true;
-        const coord = await coordinator();
-        if (!coord) return undefined;
-        const reply = await roundRequest(host, coord, {
-          t: 'record',
-          jobId: jobId.toString(),
-          round: c,
-          modelHash: r.modelHash,
-          group: groupOf(r.report.included),
-          record: recordToJson(r.record),
-          signature: r.recordSignature,
-          provenance: r.provenance,
-        }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
-        if (!reply.ok) log.debug({ round: c, reason: reply.reason }, 'record not taken yet');
-        return reply.ok ? true : undefined;
-      },
-      o.commitWaitMs ?? 90_000,
-      500,
-      o.signal,
-    );
-    const done = await pollUntil(
-      async () => ((await committed()) > c ? true : undefined),
-      o.commitWaitMs ?? 90_000,
-      100,
-      o.signal,
-    );
-    if (done)
+    let outcome: 'committed' | 'timeout' = 'timeout';
+    for (;;) {
+      // send the record until it is taken; wait for the commit, or for the coordinator to retry the
+      // round (no ⌈2K/3⌉ of the providers computed the same model): then all-reduce the same Δ again
+      let taken = false;
+      const next = await pollUntil(
+        async (): Promise<'committed' | number | undefined> => {
+          const st = await roundState(c);
+          if ((st?.committed ?? (await committed())) > c) return 'committed';
+          if (st && st.attempt > attempt) return st.attempt;
+          if (!taken) taken = await sendRecord(c, attempt, r);
+          return undefined;
+        },
+        o.commitWaitMs ?? 90_000,
+        250,
+        o.signal,
+      );
+      if (typeof next !== 'number') {
+        outcome = next ?? 'timeout';
+        break;
+      }
+      attempt = next;
+      readyAttempt = attempt;
+      log.info({ round: c, attempt }, 'round retried by the coordinator');
+      r = await node.retryRound(c, attempt, await readyMembers(c, attempt));
+    }
+    if (outcome === 'committed')
       progress(`${node.name}: round ${c + 1}/${job.rounds} committed (loss ${r.trainLoss.toFixed(3)})`);
     else log.warn({ round: c }, 'round not committed in time; re-checking the chain');
   }
@@ -252,6 +255,38 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
   await node.closeJobNetwork();
   return { jobId, roundsTrained: trained, claimed };
 
+  /** Sends the signed record of round `c` (attempt `a`) to the coordinator; true once it took it. */
+  async function sendRecord(c: number, a: number, r: ProviderRound): Promise<boolean> {
+    const coord = await coordinator();
+    if (!coord) return false;
+    const reply = await roundRequest(host, coord, {
+      t: 'record',
+      jobId: jobId.toString(),
+      round: c,
+      attempt: a,
+      modelHash: r.modelHash,
+      group: groupOf(r.report.included),
+      record: recordToJson(r.record),
+      signature: r.recordSignature,
+      provenance: r.provenance,
+    }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
+    if (!reply.ok) log.debug({ round: c, attempt: a, reason: reply.reason }, 'record not taken yet');
+    return reply.ok;
+  }
+
+  /** The coordinator's view of round `c`: rounds committed and the attempt in flight. */
+  async function roundState(c: number): Promise<{ committed: number; attempt: number } | undefined> {
+    const coord = peerOf(host, peers.requester);
+    if (!coord) return undefined;
+    const s = await roundRequest(
+      host,
+      coord,
+      { t: 'round-state', jobId: jobId.toString(), round: c },
+      { timeoutMs: 5000 },
+    ).catch(() => undefined);
+    return s?.ok ? { committed: s.committed, attempt: s.attempt } : undefined;
+  }
+
   /** Accounts of the peers whose Δ is in an all-reduce result. */
   function groupOf(included: readonly string[]): string[] {
     const byPeer = new Map(host.authorizedPeers().map((p) => [p.peerId, p.address as string]));
@@ -260,12 +295,12 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
   }
 
   /**
-   * The all-reduce group of round `c`: this node and the connected providers that are members
-   * (not reported as of the previous commit) and ready for round `c`. A peer still catching up
-   * with commit c−1 is waited for briefly; a peer that is rejoining (or elsewhere) is left out, so
-   * it cannot stall the round.
+   * The all-reduce group of round `c`, attempt `a`: this node and the connected providers that are
+   * members (not reported as of the previous commit) and ready for that round and attempt. A peer
+   * still catching up with commit c−1, or not yet aware of the retry, is waited for briefly; a peer
+   * that is rejoining (or elsewhere) is left out, so it cannot stall the round.
    */
-  async function readyMembers(c: number): Promise<string[]> {
+  async function readyMembers(c: number, a: number): Promise<string[]> {
     const members = await roundMembers(conn, contracts, jobId, c, peers.providers);
     const out = [host.peerId];
     await Promise.all(
@@ -282,7 +317,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
               { timeoutMs: 3000 },
             ).catch(() => undefined);
             if (!s?.ok) return false;
-            if (s.ready === c) return true;
+            if (s.ready === c) return s.attempt === a ? true : s.attempt < a ? undefined : false;
             return s.ready >= 0 && s.ready < c ? undefined : false; // behind by a commit: wait
           },
           5000,

@@ -39,7 +39,7 @@ import type { ClassificationDataset } from '../train/data/dataset.ts';
 import { mixSeed } from '../train/data/rng.ts';
 import { BatchSampler, type SamplerState } from '../train/data/sampler.ts';
 import { createRuntime } from '../train/onnx/index.ts';
-import { OuterOptimizer } from '../train/outer-optimizer.ts';
+import { OuterOptimizer, type OuterOptimizerState } from '../train/outer-optimizer.ts';
 import type { Runtime, TensorBatch } from '../train/runtime.ts';
 import { hardwareDescriptorHash, probeHardware } from './hardware.ts';
 import type { Logger } from './logger.ts';
@@ -63,6 +63,11 @@ export type ProviderOptions = {
   logger: Logger;
   /** Fault injection: send the negated pseudo-gradient (sign flip). */
   byzantine?: boolean;
+  /**
+   * Fault injection: in the first attempt of this round, perturb the model after the outer step,
+   * as if this provider's all-reduce had gone wrong (its model hash differs from its peers').
+   */
+  divergeRound?: number;
   threads?: number;
 };
 
@@ -103,7 +108,36 @@ type JobContext = {
   allreduce: AllReduce;
   /** Next round to run. */
   nextRound: number;
+  /** θ and the outer state at the start of the last round trained (for a retried all-reduce). */
+  start?: { round: number; theta: Float32Array; outer: OuterOptimizerState };
 };
+
+/**
+ * The all-reduce round id of a job round's attempt (a retried round runs a fresh all-reduce, and
+ * ids must grow: see AllReduce.run).
+ */
+export function allReduceId(round: number, attempt: number): number {
+  if (!Number.isInteger(attempt) || attempt < 0 || attempt >= MAX_ROUND_ATTEMPTS) {
+    throw new AgoraError('NODE_BAD_ATTEMPT', `round attempt ${attempt} is outside 0..${MAX_ROUND_ATTEMPTS - 1}`);
+  }
+  return round * MAX_ROUND_ATTEMPTS + attempt;
+}
+
+/** How many times one round can be tried (attempt 0 and retries). */
+export const MAX_ROUND_ATTEMPTS = 1000;
+
+function recordOf(jobId: bigint, round: number, worker: string, p: ProvenanceRecord): RoundRecord {
+  return {
+    jobId,
+    round: BigInt(round),
+    worker: getAddress(worker),
+    pseudoGradientHash: p.pseudoGradientHash,
+    sampleRoot: p.sampleRoot,
+    lossBefore: BigInt(p.lossBefore),
+    lossAfter: BigInt(p.lossAfter),
+    samples: BigInt(p.samples),
+  };
+}
 
 export class ProviderNode implements Startable {
   readonly name: string;
@@ -316,8 +350,11 @@ export class ProviderNode implements Startable {
     if (!this.#job.host.isAuthorized(addr.split('/p2p/')[1] ?? '')) await this.#job.host.dial(addr);
   }
 
-  /** One DiLoCo round: H inner steps, all-reduce, outer step, checkpoint + round state persisted, record signed. */
-  async runRound(round: number, members: readonly string[]): Promise<ProviderRound> {
+  /**
+   * One DiLoCo round: H inner steps, all-reduce, outer step, checkpoint + round state persisted,
+   * record signed. `attempt` > 0 only when a round is retried (see `retryRound`).
+   */
+  async runRound(round: number, members: readonly string[], attempt = 0): Promise<ProviderRound> {
     const j = this.#job;
     if (!j) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
     if (round !== j.nextRound) {
@@ -344,24 +381,16 @@ export class ProviderNode implements Startable {
     for (let i = 0; i < delta.length; i++) delta[i] = sign * (j.theta[i] - local[i]);
     const pgHash = keccak256(new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength));
     const thetaBefore = j.theta.slice();
-    const report = await j.allreduce.run(round, delta, members);
-    this.bytesSent += report.bytesSent;
-    // ok=false: keep the local update for this round (DiLoCo tolerates dropped outer gradients)
-    j.outer.apply(j.theta, report.ok && report.result ? report.result : delta);
-    const { bytes, hash: modelHash } = encodeTrainingCheckpoint({
-      params: j.theta,
-      outer: j.outer.getState(),
-      info: { task: j.spec.task, job: j.jobId.toString(), round: String(round) },
-    });
+    j.start = { round, theta: thetaBefore, outer: j.outer.getState() };
     const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
     mkdirSync(dir, { recursive: true });
-    const checkpointPath = join(dir, `round-${round}.safetensors`);
-    writeCheckpointFile(checkpointPath, bytes);
     // the Δ this provider sent, for validators to check against the signed hash (`delta` requests)
+    // and for a retried all-reduce of this round
     writeFileSync(
       join(dir, `round-${round}.delta`),
       new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength),
     );
+    const reduced = await this.#reduce(j, round, attempt, delta, members);
     const provenance = provenanceRecord({
       worker: this.address,
       pseudoGradientHash: pgHash,
@@ -370,25 +399,24 @@ export class ProviderNode implements Startable {
       samples: BigInt(used.length),
       pairs: used,
     });
-    const record: RoundRecord = {
-      jobId: j.jobId,
-      round: BigInt(round),
-      worker: getAddress(this.address),
-      pseudoGradientHash: pgHash,
-      sampleRoot: provenance.sampleRoot,
-      lossBefore: BigInt(provenance.lossBefore),
-      lossAfter: BigInt(provenance.lossAfter),
-      samples: BigInt(provenance.samples),
-    };
+    const record = recordOf(j.jobId, round, this.address, provenance);
+    const trainLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
     // persist BEFORE signing: checkpoint, round state (record, samples, sampler position)
     this.store.transaction(() => {
-      this.store.saveCheckpoint({ jobId: j.jobId.toString(), round, hash: modelHash, path: checkpointPath });
+      this.store.saveCheckpoint({
+        jobId: j.jobId.toString(),
+        round,
+        hash: reduced.modelHash,
+        path: reduced.checkpointPath,
+      });
       this.store.saveRound(j.jobId, round, 'trained', {
-        modelHash,
+        modelHash: reduced.modelHash,
         provenance,
         sampler: j.sampler.state,
-        bytesSent: report.bytesSent,
-        included: report.included,
+        bytesSent: reduced.report.bytesSent,
+        included: reduced.report.included,
+        attempt,
+        trainLoss,
       });
     });
     const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
@@ -406,19 +434,89 @@ export class ProviderNode implements Startable {
       signature: recordSignature,
     });
     j.nextRound = round + 1;
-    const trainLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
+    return { round, record, recordSignature, provenance, trainLoss, thetaBefore, delta, ...reduced };
+  }
+
+  /**
+   * Retries the all-reduce of `round` (already trained and signed) under a new `attempt`: the same
+   * Δ, from the same starting model, with a new group. Nothing is retrained and the signed record
+   * stays the same, so a retry never makes two different records for one round (which would be
+   * equivocation). The new model, checkpoint and round state are persisted before it returns.
+   */
+  async retryRound(round: number, attempt: number, members: readonly string[]): Promise<ProviderRound> {
+    const j = this.#job;
+    if (!j) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
+    const row = this.store.getRound(j.jobId, round);
+    const recordSignature = row?.data.recordSignature as Hex | undefined;
+    const stored = this.deltaOf(j.jobId, round);
+    if (!row || !recordSignature || !stored) {
+      throw new AgoraError('NODE_NO_ROUND', `${this.name} has not trained and signed round ${round}`, {
+        hint: 'only a round this node has signed can be retried; otherwise it rejoins at the next commit',
+      });
+    }
+    if (j.start?.round === round) {
+      j.theta = j.start.theta.slice();
+      j.outer = OuterOptimizer.fromState(j.start.outer);
+    } else {
+      // after a restart: the start of the round from the checkpoint of round − 1 (this node synced
+      // to the committed one before it trained)
+      this.rewindTo(round);
+    }
+    const thetaBefore = j.theta.slice();
+    const delta = new Float32Array(stored.buffer.slice(stored.byteOffset, stored.byteOffset + stored.byteLength));
+    const reduced = await this.#reduce(j, round, attempt, delta, members);
+    const provenance = row.data.provenance as ProvenanceRecord;
+    this.store.transaction(() => {
+      this.store.saveCheckpoint({
+        jobId: j.jobId.toString(),
+        round,
+        hash: reduced.modelHash,
+        path: reduced.checkpointPath,
+      });
+      this.store.saveRound(j.jobId, round, 'signed', {
+        ...row.data,
+        modelHash: reduced.modelHash,
+        bytesSent: Number(row.data.bytesSent ?? 0) + reduced.report.bytesSent,
+        included: reduced.report.included,
+        attempt,
+      });
+    });
+    j.nextRound = round + 1;
     return {
       round,
-      record,
+      record: recordOf(j.jobId, round, this.address, provenance),
       recordSignature,
       provenance,
-      modelHash,
-      checkpointPath,
-      report,
-      trainLoss,
+      trainLoss: Number(row.data.trainLoss ?? Number.NaN),
       thetaBefore,
       delta,
+      ...reduced,
     };
+  }
+
+  /** All-reduce of Δ (id = round · 1000 + attempt), outer step, checkpoint file written. */
+  async #reduce(
+    j: JobContext,
+    round: number,
+    attempt: number,
+    delta: Float32Array,
+    members: readonly string[],
+  ): Promise<{ report: RoundReport; modelHash: Hex; checkpointPath: string }> {
+    const report = await j.allreduce.run(allReduceId(round, attempt), delta, members);
+    this.bytesSent += report.bytesSent;
+    // ok=false: keep the local update for this round (DiLoCo tolerates dropped outer gradients)
+    j.outer.apply(j.theta, report.ok && report.result ? report.result : delta);
+    if (this.#o.divergeRound === round && attempt === 0) j.theta[0] += 1e-3;
+    const { bytes, hash: modelHash } = encodeTrainingCheckpoint({
+      params: j.theta,
+      outer: j.outer.getState(),
+      info: { task: j.spec.task, job: j.jobId.toString(), round: String(round) },
+    });
+    const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
+    mkdirSync(dir, { recursive: true });
+    const checkpointPath = join(dir, `round-${round}.safetensors`);
+    writeCheckpointFile(checkpointPath, bytes);
+    return { report, modelHash, checkpointPath };
   }
 
   /** The job's libp2p host (to serve more protocols on it). */

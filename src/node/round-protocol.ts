@@ -12,7 +12,8 @@
  *   validator → coordinator `checked`       the validator checked a round
  *   coordinator → provider  `sign-rewards`  the reward split; the provider recomputes and co-signs
  *   any → coordinator       `rewards`       the posted reward split (checked against chain)
- *   provider → provider     `status`        which round the peer is ready for (all-reduce members)
+ *   provider → provider     `status`        which round (and attempt) the peer is ready for
+ *   provider → coordinator  `round-state`   rounds committed and the attempt of the round in flight
  *
  * Who plays which part and when: docs/swarm.md ("Across processes").
  */
@@ -37,6 +38,8 @@ const sig = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'a 65-byte signature');
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address');
 const uint = z.string().regex(/^\d{1,78}$/, 'a decimal integer');
 const round = z.number().int().min(0).max(1_000_000);
+/** a retried round's attempt (0 the first time; see docs/swarm.md, "Retried rounds") */
+const attempt = z.number().int().min(0).max(999);
 const jobId = uint;
 
 const recordSchema = z.object({
@@ -71,6 +74,7 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
     modelHash: hex32,
     /** accounts whose Δ went into this provider's all-reduce result (the coordinator waits for their records) */
     group: z.array(address).max(1024),
+    attempt: attempt.default(0),
     record: recordSchema,
     signature: sig,
     provenance: provenanceSchema,
@@ -96,6 +100,7 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
   }),
   z.object({ t: z.literal('rewards'), jobId }),
   z.object({ t: z.literal('status'), jobId }),
+  z.object({ t: z.literal('round-state'), jobId, round }),
 ]);
 export type RoundRequest = z.infer<typeof roundRequestSchema>;
 export type RoundRequestOf<T extends RoundRequest['t']> = Extract<RoundRequest, { t: T }>;
@@ -133,7 +138,15 @@ const replySchemas = {
     fail,
   ]),
   status: z.discriminatedUnion('ok', [
-    z.object({ ok: z.literal(true), ready: z.number().int().min(-1).max(1_000_000) }),
+    z.object({
+      ok: z.literal(true),
+      ready: z.number().int().min(-1).max(1_000_000),
+      attempt: attempt.default(0),
+    }),
+    fail,
+  ]),
+  'round-state': z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), committed: z.number().int().min(0).max(1_000_000), attempt }),
     fail,
   ]),
 } as const;

@@ -4,7 +4,9 @@
  * fifth process; the providers join and train it over libp2p, the requester commits every round,
  * the validator checks them. One provider is killed with SIGKILL mid-job and restarted: the job goes
  * on without it, the restarted provider resumes from its store, resyncs to the committed model and
- * signs later rounds again. At the end the reward root is posted and every party claims.
+ * signs later rounds again. Two providers compute a wrong model in round 2 (fault injection), so no
+ * two of three agree: the requester retries that round's all-reduce and it commits with all three,
+ * each having signed one record for it. At the end the reward root is posted and every party claims.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -132,7 +134,10 @@ describe('agora node start: a job across separate processes', () => {
       '--poll-ms',
       '300',
     ];
-    const providers = [0, 1, 2].map((i) => start(`p${i + 1}`, providerArgs(i)));
+    // p1 and p2 go wrong in round 2 (index 1): three different models, no quorum, a retry
+    const providers = [0, 1, 2].map((i) =>
+      start(`p${i + 1}`, [...providerArgs(i), ...(i < 2 ? ['--fault-diverge-round', '1'] : [])]),
+    );
     const ids = await Promise.all(
       providers.map((p) =>
         until(
@@ -224,6 +229,18 @@ describe('agora node start: a job across separate processes', () => {
     expect(Math.max(...gaps), `seconds between commits: ${gaps.join(',')}`).toBeLessThan(15);
     expect(signers).toHaveLength(rounds);
     expect(signers.slice(0, 3)).toEqual([3, 3, 3]);
+    // round 2 was retried once, and committed with all three; nobody signed two records for it
+    expect(requester.out).toMatch(/round 2 retried \(attempt 1\)/);
+    expect(requester.out).not.toMatch(/round 2 retried \(attempt 2\)/);
+    for (const name of ['p1', 'p2', 'p3']) {
+      const s = new NodeStore(join(home, 'nodes', name, 'node.db'));
+      try {
+        expect(s.listSignatures(jobId, 1, 'round-record'), name).toHaveLength(1);
+        expect(s.getRound(jobId, 1)?.data.attempt, name).toBe(1);
+      } finally {
+        s.close();
+      }
+    }
     expect(signers).toContain(2);
     expect(signers.at(-1)).toBe(3);
 

@@ -38,6 +38,7 @@ type NodeOpts = {
   stake: string;
   pollMs: string;
   once?: boolean;
+  faultDivergeRound?: string;
 };
 
 export function registerNodeCommands(program: Command, ctx: Ctx): void {
@@ -54,6 +55,9 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
     .option('--bootstrap <multiaddrs>', 'comma-separated multiaddrs to dial for job networks (the requester)')
     .option('--once', 'do one poll and exit (scripts, tests)')
     .addOption(new Option('--byzantine', 'fault injection: send sign-flipped pseudo-gradients').hideHelp())
+    .addOption(
+      new Option('--fault-diverge-round <round>', 'fault injection: a wrong model in round R').hideHelp(),
+    )
     .description('start a node daemon; Ctrl-C stops it')
     .action(async (o: NodeOpts, cmd: Command) => {
       const c = ctx(cmd);
@@ -117,6 +121,7 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
           contracts,
           logger,
           byzantine: o.byzantine === true,
+          ...(o.faultDivergeRound !== undefined ? { divergeRound: Number(o.faultDivergeRound) } : {}),
         });
         services.push(p);
         store = p.store;
