@@ -33,6 +33,8 @@ import {
 import { RateLimiter } from './rate-limit.ts';
 
 export const AUTH_PROTOCOL = '/agora/auth/1';
+/** How long a peer whose handshake broke off (timeout, closed stream) is refused. */
+export const TRANSIENT_DENY_MS = 2000;
 
 export interface AgoraHostOptions {
   /** The wallet account that signs this node's PeerId (never logged). */
@@ -361,9 +363,15 @@ export class AgoraHost extends EventTarget implements Startable {
     return true;
   }
 
-  /** Refuses a peer for `denyMs`; hangs up now unless the caller still has a reply to send. */
-  #deny(peerId: string, reason: string, hangUp = true): void {
-    this.#denied.set(peerId, Date.now() + (this.#opts.denyMs ?? 60_000));
+  /**
+   * Refuses a peer for `denyMs` (a bad or unauthorized proof), or for TRANSIENT_DENY_MS after a
+   * handshake that merely broke off (timeout, closed stream); hangs up now unless the caller still
+   * has a reply to send. A long ban for a broken-off handshake would be mirrored: the banned side
+   * sees its next handshake cut and bans back, and two honest peers then refuse each other for good.
+   */
+  #deny(peerId: string, reason: string, hangUp = true, transient = false): void {
+    const ms = this.#opts.denyMs ?? 60_000;
+    this.#denied.set(peerId, Date.now() + (transient ? Math.min(ms, TRANSIENT_DENY_MS) : ms));
     this.#authorized.delete(peerId);
     this.#log.warn({ peer: peerId, reason }, 'peer refused');
     if (hangUp) void this.#hangUp(peerId, reason);
@@ -391,7 +399,7 @@ export class AgoraHost extends EventTarget implements Startable {
       // The dialer starts the handshake; close the connection if it never completes.
       const t = setTimeout(() => {
         if (!this.#authorized.has(peer) && !this.#pending.has(peer) && this.#started) {
-          this.#deny(peer, 'no authentication in time');
+          this.#deny(peer, 'no authentication in time', true, true);
         }
       }, this.#opts.authTimeoutMs ?? 10_000);
       t.unref();
@@ -422,7 +430,7 @@ export class AgoraHost extends EventTarget implements Startable {
       return await this.#accept(peer, reply.value.proof as AuthProof);
     } catch (err) {
       stream?.abort(err as Error);
-      this.#deny(peer, `handshake failed: ${(err as Error).message}`);
+      this.#deny(peer, `handshake failed: ${(err as Error).message}`, true, true);
       return false;
     }
   }
@@ -461,7 +469,7 @@ export class AgoraHost extends EventTarget implements Startable {
       }
     } catch (err) {
       stream.abort(err as Error);
-      this.#deny(peer, `handshake failed: ${(err as Error).message}`);
+      this.#deny(peer, `handshake failed: ${(err as Error).message}`, true, true);
     } finally {
       resolve(ok);
       if (this.#pending.get(peer) === p) this.#pending.delete(peer);

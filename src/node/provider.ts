@@ -23,7 +23,9 @@ import { tokenClient } from '../chain/token.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import type { Signer } from '../chain/tx.ts';
 import { prepareDataset, registerDataset } from '../data/dataset.ts';
+import { buildMerkleTree, type MerkleTree, recordLeaves } from '../data/merkle.ts';
 import { type ProvenanceRecord, provenanceRecord } from '../data/provenance.ts';
+import { loadDataset, loadHashes } from '../data/store.ts';
 import type { SamplePair } from '../data/usage.ts';
 import { AgoraError } from '../errors.ts';
 import type { Aggregator } from '../net/aggregate.ts';
@@ -35,12 +37,28 @@ import {
   encodeTrainingCheckpoint,
 } from '../train/checkpoint/training-checkpoint.ts';
 import { createCodec } from '../train/codecs/index.ts';
-import type { ClassificationDataset } from '../train/data/dataset.ts';
+import type { ClassificationDataset, Dataset } from '../train/data/dataset.ts';
 import { mixSeed } from '../train/data/rng.ts';
 import { BatchSampler, type SamplerState } from '../train/data/sampler.ts';
 import { createRuntime } from '../train/onnx/index.ts';
 import { OuterOptimizer, type OuterOptimizerState } from '../train/outer-optimizer.ts';
-import type { Runtime, TensorBatch } from '../train/runtime.ts';
+import type { Runtime } from '../train/runtime.ts';
+import {
+  asReplayable,
+  type InnerState,
+  type RoundTrace,
+  runTracedInnerSteps,
+  windowBatches,
+} from '../verify/replay.ts';
+import {
+  encodeWindowSamples,
+  type RoundTraceJson,
+  signRoundTrace,
+  TRACE_RETENTION_ROUNDS,
+  traceFromJson,
+  traceToJson,
+  traceWindow,
+} from '../verify/trace-wire.ts';
 import { hardwareDescriptorHash, probeHardware } from './hardware.ts';
 import type { Logger } from './logger.ts';
 import { loadShard } from './shard-data.ts';
@@ -48,6 +66,13 @@ import type { Startable } from './startable.ts';
 import { StatusApi } from './status-api.ts';
 import { NodeStore } from './store.ts';
 import { innerOptimizerFor, type TaskSpec } from './task.ts';
+import {
+  deltaFilePath,
+  pruneRoundFiles,
+  readTraceStateBytes,
+  traceFilePath,
+  writeTraceStates,
+} from './trace-files.ts';
 
 export type Contracts = { token: Address; market: Address; ledger: Address; registry: Address };
 
@@ -91,6 +116,9 @@ export type ProviderRound = {
   /** θ at the start of the round and the Δ this provider sent (what the validator checks). */
   thetaBefore: Float32Array;
   delta: Float32Array;
+  /** The round's trace (window boundary hashes) and this provider's signature of its hash. */
+  trace: RoundTraceJson;
+  traceSignature: Hex;
 };
 
 type JobContext = {
@@ -118,7 +146,10 @@ type JobContext = {
  */
 export function allReduceId(round: number, attempt: number): number {
   if (!Number.isInteger(attempt) || attempt < 0 || attempt >= MAX_ROUND_ATTEMPTS) {
-    throw new AgoraError('NODE_BAD_ATTEMPT', `round attempt ${attempt} is outside 0..${MAX_ROUND_ATTEMPTS - 1}`);
+    throw new AgoraError(
+      'NODE_BAD_ATTEMPT',
+      `round attempt ${attempt} is outside 0..${MAX_ROUND_ATTEMPTS - 1}`,
+    );
   }
   return round * MAX_ROUND_ATTEMPTS + attempt;
 }
@@ -147,6 +178,7 @@ export class ProviderNode implements Startable {
   readonly signer: Signer;
   readonly #api: StatusApi;
   #job?: JobContext;
+  #tree?: MerkleTree;
   bytesSent = 0;
 
   constructor(o: ProviderOptions) {
@@ -361,35 +393,56 @@ export class ProviderNode implements Startable {
       throw new AgoraError('NODE_ROUND_ORDER', `${this.name} is at round ${j.nextRound}, not ${round}`);
     }
     j.runtime.setParams(j.theta);
+    // every sample index the inner steps take is recorded for provenance (the dataset's getBatch)
     const used: SamplePair[] = [];
-    const losses: number[] = [];
-    for (let done = 0; done < j.H; ) {
-      const n = Math.min(25, j.H - done);
-      const batches: TensorBatch[] = [];
-      for (let b = 0; b < n; b++) {
-        const idx = j.sampler.next();
-        for (const i of idx) used.push([j.datasetId, i]);
-        batches.push(j.data.getBatch(idx));
-      }
-      const r = await j.runtime.train(batches);
-      losses.push(...r.losses);
-      done += n;
-    }
+    const recording: Dataset = {
+      ...j.data,
+      getBatch: (idx) => {
+        for (let k = 0; k < idx.length; k++) used.push([j.datasetId, idx[k]]);
+        return j.data.getBatch(idx);
+      },
+    };
+    // H inner steps, the full inner state kept at every window boundary (the round's trace)
+    const states: InnerState[] = [];
+    const window = traceWindow(j.H);
+    const traced = await runTracedInnerSteps({
+      runtime: asReplayable(j.runtime),
+      dataset: recording,
+      sampler: j.sampler,
+      innerSteps: j.H,
+      window,
+      onCheckpoint: (_k, s) => states.push(s),
+    });
+    const losses = traced.losses;
     const local = j.runtime.getParams();
     const delta = new Float32Array(local.length);
     const sign = this.#o.byzantine ? -1 : 1;
     for (let i = 0; i < delta.length; i++) delta[i] = sign * (j.theta[i] - local[i]);
     const pgHash = keccak256(new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength));
+    const trace: RoundTrace = {
+      jobId: j.jobId,
+      round: BigInt(round),
+      worker: getAddress(this.address),
+      innerSteps: j.H,
+      window,
+      batchSize: j.sampler.batchSize,
+      samplerStart: traced.samplerStart,
+      checkpoints: traced.checkpoints,
+    };
+    const traceSignature = await signRoundTrace(this.#o.account, trace);
     const thetaBefore = j.theta.slice();
     j.start = { round, theta: thetaBefore, outer: j.outer.getState() };
     const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
     mkdirSync(dir, { recursive: true });
-    // the Δ this provider sent, for validators to check against the signed hash (`delta` requests)
-    // and for a retried all-reduce of this round
+    // the Δ this provider sent (validators check it against the signed hash, `delta`; a retried
+    // all-reduce of this round reuses it) and the round's boundary states (`trace-state`), kept for
+    // the last TRACE_RETENTION_ROUNDS rounds
     writeFileSync(
-      join(dir, `round-${round}.delta`),
+      deltaFilePath(dir, round),
       new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength),
     );
+    writeTraceStates(traceFilePath(dir, round), states);
+    pruneRoundFiles(dir, round - TRACE_RETENTION_ROUNDS + 1);
     const reduced = await this.#reduce(j, round, attempt, delta, members);
     const provenance = provenanceRecord({
       worker: this.address,
@@ -417,6 +470,8 @@ export class ProviderNode implements Startable {
         included: reduced.report.included,
         attempt,
         trainLoss,
+        trace: traceToJson(trace),
+        traceSignature,
       });
     });
     const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
@@ -434,7 +489,18 @@ export class ProviderNode implements Startable {
       signature: recordSignature,
     });
     j.nextRound = round + 1;
-    return { round, record, recordSignature, provenance, trainLoss, thetaBefore, delta, ...reduced };
+    return {
+      round,
+      record,
+      recordSignature,
+      provenance,
+      trainLoss,
+      thetaBefore,
+      delta,
+      trace: traceToJson(trace),
+      traceSignature,
+      ...reduced,
+    };
   }
 
   /**
@@ -449,7 +515,10 @@ export class ProviderNode implements Startable {
     const row = this.store.getRound(j.jobId, round);
     const recordSignature = row?.data.recordSignature as Hex | undefined;
     const stored = this.deltaOf(j.jobId, round);
-    if (!row || !recordSignature || !stored) {
+    // the same trace as the first attempt: the round is not retrained
+    const trace = row?.data.trace as RoundTraceJson | undefined;
+    const traceSignature = row?.data.traceSignature as Hex | undefined;
+    if (!row || !recordSignature || !stored || !trace || !traceSignature) {
       throw new AgoraError('NODE_NO_ROUND', `${this.name} has not trained and signed round ${round}`, {
         hint: 'only a round this node has signed can be retried; otherwise it rejoins at the next commit',
       });
@@ -463,7 +532,9 @@ export class ProviderNode implements Startable {
       this.rewindTo(round);
     }
     const thetaBefore = j.theta.slice();
-    const delta = new Float32Array(stored.buffer.slice(stored.byteOffset, stored.byteOffset + stored.byteLength));
+    const delta = new Float32Array(
+      stored.buffer.slice(stored.byteOffset, stored.byteOffset + stored.byteLength),
+    );
     const reduced = await this.#reduce(j, round, attempt, delta, members);
     const provenance = row.data.provenance as ProvenanceRecord;
     this.store.transaction(() => {
@@ -490,6 +561,8 @@ export class ProviderNode implements Startable {
       trainLoss: Number(row.data.trainLoss ?? Number.NaN),
       thetaBefore,
       delta,
+      trace,
+      traceSignature,
       ...reduced,
     };
   }
@@ -506,7 +579,9 @@ export class ProviderNode implements Startable {
     this.bytesSent += report.bytesSent;
     // ok=false: keep the local update for this round (DiLoCo tolerates dropped outer gradients)
     j.outer.apply(j.theta, report.ok && report.result ? report.result : delta);
-    if (this.#o.divergeRound === round && attempt === 0) j.theta[0] += 1e-3;
+    if (this.#o.divergeRound === round && attempt === 0) {
+      j.theta[0] += 1e-3 * (1 + Number.parseInt(this.address.slice(2, 6), 16)); // differs per provider
+    }
     const { bytes, hash: modelHash } = encodeTrainingCheckpoint({
       params: j.theta,
       outer: j.outer.getState(),
@@ -539,8 +614,78 @@ export class ProviderNode implements Startable {
 
   /** The Δ this node sent in `round` (f32 bytes), if it still has it. */
   deltaOf(jobId: bigint, round: number): Uint8Array | undefined {
-    const p = join(this.#o.dir, 'jobs', jobId.toString(), `round-${round}.delta`);
+    const p = deltaFilePath(join(this.#o.dir, 'jobs', jobId.toString()), round);
     return existsSync(p) ? new Uint8Array(readFileSync(p)) : undefined;
+  }
+
+  /** The signed trace of `round` (from the round row), if this node trained it. */
+  traceOf(jobId: bigint, round: number): { trace: RoundTraceJson; signature: Hex } | undefined {
+    const row = this.store.getRound(jobId, round);
+    const trace = row?.data.trace as RoundTraceJson | undefined;
+    const signature = row?.data.traceSignature as Hex | undefined;
+    return trace && signature ? { trace, signature } : undefined;
+  }
+
+  /** Encoded inner state k of `round`'s trace (`encodeInnerState`), while the round is retained. */
+  traceStateOf(jobId: bigint, round: number, k: number): Uint8Array | undefined {
+    const j = this.#job;
+    if (!j || j.jobId !== jobId) return undefined;
+    const path = traceFilePath(join(this.#o.dir, 'jobs', jobId.toString()), round);
+    return readTraceStateBytes(path, k, j.runtime.paramCount);
+  }
+
+  /**
+   * The samples of window k of `round` (`encodeWindowSamples`): the sample indices of each of its
+   * steps (the sampler replayed from the trace's start state) and, per distinct index, the record
+   * bytes and their Merkle proof against this provider's registered dataset root. Served while the
+   * round is retained (its trace file exists).
+   */
+  windowSamplesOf(jobId: bigint, round: number, k: number): Uint8Array | undefined {
+    const j = this.#job;
+    const t = this.traceOf(jobId, round);
+    if (!j || j.jobId !== jobId || !t) return undefined;
+    if (!existsSync(traceFilePath(join(this.#o.dir, 'jobs', jobId.toString()), round))) return undefined;
+    const trace = traceFromJson(t.trace);
+    if (!Number.isInteger(k) || k < 0 || k >= trace.innerSteps / trace.window) return undefined;
+    const steps = windowBatches({
+      shard: Int32Array.from({ length: j.data.size }, (_, i) => i),
+      batchSize: trace.batchSize,
+      samplerSeed: mixSeed(j.spec.seed, Number(j.datasetId)),
+      samplerStart: trace.samplerStart,
+      startStep: k * trace.window,
+      steps: trace.window,
+    });
+    const tree = this.#dataTree();
+    const distinct = [...new Set(steps.flatMap((s) => Array.from(s)))].sort((a, b) => a - b);
+    return encodeWindowSamples({
+      steps,
+      records: distinct.map((index) => ({
+        index,
+        bytes: j.data.recordBytes(index),
+        proof: tree.proof(index),
+      })),
+    });
+  }
+
+  /** The Merkle tree of this provider's registered dataset (from `<home>/data/<root>/`), built once. */
+  #dataTree(): MerkleTree {
+    if (this.#tree) return this.#tree;
+    const root = this.store.getJson<Hex>('datasetRoot');
+    const local = root ? loadDataset(this.#o.home, root) : undefined;
+    if (!root || !local) {
+      throw new AgoraError('NODE_NO_DATA', `${this.name} has no local manifest of its registered dataset`, {
+        hint: 'the dataset was registered from another --home; run the provider with that home',
+      });
+    }
+    const tree = buildMerkleTree(recordLeaves(loadHashes(local)));
+    if (tree.root.toLowerCase() !== root.toLowerCase()) {
+      throw new AgoraError(
+        'MANIFEST_CORRUPT',
+        `the local hashes of ${this.name}'s dataset give another root`,
+      );
+    }
+    this.#tree = tree;
+    return tree;
   }
 
   /**
