@@ -3,7 +3,8 @@
  * pays for them, and anyone may submit a commit, so no extra trust is placed in it).
  *
  * Per round r it collects the providers' signed records (`record`: signature, provenance and
- * sample root checked, persisted before the reply), waits for every member it can reach or a
+ * sample root checked, and the round trace — ids, shape and the worker's signature — stored with
+ * the record and served with it in `round-records`; persisted before the reply), waits for every member it can reach or a
  * deadline, takes the records of the largest group that computed the same model hash (a provider
  * whose all-reduce failed holds a different model and is left out), asks those providers to
  * co-sign the commit (`sign-commit`), and sends one `commitRound`. After the last round it closes
@@ -25,11 +26,18 @@ import type { CommittedRound } from '../market/job-rewards.ts';
 import type { ValidatorWork } from '../market/rewards.ts';
 import { AgoraHost } from '../net/host.ts';
 import { executeFraudSlashWhenDue, verifyRoundRecordSignature } from '../verify/evidence.ts';
+import { roundTraceSigner, traceFromJson, traceProblems } from '../verify/trace-wire.ts';
 import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
 import { type JobContracts, jobSplitFromChain, peerOf, pollUntil, sortRecords } from './job-sync.ts';
 import type { Logger } from './logger.ts';
 import { type JobNetOptions, MAX_ROUND_ATTEMPTS } from './provider.ts';
-import { recordFromJson, roundRequest, type SignedRecordJson, serveRoundProtocol } from './round-protocol.ts';
+import {
+  recordFromJson,
+  roundRequest,
+  type SignedRecordJson,
+  serveRoundProtocol,
+  type TraceJson,
+} from './round-protocol.ts';
 import type { Startable } from './startable.ts';
 import type { NodeStore } from './store.ts';
 
@@ -58,6 +66,8 @@ export class JobCoordinator implements Startable {
   #peers?: JobPeers;
   #stopped = false;
   #loop?: Promise<void>;
+  /** The job's inner steps per round (a record's trace must have them). */
+  #innerSteps = 0;
 
   constructor(o: CoordinatorOptions) {
     this.#o = o;
@@ -75,6 +85,7 @@ export class JobCoordinator implements Startable {
   async start(): Promise<void> {
     const { conn, contracts, jobId } = this.#o;
     this.#peers = await jobPeers(conn, contracts, jobId);
+    this.#innerSteps = (await computeMarketClient(conn, contracts.market).getJob(jobId)).innerSteps;
     const host = new AgoraHost({
       account: this.#o.account,
       chainId: conn.chainId,
@@ -159,6 +170,8 @@ export class JobCoordinator implements Startable {
       record: SignedRecordJson['record'];
       signature: string;
       provenance: SignedRecordJson['provenance'];
+      trace: TraceJson;
+      traceSignature: string;
     },
     from: Address,
   ): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -195,6 +208,17 @@ export class JobCoordinator implements Startable {
     ) {
       return { ok: false, reason: 'the provenance does not match the signed record' };
     }
+    // the round trace validators replay: for this job, round and worker, signed by the worker
+    const trace = traceFromJson(req.trace);
+    const problems = traceProblems(trace, {
+      jobId,
+      round: BigInt(req.round),
+      worker: record.worker,
+      innerSteps: this.#innerSteps,
+    });
+    if (problems.length > 0) return { ok: false, reason: `bad round trace: ${problems.join('; ')}` };
+    const traceSigner = await roundTraceSigner(trace, req.traceSignature as Hex).catch(() => undefined);
+    if (traceSigner !== getAddress(record.worker)) return { ok: false, reason: 'bad round trace signature' };
     // persisted before the reply
     return store.transaction(() => {
       const row = store.getRound(jobId, req.round);
@@ -204,12 +228,21 @@ export class JobCoordinator implements Startable {
       };
       const current = data.attempt ?? 0;
       if (req.attempt !== current) {
-        return { ok: false as const, reason: `round ${req.round} is at attempt ${current}, not ${req.attempt}` };
+        return {
+          ok: false as const,
+          reason: `round ${req.round} is at attempt ${current}, not ${req.attempt}`,
+        };
       }
       data.records[from.toLowerCase()] = {
         modelHash: req.modelHash as Hex,
         group: req.group.map((a) => a.toLowerCase()),
-        signed: { record: req.record, signature: req.signature, provenance: req.provenance },
+        signed: {
+          record: req.record,
+          signature: req.signature,
+          provenance: req.provenance,
+          trace: req.trace,
+          traceSignature: req.traceSignature,
+        },
       };
       store.saveRound(jobId, req.round, 'collecting', data);
       return { ok: true as const };
@@ -347,7 +380,9 @@ export class JobCoordinator implements Startable {
       members.map(async (m) => {
         const p = peerOf(host, m);
         if (!p) return false;
-        const s = await roundRequest(host, p, { t: 'status', jobId }, { timeoutMs: 3000 }).catch(() => undefined);
+        const s = await roundRequest(host, p, { t: 'status', jobId }, { timeoutMs: 3000 }).catch(
+          () => undefined,
+        );
         return s?.ok === true && s.ready === c;
       }),
     );

@@ -6,9 +6,11 @@
  *      else the checkpoint fetched from a peer and checked against the committed hash);
  *   2. trains H steps and all-reduces Δ with the round's members (providers not reported as of the
  *      previous commit's block, and connected);
- *   3. persists, signs its record, and sends record + provenance + model hash to the coordinator;
+ *   3. persists, signs its record and its round trace, and sends record + provenance + trace + model
+ *      hash to the coordinator;
  *   4. co-signs the commit when the coordinator asks (`sign-commit`), then waits for the commit.
- * It serves its Δ and checkpoints (`delta`, `checkpoint`) to validators and peers that resync, and
+ * It serves its Δ, round traces and window samples (`delta`, `trace-state`, `window-samples`) to
+ * validators, its checkpoints (`checkpoint`) to peers that resync, and
  * co-signs the reward split after recomputing it (`sign-rewards`). At the end it claims its reward.
  * A restarted provider reopens the job from its store and rejoins at the next commit.
  */
@@ -30,6 +32,7 @@ import {
 } from './job-sync.ts';
 import type { Logger } from './logger.ts';
 import type { JobNetOptions, ProviderNode, ProviderRound } from './provider.ts';
+import { providerRoundDataHandlers } from './provider-serving.ts';
 import { recordFromJson, recordToJson, roundRequest, serveRoundProtocol } from './round-protocol.ts';
 import { modelSpecHash, TASKS, type TaskSpec, taskSpec } from './task.ts';
 
@@ -109,10 +112,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       );
       return { ok: true, signature };
     },
-    delta: async (req) => {
-      const d = node.deltaOf(BigInt(req.jobId), req.round);
-      return d ? { ok: true, bytes: d.byteLength, payload: d } : { ok: false, reason: 'no such round' };
-    },
+    ...providerRoundDataHandlers(node),
     checkpoint: async (req) => {
       const c = node.checkpointOf(BigInt(req.jobId), req.round);
       return c
@@ -192,6 +192,10 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       await syncTo(c);
     } catch (e) {
       log.warn({ round: c, err: (e as Error).message }, 'cannot sync; waiting for the next commit');
+      // this node will not run round c: say so, or peers polling `status` would put it in c's group
+      // (a restarted node announces c while it is still connecting) and their all-reduce would fail
+      ready = c + 1;
+      readyAttempt = 0;
       await pollUntil(
         async () => ((await committed()) > c ? true : undefined),
         o.commitWaitMs ?? 90_000,
@@ -269,6 +273,8 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       record: recordToJson(r.record),
       signature: r.recordSignature,
       provenance: r.provenance,
+      trace: r.trace,
+      traceSignature: r.traceSignature,
     }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
     if (!reply.ok) log.debug({ round: c, attempt: a, reason: reply.reason }, 'record not taken yet');
     return reply.ok;

@@ -1,13 +1,16 @@
 /**
  * `/agora/round/1`: the round protocol between the separate processes of one job (adapter over
  * AgoraHost). One request per stream: a JSON request frame, a JSON reply frame (`ok` or a reason),
- * and for `delta` / `checkpoint` one binary frame after the reply. Every frame is size-limited and
+ * and for `delta` / `checkpoint` / `trace-state` / `window-samples` one binary frame after the reply. Every frame is size-limited and
  * schema-checked; a malformed request gets `{ ok: false, reason }` and never crashes the node.
  *
  *   provider → coordinator  `record`        its signed round record, provenance and model hash
  *   coordinator → provider  `sign-commit`   the round's records; the provider co-signs the commit
  *   any → coordinator       `round-records` the committed records of a round (checked against chain)
  *   validator → provider    `delta`         the provider's pseudo-gradient of a round (f32 bytes)
+ *   validator → provider    `trace-state`   inner state k of a round's trace (`encodeInnerState`)
+ *   validator → provider    `window-samples` window k's sample indices, records and Merkle proofs
+ *                                            (`encodeWindowSamples`)
  *   any → provider          `checkpoint`    the provider's checkpoint of a round (safetensors bytes)
  *   validator → coordinator `checked`       the validator checked a round
  *   coordinator → provider  `sign-rewards`  the reward split; the provider recomputes and co-signs
@@ -26,6 +29,7 @@ import { AgoraError } from '../errors.ts';
 import { decodeJson, encodeJson, FrameReader, writeFrame } from '../net/framing.ts';
 import type { AgoraHost, PeerInfo } from '../net/host.ts';
 import { parseMessage } from '../net/messages.ts';
+import { MAX_TRACE_CHECKPOINTS } from '../verify/trace-wire.ts';
 
 export const ROUND_PROTOCOL = '/agora/round/1';
 /** Largest JSON frame of this protocol (a round's records with their sample pairs). */
@@ -62,7 +66,31 @@ const provenanceSchema = z.object({
   samplePairs: z.record(z.string().regex(/^\d{1,78}$/), z.array(z.number().int().min(0)).max(1_000_000)),
 });
 export type RecordJson = z.infer<typeof recordSchema>;
-const signedRecord = z.object({ record: recordSchema, signature: sig, provenance: provenanceSchema });
+const smallInt = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1);
+/** A worker's round trace (`RoundTraceJson`, src/verify/trace-wire.ts). */
+const traceSchema = z.object({
+  jobId: uint,
+  round: uint,
+  worker: address,
+  innerSteps: z.number().int().min(1).max(1_000_000),
+  window: z.number().int().min(1).max(1_000_000),
+  batchSize: z.number().int().min(1).max(65_536),
+  samplerStart: z.object({ epoch: smallInt, position: smallInt }),
+  checkpoints: z.array(hex32).min(2).max(MAX_TRACE_CHECKPOINTS),
+});
+export type TraceJson = z.infer<typeof traceSchema>;
+const signedRecord = z.object({
+  record: recordSchema,
+  signature: sig,
+  provenance: provenanceSchema,
+  /** the worker's round trace and its EIP-191 signature of `roundTraceHash` (checked by the coordinator) */
+  trace: traceSchema.optional(),
+  traceSignature: sig.optional(),
+});
 export type SignedRecordJson = z.infer<typeof signedRecord>;
 const validatorWork = z.object({ account: address, checks: z.number().int().min(0).max(1_000_000) });
 
@@ -78,6 +106,8 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
     record: recordSchema,
     signature: sig,
     provenance: provenanceSchema,
+    trace: traceSchema,
+    traceSignature: sig,
   }),
   z.object({
     t: z.literal('sign-commit'),
@@ -89,6 +119,18 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
   }),
   z.object({ t: z.literal('round-records'), jobId, round }),
   z.object({ t: z.literal('delta'), jobId, round }),
+  z.object({
+    t: z.literal('trace-state'),
+    jobId,
+    round,
+    k: z.number().int().min(0).max(MAX_TRACE_CHECKPOINTS),
+  }),
+  z.object({
+    t: z.literal('window-samples'),
+    jobId,
+    round,
+    k: z.number().int().min(0).max(MAX_TRACE_CHECKPOINTS),
+  }),
   z.object({ t: z.literal('checkpoint'), jobId, round }),
   z.object({ t: z.literal('checked'), jobId, round, flagged: z.array(address).max(1024) }),
   z.object({
@@ -126,6 +168,14 @@ const replySchemas = {
     z.object({ ok: z.literal(true), hash: hex32, bytes: z.number().int().min(0) }),
     fail,
   ]),
+  'trace-state': z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), bytes: z.number().int().min(0) }),
+    fail,
+  ]),
+  'window-samples': z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), bytes: z.number().int().min(0) }),
+    fail,
+  ]),
   checked: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true) }), fail]),
   'sign-rewards': z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), signature: sig }), fail]),
   rewards: z.discriminatedUnion('ok', [
@@ -153,7 +203,7 @@ const replySchemas = {
 type ReplyOf<T extends RoundRequest['t']> = z.infer<(typeof replySchemas)[T]>;
 export type OkReply<T extends RoundRequest['t']> = Extract<ReplyOf<T>, { ok: true }>;
 
-/** What a handler answers: a reply, plus the binary payload for `delta` / `checkpoint`. */
+/** What a handler answers: a reply, plus the binary payload for `delta` / `checkpoint` / trace data. */
 export type HandlerResult<T extends RoundRequest['t']> =
   | { ok: false; reason: string }
   | (OkReply<T> & { payload?: Uint8Array });

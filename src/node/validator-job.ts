@@ -1,30 +1,42 @@
 /**
- * A validator daemon's part in one running job, across processes. After each round's commit it
- * fetches the committed records from the coordinator (checked against the chain's records root),
- * every worker's Δ from that worker (`delta`, checked against the signed pseudo-gradient hash) and
- * the committed model the round started from (`checkpoint`, checked against the chain), then runs
- * the contribution checks and loss-reduction scores (`validateRound`). A worker flagged in
- * FLAG_STREAK consecutive rounds is reported on chain (`reportFraud`), which takes it out of the
- * following rounds. It tells the coordinator which rounds it checked (`checked`), which is what
- * validators are paid by, and claims its reward at the end. Per-round results are persisted before
- * any report is sent.
+ * A validator daemon's part in one running job, across processes (docs/swarm.md, "Across
+ * processes"; docs/validation-and-rewards.md §3). After each round's commit it fetches the committed
+ * records with the workers' signed round traces from the coordinator (records checked against the
+ * chain's records root, traces against their workers' signatures), every worker's Δ from that worker
+ * (`delta`, checked against the signed pseudo-gradient hash) and the committed model the round started
+ * from (`checkpoint`, checked against the chain). Then, per worker (`checkWorkerRound`):
+ *   - the samples and link checks (every worker): the provenance is the trace's sampler's samples, and
+ *     Δ == f32(θ_start − θ_final) bit-exactly with θ_final the trace's last state;
+ *   - a random replay: one (worker, window) per round from the round's commit (`replaySeed`,
+ *     `selectReplayWindow`), retrained and compared with the signed end state;
+ *   - a targeted replay of every window of a worker the statistical checks flag (`validateRound`).
+ * Only a failed check — proof against the worker's own signatures and the chain — is reported
+ * (`reportFraud`, which takes the worker out of the following rounds); statistical flags alone and
+ * rounds it cannot verify (worker down, refusing, serving bytes that do not match its commitments)
+ * are logged and persisted, not reported. It tells the coordinator which rounds it checked
+ * (`checked`), which is what validators are paid by, and claims its reward at the end. Per-round
+ * results and evidence are persisted before any report is sent.
  */
 import { type Address, getAddress, type Hex, keccak256, type LocalAccount } from 'viem';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
+import { dataRegistryClient } from '../chain/data-registry.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import type { Signer } from '../chain/tx.ts';
+import { roundRecordsRoot } from '../data/provenance.ts';
+import { AgoraError } from '../errors.ts';
 import { AgoraHost } from '../net/host.ts';
 import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoint.ts';
 import { createRuntime } from '../train/onnx/index.ts';
-import { submitFraudReport } from '../verify/evidence.ts';
+import { evidenceHash, evidenceJson, type FraudEvidence, submitFraudReport } from '../verify/evidence.ts';
+import { asReplayable, type RoundTrace, selectReplayWindow } from '../verify/replay.ts';
 import { validateRound } from '../verify/round-validator.ts';
+import { roundTraceSigner, traceFromJson, traceProblems, traceWindow } from '../verify/trace-wire.ts';
 import { jobPeers, reportedAsOf } from './job-chain.ts';
 import {
   claimPostedReward,
   connectTo,
   fetchCommittedCheckpoint,
-  fetchCommittedRound,
   fetchCommittedRounds,
   type JobContracts,
   jobSplitFromChain,
@@ -32,13 +44,11 @@ import {
 } from './job-sync.ts';
 import type { Logger } from './logger.ts';
 import type { JobNetOptions } from './provider.ts';
-import { roundRequest } from './round-protocol.ts';
+import { checkWorkerRound, replaySeed, type WorkerRoundCheck } from './round-checks.ts';
+import { provenanceFromJson, roundRequest, type SignedRecordJson } from './round-protocol.ts';
 import { batchesOf, planMnistShards } from './shard-data.ts';
 import type { NodeStore } from './store.ts';
-import { innerOptimizerFor, modelSpecHash, TASKS, taskSpec } from './task.ts';
-
-/** Consecutive flagged rounds before a worker is reported (an honest label-skewed Δ can look odd once). */
-export const FLAG_STREAK = 3;
+import { innerOptimizerFor, modelSpecHash, TASKS, type TaskSpec, taskSpec } from './task.ts';
 
 export type ValidatorJobOptions = {
   conn: ChainConnection;
@@ -80,16 +90,36 @@ export async function runValidatorJob(
     ...(o.net?.listen ? { listen: o.net.listen } : {}),
   });
   await host.start();
+  // scoring runtime (loss reduction) and replay runtime (the providers' inner schedule over the job)
   const runtime = createRuntime({ model: spec.model, optimizer: innerOptimizerFor(spec, 1), threads: 1 });
+  const replayRt = asReplayable(
+    createRuntime({
+      model: spec.model,
+      optimizer: innerOptimizerFor(spec, job.innerSteps * job.rounds),
+      threads: 1,
+      stepsPerCall: 5,
+    }),
+  );
   const plan = planMnistShards(2, 5);
   const heldOut = batchesOf(plan.pool, plan.test).slice(0, 1);
+  const registry = dataRegistryClient(conn, contracts.registry);
+  const jobDatasets = new Set((await market.datasetsOf(jobId)).map(String));
+  const datasets = new Map<string, { id: bigint; root: Hex; records: number }>();
+  const datasetOf = async (id: string) => {
+    let d = datasets.get(id);
+    if (!d) {
+      const x = await registry.getDataset(BigInt(id));
+      d = { id: BigInt(id), root: x.root, records: Number(x.records) };
+      datasets.set(id, d);
+    }
+    return d;
+  };
   const reported: Address[] = [];
   let checked = 0;
   try {
     const coordinator = async () =>
       peerOf(host, peers.requester) ?? (await connectTo(host, peers.requester, o.bootstrap, 5000, o.signal));
     let previous: { worker: Address; delta: Float32Array }[] | undefined;
-    const streak = new Map<string, number>();
     let next = Number(store.getJson<number>(`validator:${jobId}:next`) ?? 0);
     while (!o.signal?.aborted && next < job.rounds) {
       const committed = await ledger.roundsCommitted(jobId);
@@ -102,14 +132,9 @@ export async function runValidatorJob(
       const coord = await coordinator();
       if (!coord) continue;
       const round = next;
-      const rec = await fetchCommittedRound({
-        host,
-        peer: coord,
-        conn,
-        ledger: contracts.ledger,
-        jobId,
-        round,
-      }).catch((e: Error) => {
+      const t0 = performance.now();
+      const onChain = await ledger.getRound(jobId, BigInt(round));
+      const rec = await fetchRoundWithTraces(host, coord, jobId, round, onChain).catch((e: Error) => {
         logger.warn({ round, err: e.message }, 'round records not available');
         return undefined;
       });
@@ -119,35 +144,38 @@ export async function runValidatorJob(
       }
       // θ the round started from: the committed model of round − 1 (round 0: the task's seeded init)
       let theta: Float32Array | undefined;
+      let startModelHash: Hex = `0x${'0'.repeat(64)}`;
       if (round === 0) {
         runtime.init(spec.seed);
         theta = runtime.getParams();
       } else {
-        const want = (await ledger.getRound(jobId, BigInt(round - 1))).modelHash;
+        startModelHash = (await ledger.getRound(jobId, BigInt(round - 1))).modelHash;
         const ck = await fetchCommittedCheckpoint({
           host,
           providers: peers.providers,
           jobId,
           round: round - 1,
-          want,
+          want: startModelHash,
           logger,
         });
         if (ck) theta = decodeTrainingCheckpoint(ck.bytes).params;
       }
       const current: { worker: Address; delta: Float32Array; pseudoGradientHash: Hex }[] = [];
-      for (const r of rec.records) {
-        const p = peerOf(host, r.worker);
+      for (const r of rec) {
+        const p = peerOf(host, r.record.worker as Address);
         const d = p
           ? await roundRequest(host, p, { t: 'delta', jobId: jobId.toString(), round }).catch(() => undefined)
           : undefined;
-        if (!d?.ok || !d.payload || keccak256(d.payload) !== r.pseudoGradientHash) continue;
+        if (!d?.ok || !d.payload || keccak256(d.payload) !== r.record.pseudoGradientHash) continue;
         const bytes = d.payload.slice();
         current.push({
-          worker: getAddress(r.worker),
+          worker: getAddress(r.record.worker),
           delta: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
-          pseudoGradientHash: r.pseudoGradientHash,
+          pseudoGradientHash: r.record.pseudoGradientHash as Hex,
         });
       }
+      // statistical checks: they choose whom to replay in full, they do not report on their own
+      const tFetched = performance.now();
       let flagged: Address[] = [];
       if (theta && current.length >= 2) {
         const v = await validateRound({
@@ -159,40 +187,120 @@ export async function runValidatorJob(
           runtime,
           heldOut,
         });
-        const now = new Set(v.evidence.map((e) => e.worker.toLowerCase()));
-        for (const c of current) {
-          const k = c.worker.toLowerCase();
-          streak.set(k, now.has(k) ? (streak.get(k) ?? 0) + 1 : 0);
-        }
         flagged = v.evidence.map((e) => e.worker);
-        const already = await reportedAsOf(conn, contracts.market, jobId);
-        const toReport = v.evidence.filter(
-          (e) =>
-            (streak.get(e.worker.toLowerCase()) ?? 0) >= FLAG_STREAK && !already.has(e.worker.toLowerCase()),
-        );
-        store.saveRound(jobId, round, 'checked', {
-          workers: current.map((c) => c.worker),
-          flagged,
-          reporting: toReport.map((e) => e.worker),
+        previous = current;
+      } else previous = undefined;
+      // proof-based checks: samples + link for every worker with a valid trace, one random window,
+      // every window of a flagged worker
+      const traced: { r: SignedRecordJson; trace: RoundTrace; traceSignature: Hex }[] = [];
+      const unusable: string[] = [];
+      for (const r of rec) {
+        const t = await verifiedTrace(r, jobId, round, job.innerSteps, spec);
+        if (typeof t === 'string') {
+          unusable.push(getAddress(r.record.worker));
+          logger.warn(
+            { round, worker: r.record.worker, reason: t },
+            'round trace unusable: worker not checked',
+          );
+        } else traced.push({ r, trace: t, traceSignature: r.traceSignature as Hex });
+      }
+      const tStats = performance.now();
+      const checks: WorkerRoundCheck[] = [];
+      if (traced.length > 0) {
+        const W = traceWindow(job.innerSteps);
+        const sel = selectReplayWindow({
+          jobId,
+          round: BigInt(round),
+          validatorSeed: replaySeed(onChain.recordsRoot, onChain.modelHash),
+          workers: traced.map((x) => x.trace.worker),
+          innerSteps: job.innerSteps,
+          window: W,
         });
-        for (const ev of toReport) {
-          const rep = await submitFraudReport(market, o.signer, ev);
-          reported.push(ev.worker);
-          progress(
-            `validator: ${ev.worker} flagged ${FLAG_STREAK} rounds in a row (${ev.kind}); fraud report ${rep.reportId}`,
+        for (const x of traced) {
+          const w = x.trace.worker;
+          const ids = Object.keys(x.r.provenance.samplePairs);
+          if (ids.length !== 1 || !jobDatasets.has(ids[0])) {
+            unusable.push(w);
+            logger.warn({ round, worker: w, datasets: ids }, 'provenance names no single dataset of the job');
+            continue;
+          }
+          const all = Array.from({ length: job.innerSteps / W }, (_, k) => k);
+          const windows = flagged.some((f) => getAddress(f) === w)
+            ? all
+            : getAddress(sel.worker) === w
+              ? [sel.windowIndex]
+              : [];
+          checks.push(
+            await checkWorkerRound({
+              host,
+              jobId,
+              round,
+              spec,
+              trace: x.trace,
+              traceSignature: x.traceSignature,
+              provenance: provenanceFromJson(x.r.provenance),
+              delta: current.find((c) => c.worker === w)?.delta,
+              thetaStart: theta,
+              startModelHash,
+              dataset: await datasetOf(ids[0]),
+              windows,
+              runtime: replayRt,
+              signal: o.signal,
+            }),
           );
         }
-        previous = current;
-        checked++;
-        await roundRequest(host, coord, { t: 'checked', jobId: jobId.toString(), round, flagged }).catch(
-          () => undefined,
+      }
+      const evidence = checks.flatMap((c) => (c.evidence ? [c.evidence] : []));
+      const already = await reportedAsOf(conn, contracts.market, jobId);
+      const toReport = evidence.filter((e) => !already.has(e.worker.toLowerCase()));
+      const verified = checks.some(
+        (c) =>
+          c.link.status === 'pass' ||
+          c.link.status === 'fail' ||
+          c.replays.some((r) => r.status !== 'unverifiable' && r.status !== 'skipped'),
+      );
+      // persisted before any report is sent (a restart re-checks this round and skips sent reports)
+      store.saveRound(jobId, round, 'checked', {
+        workers: rec.map((r) => getAddress(r.record.worker)),
+        flagged,
+        checks: checks.map(summary),
+        unusable,
+        reporting: toReport.map((e) => ({ evidence: evidenceJson(e), evidenceHash: evidenceHash(e) })),
+      });
+      logChecks(logger, round, checks);
+      const ms = (a: number, b: number) => Math.round(b - a);
+      const tDone = performance.now();
+      logger.info(
+        {
+          round,
+          behind: committed - 1 - round,
+          fetchMs: ms(t0, tFetched),
+          statsMs: ms(tFetched, tStats),
+          proofMs: ms(tStats, tDone),
+          bytes: checks.reduce((a, c) => a + c.bytesFetched, 0),
+        },
+        'round validated',
+      );
+      for (const ev of toReport) {
+        const rep = await submitFraudReport(market, o.signer, ev);
+        reported.push(ev.worker);
+        progress(
+          `validator: ${ev.worker} failed the ${checkName(ev)} check of round ${round + 1}; fraud report ${rep.reportId}`,
         );
+      }
+      if (verified) {
+        checked++;
+        await roundRequest(host, coord, {
+          t: 'checked',
+          jobId: jobId.toString(),
+          round,
+          flagged: evidence.map((e) => e.worker),
+        }).catch(() => undefined);
       } else {
         logger.warn(
           { round, deltas: current.length, theta: theta !== undefined },
           'round could not be checked',
         );
-        previous = undefined;
       }
       next = round + 1;
       store.setJson(`validator:${jobId}:next`, next);
@@ -226,6 +334,96 @@ export async function runValidatorJob(
     return { checked, reported };
   } finally {
     await runtime.dispose();
+    await replayRt.dispose();
     await host.stop();
+  }
+}
+
+/** A committed round's signed records with their traces, the records checked against the chain. */
+async function fetchRoundWithTraces(
+  host: AgoraHost,
+  peer: string,
+  jobId: bigint,
+  round: number,
+  onChain: { recordsRoot: Hex; modelHash: Hex },
+): Promise<SignedRecordJson[]> {
+  const r = await roundRequest(host, peer, { t: 'round-records', jobId: jobId.toString(), round });
+  if (!r.ok) throw new AgoraError('NODE_ROUND_RECORDS', `round ${round} records: ${r.reason}`);
+  const root = roundRecordsRoot(
+    jobId,
+    round,
+    r.records.map((x) => provenanceFromJson(x.provenance)),
+  );
+  if (root !== onChain.recordsRoot || r.modelHash !== onChain.modelHash) {
+    throw new AgoraError(
+      'NODE_ROUND_RECORDS',
+      `the records of round ${round} do not match the chain's commit`,
+      {
+        hint: 'the coordinator serves a wrong or stale round',
+      },
+    );
+  }
+  return r.records;
+}
+
+/**
+ * The record's trace if it is usable — for this job, round and worker, of the task's shape, and
+ * signed by the worker (the coordinator relays it, so it is not trusted) — else why not.
+ */
+async function verifiedTrace(
+  r: SignedRecordJson,
+  jobId: bigint,
+  round: number,
+  innerSteps: number,
+  spec: TaskSpec,
+): Promise<RoundTrace | string> {
+  if (!r.trace || !r.traceSignature) return 'no trace';
+  const t = traceFromJson(r.trace);
+  const problems = traceProblems(t, {
+    jobId,
+    round: BigInt(round),
+    worker: getAddress(r.record.worker),
+    innerSteps,
+    batchSize: spec.batchSize,
+  });
+  if (problems.length > 0) return problems.join('; ');
+  const signer = await roundTraceSigner(t, r.traceSignature as Hex).catch(() => undefined);
+  return signer === getAddress(r.record.worker) ? t : 'the trace is not signed by its worker';
+}
+
+function summary(c: WorkerRoundCheck): Record<string, unknown> {
+  return {
+    worker: c.worker,
+    samples: c.samples,
+    link: c.link,
+    replays: c.replays,
+    bytesFetched: c.bytesFetched,
+    failed: c.evidence !== undefined,
+  };
+}
+
+function checkName(e: FraudEvidence): string {
+  const d = e.details as { check?: string };
+  return d.check ?? (e.kind === 'replay-mismatch' ? 'replay' : e.kind);
+}
+
+function logChecks(logger: Logger, round: number, checks: readonly WorkerRoundCheck[]): void {
+  for (const c of checks) {
+    const replays = c.replays.filter((r) => r.status !== 'skipped');
+    logger.info(
+      {
+        round,
+        worker: c.worker,
+        samples: c.samples.status,
+        link: c.link.status,
+        replays: replays.map(
+          (r) => `${r.window}:${r.status}${r.replayMs ? `:${r.replayMs.toFixed(1)}ms` : ''}`,
+        ),
+        bytes: c.bytesFetched,
+        ...(c.link.reason ? { linkReason: c.link.reason } : {}),
+        ...(replays.some((r) => r.reason) ? { replayReason: replays.find((r) => r.reason)?.reason } : {}),
+      },
+      c.evidence ? 'round check failed' : 'round checked',
+    );
   }
 }

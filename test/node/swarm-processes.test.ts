@@ -6,7 +6,9 @@
  * on without it, the restarted provider resumes from its store, resyncs to the committed model and
  * signs later rounds again. Two providers compute a wrong model in round 2 (fault injection), so no
  * two of three agree: the requester retries that round's all-reduce and it commits with all three,
- * each having signed one record for it. At the end the reward root is posted and every party claims.
+ * each having signed one record for it. The validator checks every round by proof (link checks and
+ * a random window replay) and reports nobody. At the end the reward root is posted and every party
+ * claims.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { readDeployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
+import { fraudReports } from '../../src/node/job-chain.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { NodeStore } from '../../src/node/store.ts';
 import { AGORA_BIN, runCli, tempHome } from '../helpers/cli.ts';
@@ -243,6 +246,26 @@ describe('agora node start: a job across separate processes', () => {
     }
     expect(signers).toContain(2);
     expect(signers.at(-1)).toBe(3);
+
+    // the validator checked the rounds by proof (link check of every worker it reached, one random
+    // window replayed per round) and reported nobody: every provider here is honest, including the
+    // restarted one (the statistical checks alone no longer report under label skew)
+    expect(await fraudReports(conn, d.contracts.ComputeMarket!, jobId)).toEqual([]);
+    const vstore = new NodeStore(join(home, 'nodes', 'validator', 'node.db'));
+    try {
+      type Check = { link: { status: string }; replays: { status: string }[] };
+      const checks = Array.from({ length: rounds }, (_, r) => vstore.getRound(jobId, r))
+        .filter((row) => row?.state === 'checked')
+        .flatMap((row) => row!.data.checks as Check[]);
+      const links = checks.map((c) => c.link.status);
+      const replays = checks.flatMap((c) => c.replays.map((x) => x.status));
+      expect(links.filter((x) => x === 'pass').length, links.join(',')).toBeGreaterThan(rounds);
+      expect(links).not.toContain('fail');
+      expect(replays.filter((x) => x === 'pass').length, replays.join(',')).toBeGreaterThan(rounds / 2);
+      expect(replays).not.toContain('fail');
+    } finally {
+      vstore.close();
+    }
 
     // the restarted provider resumed from its own store (same node directory, same job row)
     const store = new NodeStore(join(home, 'nodes', 'p3', 'node.db'));
