@@ -322,7 +322,8 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
               { t: 'status', jobId: jobId.toString() },
               { timeoutMs: 3000 },
             ).catch(() => undefined);
-            if (!s?.ok) return false;
+            if (!s) return undefined; // no answer yet (a loaded peer): ask again until the deadline
+            if (!s.ok) return false;
             if (s.ready === c) return s.attempt === a ? true : s.attempt < a ? undefined : false;
             return s.ready >= 0 && s.ready < c ? undefined : false; // behind by a commit: wait
           },
