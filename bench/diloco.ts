@@ -3,24 +3,31 @@
  * data, shards and total samples, K simulated workers (one ONNX runtime each).
  *
  *   npm run bench:diloco -- --task mnist-mlp|brown-lm [--data idx:IMAGES,LABELS]
- *     [--shards iid|label-skew|dirichlet:ALPHA] [--classes-per-worker N] [--dirichlet ALPHA]
- *     [--methods ddp,fedavg,diloco,scaffold,scaffold-upd,scaffold-upd-explicit,fedprox,scaffold+fedprox]
- *     [--mu M] [--strength β] [--drift-codec CODEC] [--hidden 512,512]
+ *     [--shards iid|label-skew|label-sort|dirichlet:ALPHA] [--classes-per-worker N]
+ *     [--shards-per-worker S] [--dirichlet ALPHA]
+ *     [--methods ddp,fedavg,diloco,<drift names: scaffold, fedprox, logit-adjust, fixed-head, …>]
+ *     [--mu M] [--strength β] [--tau τ] [--la-eps ε] [--drift-codec CODEC] [--hidden 512,512]
+ *     [--error-feedback] [--round-steps 50*10,100*15] [--ddp-from FILE]
  *     [--workers K] [--quick] [--steps S] [--json FILE]
  *
  * Shards: `label-skew` gives worker w the classes π[(w·N + j) mod C], j < N, of a seeded class
- * permutation π (N = --classes-per-worker, default max(2, ⌈C/K⌉)); `--dirichlet α` (or
- * `--shards dirichlet:α`) draws each class's split over workers from Dirichlet(α)
- * (src/train/data/sharding.ts). `--methods` selects runs (default: all but the drift corrections
- * = the original benchmark); `scaffold` / `scaffold-explicit` / `fedprox` are DiLoCo with that
- * drift correction (docs/drift-correction.md); their bytes include every variate sent.
+ * permutation π (N = --classes-per-worker, default max(2, ⌈C/K⌉)); `label-sort` is McMahan et
+ * al.'s split: the label-sorted pool cut into K·S pieces, S (--shards-per-worker, default 2) random
+ * pieces per worker; `--dirichlet α` (or `--shards dirichlet:α`) draws each class's split over
+ * workers from Dirichlet(α) (src/train/data/sharding.ts). Each worker's class counts are printed
+ * and recorded (`config.shardClassCounts`). `--methods` selects runs (default: ddp, fedavg, diloco
+ * = the original benchmark); every name of DRIFT_NAMES (src/train/diloco/drift/index.ts) is
+ * DiLoCo with that drift correction (docs/drift-correction.md); bytes include every variate sent.
+ * `--error-feedback` keeps the codecs' quantization error across rounds; `--round-steps` gives an
+ * explicit per-round H schedule (`h*n` = n rounds of h steps, summing to --steps); `--ddp-from`
+ * reuses the DDP run of an earlier result file with the same shards, model and schedule.
  *
  * Writes `{ task, config, runs: [{ name, method, H, codec, bytesPerWorker, evalLoss, evalAccuracy,
  * wallSeconds, ... }], target }` to FILE and an SVG plot (eval loss vs bytes, log-x) to FILE.svg.
  * The target check: DiLoCo H=500 int8 uses ≥ 2000× fewer bytes per worker than DDP with eval loss
  * ≤ 1.02× DDP's.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CodecName } from '../src/train/codec.ts';
 import { isCodecName } from '../src/train/codecs/index.ts';
@@ -31,6 +38,7 @@ import {
   loadIdxClassification,
   loadMnistNpm,
   type ShardScheme,
+  shardClassCounts,
   shardIndices,
 } from '../src/train/data/index.ts';
 import {
@@ -64,15 +72,21 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'no-fedavg': { type: 'boolean', default: false },
     'classes-per-worker': { type: 'string' },
+    'shards-per-worker': { type: 'string', default: '2' },
     dirichlet: { type: 'string' },
     methods: { type: 'string' },
     mu: { type: 'string', default: '0.01' },
     strength: { type: 'string', default: '1' },
+    tau: { type: 'string', default: '1' },
+    'la-eps': { type: 'string', default: '0.001' },
     hidden: { type: 'string' },
     'drift-codec': { type: 'string' },
     'first-round': { type: 'string' },
     'variate-steps': { type: 'string' },
     'topk-fraction': { type: 'string' },
+    'error-feedback': { type: 'boolean', default: false },
+    'round-steps': { type: 'string' },
+    'ddp-from': { type: 'string' },
   },
 });
 
@@ -137,9 +151,12 @@ function scheme(s: string): ShardScheme {
       : Math.max(2, Math.ceil(C / K));
     return { kind: 'label-skew', classesPerWorker: Math.min(C, n), seed };
   }
+  if (s === 'label-sort') {
+    return { kind: 'label-sort', shardsPerWorker: Number(values['shards-per-worker']), seed };
+  }
   if (s.startsWith('dirichlet:')) return { kind: 'dirichlet', alpha: Number(s.slice(10)), seed };
   if (s === 'contiguous') return { kind: 'contiguous' };
-  throw new Error(`--shards must be iid, label-skew, dirichlet:ALPHA or contiguous, got ${s}`);
+  throw new Error(`--shards must be iid, label-skew, label-sort, dirichlet:ALPHA or contiguous, got ${s}`);
 }
 const shardScheme = scheme(values.dirichlet ? `dirichlet:${values.dirichlet}` : values.shards);
 const ALL_METHODS = ['ddp', 'fedavg', 'diloco', ...DRIFT_NAMES.filter((n) => n !== 'none')];
@@ -160,6 +177,16 @@ const shards = shardIndices(
   K,
   shardScheme,
 );
+const classCounts =
+  dataset.kind === 'classification'
+    ? shardClassCounts(shards, dataset.labels, dataset.numClasses)
+    : undefined;
+if (classCounts) {
+  for (const [w, counts] of classCounts.entries()) {
+    const held = counts.flatMap((n, c) => (n > 0 ? [`${c}:${n}`] : []));
+    console.log(`worker ${w}: ${shards[w].length} samples, classes ${held.join(' ')}`);
+  }
+}
 const evalBatchSize = 256;
 const evalBatches: TensorBatch[] = [];
 for (let i = 0; i + evalBatchSize <= evalIdx.length; i += evalBatchSize) {
@@ -181,7 +208,7 @@ const makeRuntime = (): Runtime => createRuntime({ model, optimizer, threads, st
 
 console.log(
   `task ${task}: ${dataset.id}, ${trainIdx.length} train / ${evalBatches.length * evalBatchSize} eval samples, ` +
-    `K=${K}, ${steps} steps/worker, batch ${batch}/worker, shards ${values.shards}, H ${Hs.join('/')}, codecs ${codecs.join('/')}`,
+    `K=${K}, ${steps} steps/worker, batch ${batch}/worker, shards ${values.shards}, H ${values['round-steps'] ?? Hs.join('/')}, codecs ${codecs.join('/')}`,
 );
 
 const runs: RunResult[] = [];
@@ -208,6 +235,36 @@ console.log(
 );
 
 const evalEvery = Math.min(...Hs, Math.max(1, Math.floor(steps / 20)));
+// --ddp-from FILE: reuse the DDP run of an earlier result file with the same data, shards, model and
+// schedule (DDP is deterministic given those and the seed) instead of training it again.
+if (values['ddp-from'] && !methods.includes('ddp')) {
+  const prev = JSON.parse(readFileSync(values['ddp-from'], 'utf8')) as {
+    config: Record<string, unknown>;
+    runs: (Omit<RunResult, 'params'> & { method: string })[];
+  };
+  const same = (k: string, v: unknown) => JSON.stringify(prev.config[k]) === JSON.stringify(v);
+  const prevDdp = prev.runs.find((r) => r.method === 'ddp');
+  if (
+    !prevDdp ||
+    !same('shardScheme', shardScheme) ||
+    !same('model', model) ||
+    !same('stepsPerWorker', steps) ||
+    !same('batchPerWorker', batch) ||
+    !same('seed', seed) ||
+    !same('trainSamples', trainIdx.length)
+  ) {
+    throw new Error(`--ddp-from ${values['ddp-from']}: no DDP run with the same shards, model and schedule`);
+  }
+  ddp = {
+    ...prevDdp,
+    name: `ddp (from ${values['ddp-from'].split('/').pop()})`,
+    params: new Float32Array(0),
+  } as RunResult;
+  runs.push(ddp);
+  console.log(
+    `reusing ${ddp.name}: acc ${ddp.evalAccuracy}, bytes/worker ${ddp.bytesPerWorker.toExponential(3)}`,
+  );
+}
 if (methods.includes('ddp')) {
   ddp = await runDdp(ddpRt, data, {
     workers: K,
@@ -221,18 +278,32 @@ if (methods.includes('ddp')) {
   log(ddp);
 }
 
-for (const H of Hs) {
-  if (steps % H !== 0) throw new Error(`steps (${steps}) must be a multiple of H (${H})`);
+// --round-steps "50*4,125*8,...": an explicit (adaptive) H schedule, `h*n` = n rounds of h steps;
+// it must sum to --steps and replaces --H for DiLoCo and the drift methods.
+const adaptive = values['round-steps']
+  ? values['round-steps'].split(',').flatMap((part) => {
+      const [h, n] = part.split('*').map(Number);
+      return Array.from({ length: n ?? 1 }, () => h);
+    })
+  : undefined;
+if (adaptive && adaptive.reduce((a, b) => a + b, 0) !== steps) {
+  throw new Error(`--round-steps must sum to --steps (${steps}), got ${adaptive.reduce((a, b) => a + b, 0)}`);
+}
+const ef = values['error-feedback'];
+for (const H of adaptive ? [Math.round(steps / adaptive.length)] : Hs) {
+  if (!adaptive && steps % H !== 0) throw new Error(`steps (${steps}) must be a multiple of H (${H})`);
   const first = values['first-round'] ? Number(values['first-round']) : 0;
   // --first-round F (drift methods only): a short first round of F steps, then H-step rounds, with
   // the remainder H − F as one more round at the end (same total steps).
   const driftSchedule =
-    first > 0 && first < H
+    adaptive ??
+    (first > 0 && first < H
       ? [first, ...Array.from({ length: steps / H - 1 }, () => H), H - first]
-      : undefined;
-  const rounds = steps / H;
+      : undefined);
+  const hLabel = adaptive ? values['round-steps'] : undefined;
+  const rounds = adaptive ? adaptive.length : steps / H;
   const evalEveryRounds = Math.max(1, Math.floor(rounds / 40));
-  if (methods.includes('fedavg')) {
+  if (methods.includes('fedavg') && !adaptive) {
     const r = await runDiloco(workers, data, {
       method: 'fedavg',
       innerSteps: H,
@@ -255,9 +326,13 @@ for (const H of Hs) {
           : createDriftCorrection(m, {
               mu: Number(values.mu),
               strength: Number(values.strength),
+              tau: Number(values.tau),
+              eps: Number(values['la-eps']),
               ...(values['variate-steps'] ? { variateSteps: Number(values['variate-steps']) } : {}),
             });
       const driftCodec = values['drift-codec'];
+      const schedule = adaptive ?? (drift ? driftSchedule : undefined);
+      const hName = hLabel ?? `${drift && driftSchedule ? `${first}+` : ''}${H}`;
       const r = await runDiloco(workers, data, {
         method: 'diloco',
         ...(values['topk-fraction'] ? { codecOptions: { fraction: Number(values['topk-fraction']) } } : {}),
@@ -268,11 +343,12 @@ for (const H of Hs) {
         seed,
         evalEveryRounds,
         chunk: 48,
-        name: `${drift ? drift.name : 'diloco'} H=${drift && driftSchedule ? `${first}+` : ''}${H} ${codec}${drift && driftCodec ? `/${driftCodec}` : ''}`,
+        errorFeedback: ef,
+        name: `${drift ? drift.name : 'diloco'} H=${hName} ${codec}${drift && driftCodec ? `/${driftCodec}` : ''}${ef ? ' +EF' : ''}`,
+        ...(schedule ? { roundSteps: schedule } : {}),
         ...(drift
           ? {
               drift,
-              ...(driftSchedule ? { roundSteps: driftSchedule } : {}),
               innerOptimizer: optimizer,
               ...(driftCodec && isCodecName(driftCodec) ? { driftCodec } : {}),
             }
@@ -317,6 +393,7 @@ const result = {
     totalSamples: K * batch * steps,
     shards: values.dirichlet ? `dirichlet:${values.dirichlet}` : values.shards,
     shardScheme,
+    ...(classCounts ? { shardClassCounts: classCounts } : {}),
     methods,
     fedproxMu: Number(values.mu),
     trainSamples: trainIdx.length,

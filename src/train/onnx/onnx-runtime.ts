@@ -21,6 +21,8 @@ import type {
   InnerOptimizerConfig,
   Runtime,
   RuntimeCorrections,
+  RuntimeFreezing,
+  RuntimeLogitAdjustment,
   TensorBatch,
   TrainResult,
 } from '../runtime.ts';
@@ -33,7 +35,7 @@ export type OnnxRuntimeOptions = SessionConfig & {
   stepsPerCall?: number;
 };
 
-export class OnnxRuntime implements Runtime, RuntimeCorrections {
+export class OnnxRuntime implements Runtime, RuntimeCorrections, RuntimeLogitAdjustment, RuntimeFreezing {
   readonly model: Model;
   readonly paramCount: number;
   readonly stepsPerCall: number;
@@ -53,6 +55,10 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections {
   private gradAcc: Float64Array[] | undefined;
   private gradAccSteps = 0;
   private gradAccMax = Number.POSITIVE_INFINITY;
+  /** Logit adjustment (RuntimeLogitAdjustment), `classes` values; undefined = off. */
+  private logitOffset: Float32Array | undefined;
+  /** Frozen parameter tensors (RuntimeFreezing); undefined = none. */
+  private frozen: boolean[] | undefined;
   private readonly sessions = new Map<string, Promise<OnnxSession>>();
 
   constructor(model: Model, optimizer: InnerOptimizerConfig, options: OnnxRuntimeOptions = {}) {
@@ -78,6 +84,27 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections {
     this.params = this.sizes.map((n) => new Float32Array(n));
     this.m = this.sizes.map((n) => new Float32Array(n));
     this.v = this.sizes.map((n) => new Float32Array(n));
+  }
+
+  /** Number of output classes (vocabulary size for a language model). */
+  get classes(): number {
+    return this.model.classes;
+  }
+
+  /** Number of parameter tensors. */
+  get paramTensors(): number {
+    return this.model.params.length;
+  }
+
+  setFrozenParams(frozen: readonly boolean[] | undefined): void {
+    if (frozen !== undefined && frozen.length !== this.model.params.length) {
+      throw new AgoraError(
+        'RUNTIME_BAD_PARAMS',
+        `frozen flags: expected ${this.model.params.length} (one per parameter tensor), got ${frozen.length}`,
+        { hint: 'flags follow the model’s parameter order (e.g. MLP: fc0.weight, fc0.bias, …)' },
+      );
+    }
+    this.frozen = frozen?.some(Boolean) ? [...frozen] : undefined;
   }
 
   /** The optimizer step counter (number of updates taken since the last reset). */
@@ -130,6 +157,21 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections {
     }
     this.proxAnchor = anchor === undefined || mu === 0 ? undefined : this.split(anchor, 'proximal anchor');
     this.proxMu = mu;
+  }
+
+  setLogitAdjustment(offset: Float32Array | undefined): void {
+    if (offset === undefined) {
+      this.logitOffset = undefined;
+      return;
+    }
+    if (offset.length !== this.model.classes || !offset.every(Number.isFinite)) {
+      throw new AgoraError(
+        'RUNTIME_BAD_PARAMS',
+        `logit adjustment: expected ${this.model.classes} finite values, got ${offset.length}`,
+        { hint: 'one offset per output class, e.g. τ·log of the local class frequencies' },
+      );
+    }
+    this.logitOffset = offset.slice();
   }
 
   setUpdateCorrection(offset: Float32Array | undefined): void {
@@ -250,6 +292,8 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections {
       proximal: this.proxAnchor !== undefined,
       updateOffset: this.updOffset !== undefined,
       gradSum: this.gradAcc !== undefined && this.gradAccSteps < this.gradAccMax,
+      logitOffset: this.logitOffset !== undefined,
+      ...(this.frozen ? { frozen: this.frozen } : {}),
     };
     const tag = featureTag(features);
     const session = await this.session(`train:${b}:${k}${tag ? `:${tag}` : ''}`, () =>
@@ -264,6 +308,9 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections {
       if (this.proxAnchor) feeds[`an${i}`] = { data: this.proxAnchor[i], dims: p.shape, dtype: 'float32' };
       if (this.updOffset) feeds[`uo${i}`] = { data: this.updOffset[i], dims: p.shape, dtype: 'float32' };
     });
+    if (this.logitOffset) {
+      feeds.lo = { data: this.logitOffset, dims: [this.model.classes], dtype: 'float32' };
+    }
     if (this.proxAnchor) feeds.mu = { data: new Float32Array([this.proxMu]), dims: [1], dtype: 'float32' };
     chunk.forEach((batch, j) => {
       this.batchFeeds(batch, feeds, `x${j}`, `y${j}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgoraError } from '../../../src/errors.ts';
-import { BatchSampler, holdoutSplit, shardIndices } from '../../../src/train/data/index.ts';
+import { BatchSampler, holdoutSplit, shardClassCounts, shardIndices } from '../../../src/train/data/index.ts';
 
 const N = 1000;
 const C = 10;
@@ -34,6 +34,46 @@ describe('sharding', () => {
     expect(() => shardIndices(pool, 4, { kind: 'label-skew', classesPerWorker: 11, seed: 3 })).toThrow(
       AgoraError,
     );
+  });
+
+  it('label-sort (McMahan et al.): 2 label-sorted pieces per worker, 2–4 classes, overlapping at random', () => {
+    const scheme = { kind: 'label-sort', shardsPerWorker: 2, seed: 4 } as const;
+    const s = shardIndices(pool, 8, scheme);
+    expectPartition(s, pool.indices);
+    expect(shardIndices(pool, 8, scheme)).toEqual(s);
+    expect(shardIndices(pool, 8, { ...scheme, seed: 5 })).not.toEqual(s);
+    // 16 pieces of 62 or 63 samples; every worker gets two of them
+    for (const sh of s) expect([124, 125, 126]).toContain(sh.length);
+    const counts = shardClassCounts(s, labels, C);
+    const classSets = counts.map((c) => c.flatMap((n, k) => (n > 0 ? [k] : [])));
+    let total = 0;
+    for (const cs of classSets) {
+      // a piece of 62.5 samples spans at most 2 classes of 100 samples each
+      expect(cs.length).toBeGreaterThanOrEqual(1);
+      expect(cs.length).toBeLessThanOrEqual(4);
+      total += cs.length;
+    }
+    // pieces straddle class boundaries: on average more than 2 classes per worker
+    expect(total / 8).toBeGreaterThan(2);
+    // the pieces are label-sorted: a worker's labels, in sorted order, form at most 2 runs of
+    // consecutive class ids, i.e. its classes are a union of ≤ 2 intervals
+    for (const cs of classSets) {
+      let runs = 1;
+      for (let i = 1; i < cs.length; i++) if (cs[i] !== cs[i - 1] + 1) runs++;
+      expect(runs).toBeLessThanOrEqual(2);
+    }
+    // unlike label-skew with 2 classes, some class is held by workers whose class sets differ
+    const key = (cs: number[]) => cs.join(',');
+    expect(new Set(classSets.map(key)).size).toBeGreaterThan(5);
+    expect(() => shardIndices(pool, 8, { ...scheme, shardsPerWorker: 0 })).toThrow(AgoraError);
+    expect(() => shardIndices({ ...pool, indices: [1, 2, 3] }, 8, scheme)).toThrow(/at least 16/);
+  });
+
+  it('shardClassCounts counts each class per shard', () => {
+    expect(shardClassCounts([[0, 1, 10], [7]], labels, C)).toEqual([
+      [2, 0, 0, 0, 0, 0, 0, 1, 0, 0], // labels 0, 7, 0
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 1], // label 9
+    ]);
   });
 
   it('dirichlet: deterministic partition; small alpha is more skewed than large alpha', () => {

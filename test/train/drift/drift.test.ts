@@ -6,6 +6,9 @@ import {
   type DriftCorrection,
   defaultDriftCorrection,
   FedProx,
+  FixedHead,
+  LogitAdjustment,
+  logitAdjustmentOffsets,
   type RunResult,
   runDiloco,
   Scaffold,
@@ -81,6 +84,42 @@ describe('drift-corrected DiLoCo on label-skewed shards', () => {
     expect(again.params).toEqual(plain.params);
   }, 30_000);
 
+  it('logit adjustment: each worker trains with its own class prior and sends nothing extra', async () => {
+    const plain = await run(undefined);
+    const la = new LogitAdjustment();
+    const adjusted = await run(la);
+    expect(adjusted.bytesPerWorker).toBe(plain.bytesPerWorker);
+    expect(adjusted.params).not.toEqual(plain.params);
+    for (let w = 0; w < K; w++) {
+      const counts = new Array(10).fill(0);
+      for (const i of shards[w]) counts[labels[i]]++;
+      expect(Array.from(la.offsets(w))).toEqual(Array.from(logitAdjustmentOffsets(counts)));
+      // the worker's two classes get the largest offsets
+      const top2 = Array.from(la.offsets(w).keys())
+        .sort((a, b) => la.offsets(w)[b] - la.offsets(w)[a])
+        .slice(0, 2)
+        .sort();
+      expect(top2).toEqual(counts.flatMap((n, c) => (n > 0 ? [c] : [])));
+    }
+    // the runtimes are left without the adjustment
+    expect((await run(undefined)).params).toEqual(plain.params);
+  }, 30_000);
+
+  it('fixed head: the global output layer stays at its seeded init, the body trains, no extra bytes', async () => {
+    const plain = await run(undefined);
+    const fixed = await run(new FixedHead());
+    expect(fixed.bytesPerWorker).toBe(plain.bytesPerWorker);
+    rts[0].init(5); // the runs' seed: the initial parameters
+    const init = rts[0].getParams();
+    const headFrom = 784 * 32 + 32; // fc1.weight [32, 10] and fc1.bias [10] follow fc0
+    expect(Array.from(fixed.params.subarray(headFrom))).toEqual(Array.from(init.subarray(headFrom)));
+    let moved = 0;
+    for (let i = 0; i < headFrom; i++) moved = Math.max(moved, Math.abs(fixed.params[i] - init[i]));
+    expect(moved).toBeGreaterThan(0.01);
+    expect(fixed.evalAccuracy!).toBeGreaterThan(0.3);
+    expect((await run(undefined)).params).toEqual(plain.params);
+  }, 30_000);
+
   it('update-space SCAFFOLD: implicit variates equal explicit ones with a lossless codec', async () => {
     const imp = new Scaffold({ space: 'update', mode: 'implicit' });
     const exp = new Scaffold({ space: 'update', mode: 'explicit' });
@@ -105,9 +144,13 @@ describe('drift-corrected DiLoCo on label-skewed shards', () => {
     expect(() => createDriftCorrection('nope')).toThrow(/Unknown drift/);
     expect(() => new FedProx({ mu: 0 })).toThrow(/mu/);
     expect(() => new Scaffold({ space: 'gradient', mode: 'implicit' })).toThrow(/explicit/);
-    expect(defaultDriftCorrection('classification')?.name).toBe('scaffold-grad');
-    expect(defaultDriftCorrection('classification', { innerSteps: 50 })).toBeInstanceOf(Scaffold);
-    expect(defaultDriftCorrection('classification', { innerSteps: 250 })).toBeUndefined();
+    expect(defaultDriftCorrection('classification')?.name).toBe('fixed-head');
+    expect(defaultDriftCorrection('classification', { innerSteps: 50 })).toBeInstanceOf(FixedHead);
+    expect(defaultDriftCorrection('classification', { innerSteps: 250 })).toBeInstanceOf(FixedHead);
+    expect(createDriftCorrection('logit-adjust', { tau: 0.5 })?.name).toBe('logit-adjust(τ=0.5)');
+    expect(createDriftCorrection('fixed-head+logit-adjust')).toBeInstanceOf(ComposedDrift);
+    expect(() => new LogitAdjustment({ eps: 0 })).toThrow(/ε/);
+    expect(() => new FixedHead({ tensors: 0 })).toThrow(/positive/);
     expect(defaultDriftCorrection('lm')).toBeUndefined();
     const both = new ComposedDrift([new Scaffold(), new Scaffold()]);
     expect(both.name).toBe('scaffold-grad+scaffold-grad');

@@ -11,7 +11,7 @@
  * The outer optimizer is untouched. State is per worker + shared, so in a swarm each peer runs the
  * same object with only its own worker index.
  */
-import type { Runtime, RuntimeCorrections } from '../../runtime.ts';
+import { hasFreezing, hasLogitAdjustment, type Runtime, type RuntimeCorrections } from '../../runtime.ts';
 
 export type DriftContext = {
   workers: number;
@@ -22,6 +22,11 @@ export type DriftContext = {
   roundSteps(round: number): { fromStep: number; steps: number };
   /** Σ of the scheduled inner lr over inner steps [fromStep, fromStep + steps) of a worker. */
   lrSum(fromStep: number, steps: number): number;
+  /**
+   * counts[w][c] = samples of class c in worker w's shard (classification data only). In a swarm a
+   * peer knows only its own row; purely local corrections (logit adjustment) use only that row.
+   */
+  classCounts?: readonly (readonly number[])[];
 };
 
 export interface DriftCorrection {
@@ -45,4 +50,6 @@ export function clearCorrections(rt: Runtime & RuntimeCorrections): void {
   rt.setProximal(undefined);
   rt.setUpdateCorrection(undefined);
   rt.setGradientAccumulation(false);
+  if (hasLogitAdjustment(rt)) rt.setLogitAdjustment(undefined);
+  if (hasFreezing(rt)) rt.setFrozenParams(undefined);
 }
