@@ -46,7 +46,7 @@ describe('devnet job (4 providers, validator, requester)', () => {
       rounds: 100,
       H: 10,
     });
-  }, 240_000);
+  }, 480_000);
   afterAll(async () => chain?.stop());
 
   it('completes every round and the model reaches ≥ 90% of the centralized accuracy', async () => {
