@@ -455,24 +455,16 @@ export class ProviderNode implements Startable {
     const record = recordOf(j.jobId, round, this.address, provenance);
     const trainLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
     // persist BEFORE signing: checkpoint, round state (record, samples, sampler position)
-    this.store.transaction(() => {
-      this.store.saveCheckpoint({
-        jobId: j.jobId.toString(),
-        round,
-        hash: reduced.modelHash,
-        path: reduced.checkpointPath,
-      });
-      this.store.saveRound(j.jobId, round, 'trained', {
-        modelHash: reduced.modelHash,
-        provenance,
-        sampler: j.sampler.state,
-        bytesSent: reduced.report.bytesSent,
-        included: reduced.report.included,
-        attempt,
-        trainLoss,
-        trace: traceToJson(trace),
-        traceSignature,
-      });
+    this.#saveReduced(j, round, reduced, 'trained', {
+      modelHash: reduced.modelHash,
+      provenance,
+      sampler: j.sampler.state,
+      bytesSent: reduced.report.bytesSent,
+      included: reduced.report.included,
+      attempt,
+      trainLoss,
+      trace: traceToJson(trace),
+      traceSignature,
     });
     const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
     const recordSignature = await market.signRoundRecord(this.#o.account, record);
@@ -537,20 +529,12 @@ export class ProviderNode implements Startable {
     );
     const reduced = await this.#reduce(j, round, attempt, delta, members);
     const provenance = row.data.provenance as ProvenanceRecord;
-    this.store.transaction(() => {
-      this.store.saveCheckpoint({
-        jobId: j.jobId.toString(),
-        round,
-        hash: reduced.modelHash,
-        path: reduced.checkpointPath,
-      });
-      this.store.saveRound(j.jobId, round, 'signed', {
-        ...row.data,
-        modelHash: reduced.modelHash,
-        bytesSent: Number(row.data.bytesSent ?? 0) + reduced.report.bytesSent,
-        included: reduced.report.included,
-        attempt,
-      });
+    this.#saveReduced(j, round, reduced, 'signed', {
+      ...row.data,
+      modelHash: reduced.modelHash,
+      bytesSent: Number(row.data.bytesSent ?? 0) + reduced.report.bytesSent,
+      included: reduced.report.included,
+      attempt,
     });
     j.nextRound = round + 1;
     return {
@@ -565,6 +549,25 @@ export class ProviderNode implements Startable {
       traceSignature,
       ...reduced,
     };
+  }
+
+  /** Persists, in one transaction, the checkpoint row of a reduced round and its round row. */
+  #saveReduced(
+    j: JobContext,
+    round: number,
+    reduced: { modelHash: Hex; checkpointPath: string },
+    state: 'trained' | 'signed',
+    data: Record<string, unknown>,
+  ): void {
+    this.store.transaction(() => {
+      this.store.saveCheckpoint({
+        jobId: j.jobId.toString(),
+        round,
+        hash: reduced.modelHash,
+        path: reduced.checkpointPath,
+      });
+      this.store.saveRound(j.jobId, round, state, data);
+    });
   }
 
   /** All-reduce of Δ (id = round · 1000 + attempt), outer step, checkpoint file written. */
