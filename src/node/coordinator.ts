@@ -10,25 +10,39 @@
  * co-sign the commit (`sign-commit`), and sends one `commitRound`. After the last round it closes
  * the job, recomputes the reward split from the committed records and the chain, collects the
  * providers' signatures on it (`sign-rewards`), posts it, and serves it to claimants (`rewards`).
+ * With `home`, it also saves the final model and its provenance manifest (`#saveModel`).
  * Everything it decides is persisted in its store before it acts on it; a restarted coordinator
  * carries on from there and from the chain.
  */
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { type Address, getAddress, type Hex } from 'viem';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
+import { dataRegistryClient } from '../chain/data-registry.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import type { Signer } from '../chain/tx.ts';
-import type { ProvenanceRecord } from '../data/provenance.ts';
+import type { ProvenanceManifest, ProvenanceRecord } from '../data/provenance.ts';
 import { provenanceRecord, roundRecordsRoot } from '../data/provenance.ts';
+import { writeProvenanceManifest } from '../data/store.ts';
 import { samplesFromJson } from '../data/usage.ts';
 import { AgoraError } from '../errors.ts';
 import type { CommittedRound } from '../market/job-rewards.ts';
 import type { ValidatorWork } from '../market/rewards.ts';
 import { AgoraHost } from '../net/host.ts';
+import { readCheckpointFile, writeCheckpointFile } from '../train/checkpoint/files.ts';
 import { executeFraudSlashWhenDue, verifyRoundRecordSignature } from '../verify/evidence.ts';
 import { roundTraceSigner, traceFromJson, traceProblems } from '../verify/trace-wire.ts';
 import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
-import { type JobContracts, jobSplitFromChain, peerOf, pollUntil, sortRecords } from './job-sync.ts';
+import { jobModelPath } from './job-files.ts';
+import {
+  fetchCommittedCheckpoint,
+  type JobContracts,
+  jobSplitFromChain,
+  peerOf,
+  pollUntil,
+  sortRecords,
+} from './job-sync.ts';
 import type { Logger } from './logger.ts';
 import { type JobNetOptions, MAX_ROUND_ATTEMPTS } from './provider.ts';
 import {
@@ -52,6 +66,12 @@ export type CoordinatorOptions = {
   net?: JobNetOptions;
   /** How long to wait for missing records once the first one of a round arrived (default 30 s). */
   recordWaitMs?: number;
+  /**
+   * The requester's agora home: once the job is closed, the final model (fetched from a provider,
+   * checked against the final model hash on chain) and its provenance manifest are written to
+   * `<home>/jobs/<jobId>/` for `agora job model`. Without it nothing is written.
+   */
+  home?: string;
   onProgress?: (message: string) => void;
 };
 
@@ -421,6 +441,7 @@ export class JobCoordinator implements Startable {
       progress(`job ${jobId} closed: ${l.roundsCommitted} rounds, ${l.funded} wei funded`);
     }
     store.upsertJob(jobId, 'requester', 'closed', { roundsCommitted: l.roundsCommitted });
+    if (this.#o.home && l.roundsCommitted > 0) await this.#saveModel(this.#o.home, l.roundsCommitted);
     if (l.rewardRoot === ZERO32) {
       const rounds: CommittedRound[] = [];
       for (let r = 0; r < l.roundsCommitted; r++) {
@@ -496,5 +517,66 @@ export class JobCoordinator implements Startable {
       );
     }
     store.upsertJob(jobId, 'requester', 'done', { roundsCommitted: l.roundsCommitted });
+  }
+
+  /**
+   * Writes the job's final model (the last committed round's checkpoint, fetched from a provider
+   * and checked against the final model hash on chain) and its provenance manifest (every
+   * committed round's records, the datasets' roots and licences). Kept if already there; a failure
+   * is logged, not fatal: the model can still be taken from a provider's home.
+   */
+  async #saveModel(home: string, roundsCommitted: number): Promise<void> {
+    const { conn, contracts, jobId, store, logger } = this.#o;
+    const ledger = trainingLedgerClient(conn, contracts.ledger);
+    const want = await ledger.finalModelHash(jobId);
+    const modelPath = jobModelPath(home, jobId);
+    if (existsSync(modelPath) && readCheckpointFile(modelPath).hash === want) return;
+    let ck: { bytes: Uint8Array } | undefined;
+    for (let attempt = 0; attempt < 10 && !ck && !this.#stopped; attempt++) {
+      ck = await fetchCommittedCheckpoint({
+        host: this.#host!,
+        providers: this.#peers!.providers,
+        jobId,
+        round: roundsCommitted - 1,
+        want,
+        logger,
+      });
+      if (!ck) await new Promise((r) => setTimeout(r, 1000));
+    }
+    if (!ck) {
+      logger.warn({ jobId: jobId.toString() }, 'final model not saved: no provider served it');
+      return;
+    }
+    const registry = dataRegistryClient(conn, contracts.registry);
+    const market = computeMarketClient(conn, contracts.market);
+    const rounds: ProvenanceManifest['rounds'] = [];
+    for (let r = 0; r < roundsCommitted; r++) {
+      const row = store.getRound(jobId, r);
+      if (row?.state !== 'committed') return;
+      rounds.push({
+        round: r,
+        modelHash: row.data.modelHash as Hex,
+        records: (row.data.records as SignedRecordJson[]).map((x) => x.provenance as ProvenanceRecord),
+      });
+    }
+    const manifest: ProvenanceManifest = {
+      version: 1,
+      kind: 'agora-provenance',
+      chainId: conn.chainId,
+      trainingLedger: contracts.ledger,
+      jobId: jobId.toString(),
+      modelHash: want,
+      datasets: await Promise.all(
+        (await market.datasetsOf(jobId)).map(async (id) => {
+          const d = await registry.getDataset(id);
+          return { datasetId: id.toString(), root: d.root, licence: d.licence };
+        }),
+      ),
+      rounds,
+    };
+    mkdirSync(dirname(modelPath), { recursive: true });
+    writeCheckpointFile(modelPath, ck.bytes);
+    const path = writeProvenanceManifest(modelPath, manifest);
+    this.#o.onProgress?.(`job ${jobId}: final model saved to ${modelPath} (provenance manifest ${path})`);
   }
 }

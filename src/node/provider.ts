@@ -40,7 +40,6 @@ import { createCodec } from '../train/codecs/index.ts';
 import type { ClassificationDataset, Dataset } from '../train/data/dataset.ts';
 import { mixSeed } from '../train/data/rng.ts';
 import { BatchSampler, type SamplerState } from '../train/data/sampler.ts';
-import { createRuntime } from '../train/onnx/index.ts';
 import { OuterOptimizer, type OuterOptimizerState } from '../train/outer-optimizer.ts';
 import type { Runtime } from '../train/runtime.ts';
 import {
@@ -65,7 +64,8 @@ import { loadShard } from './shard-data.ts';
 import type { Startable } from './startable.ts';
 import { StatusApi } from './status-api.ts';
 import { NodeStore } from './store.ts';
-import { innerOptimizerFor, type TaskSpec } from './task.ts';
+import type { TaskSpec } from './task.ts';
+import { createTaskRuntime } from './task-runtime.ts';
 import {
   deltaFilePath,
   pruneRoundFiles,
@@ -301,9 +301,8 @@ export class ProviderNode implements Startable {
     const path = this.store.getJson<string>('datasetPath');
     if (!datasetId || !path) throw new AgoraError('NODE_NO_DATA', `${this.name} has no registered dataset`);
     const data = loadShard(path);
-    const runtime = createRuntime({
-      model: spec.model,
-      optimizer: innerOptimizerFor(spec, input.H * input.rounds),
+    const runtime = createTaskRuntime(spec, {
+      totalSteps: input.H * input.rounds,
       threads: this.#o.threads ?? 1,
       stepsPerCall: 5,
     });

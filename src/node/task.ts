@@ -21,14 +21,22 @@ export type TaskSpec = {
   outer: OuterOptimizerConfig;
   /** Seeds the initial parameters (same on every provider). */
   seed: number;
+  /**
+   * Drift correction every provider's inner steps use, so a validator's replay uses it too.
+   * `fixed-head`: the output layer keeps its seeded init (src/train/diloco/drift/fixed-head.ts;
+   * measurements in docs/drift-correction.md). Part of the task, so of its `modelSpecHash`.
+   */
+  drift: 'fixed-head' | 'none';
 };
 
 export const TASKS = ['mnist-mlp'] as const;
 
 /**
  * mnist-mlp: MLP 784-64-10, batch 32, AdamW 3e-3, int8 all-reduce, outer Nesterov SGD lr 1,
- * momentum 0.7 (DiLoCo's 0.7/0.9 overshoots under label skew). Small H (10) is what keeps the
- * label-skewed workers from drifting apart; the sweep behind these numbers is in docs/swarm.md.
+ * momentum 0.7 (DiLoCo's 0.7/0.9 overshoots under label skew), and a fixed classifier head (the
+ * default drift correction for classification, `defaultDriftCorrection`). Small H (10) is what
+ * keeps the label-skewed workers from drifting apart; the sweep behind these numbers is in
+ * docs/swarm.md.
  */
 export function taskSpec(task: string): TaskSpec {
   if (task !== 'mnist-mlp') {
@@ -44,6 +52,7 @@ export function taskSpec(task: string): TaskSpec {
     codec: 'int8',
     outer: { lr: 1, momentum: 0.7, nesterov: true },
     seed: 1,
+    drift: 'fixed-head',
   };
 }
 

@@ -49,6 +49,7 @@ import { provenanceFromJson, roundRequest, type SignedRecordJson } from './round
 import { batchesOf, planMnistShards } from './shard-data.ts';
 import type { NodeStore } from './store.ts';
 import { innerOptimizerFor, modelSpecHash, TASKS, type TaskSpec, taskSpec } from './task.ts';
+import { createTaskRuntime } from './task-runtime.ts';
 
 export type ValidatorJobOptions = {
   conn: ChainConnection;
@@ -93,12 +94,7 @@ export async function runValidatorJob(
   // scoring runtime (loss reduction) and replay runtime (the providers' inner schedule over the job)
   const runtime = createRuntime({ model: spec.model, optimizer: innerOptimizerFor(spec, 1), threads: 1 });
   const replayRt = asReplayable(
-    createRuntime({
-      model: spec.model,
-      optimizer: innerOptimizerFor(spec, job.innerSteps * job.rounds),
-      threads: 1,
-      stepsPerCall: 5,
-    }),
+    createTaskRuntime(spec, { totalSteps: job.innerSteps * job.rounds, threads: 1, stepsPerCall: 5 }),
   );
   const plan = planMnistShards(2, 5);
   const heldOut = batchesOf(plan.pool, plan.test).slice(0, 1);

@@ -12,14 +12,15 @@ import type { Deployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
+import { type DevnetJobResult, runDevnetJob } from '../../src/node/devnet-job.ts';
 import { createLogger } from '../../src/node/logger.ts';
-import { contractsOf, runSwarmJob, type SwarmJobResult } from '../../src/node/swarm-job.ts';
+import { contractsOf } from '../../src/node/node-contracts.ts';
 import { tempHome } from '../helpers/cli.ts';
 
 describe('devnet job with a Byzantine provider', () => {
   let chain: EmbeddedChain;
   let deployment: Deployment;
-  let res: SwarmJobResult;
+  let res: DevnetJobResult;
   let conn: Awaited<ReturnType<typeof connectChain>>;
   const byzantine = devnetAccount(4).address; // provider-4
 
@@ -28,7 +29,7 @@ describe('devnet job with a Byzantine provider', () => {
     conn = await connectChain({ provider: chain.provider });
     deployment = await deployProtocol(conn, devnetAccount(0));
     const home = tempHome();
-    res = await runSwarmJob({
+    res = await runDevnetJob({
       conn,
       deployment,
       home,

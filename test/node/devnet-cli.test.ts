@@ -27,7 +27,7 @@ describe('agora devnet (CLI)', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(
-      /round 3\/3: train loss [\d.]+, test acc [\d.]+%, [\d.]+ MB sent\/worker, committed \(2\/2 sigs\)/,
+      /round 3\/3: train loss [\d.]+, test acc [\d.]+%, [\d.]+ MB sent\/worker, committed with 2\/2 providers' records/,
     );
     const s = JSON.parse(readFileSync(file, 'utf8'));
     expect(Object.keys(s)).toEqual(

@@ -1,6 +1,6 @@
 /**
  * A whole job on a real embedded chain with real libp2p hosts and real ONNX training: 4 providers
- * with label-skewed MNIST shards, a validator and a requester (src/node/swarm-job.ts, what
+ * with label-skewed MNIST shards, a validator and a requester (src/node/devnet-job.ts, what
  * `agora devnet` runs). Checks the model against a centralized one, the money, and provenance.
  */
 import { readFileSync } from 'node:fs';
@@ -17,19 +17,23 @@ import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
 import { parseProvenanceManifest, verifyProvenance } from '../../src/data/provenance.ts';
 import { readChainFacts } from '../../src/data/provenance-chain.ts';
 import { recordBytes } from '../../src/data/records.ts';
+import { type DevnetJobResult, runDevnetJob } from '../../src/node/devnet-job.ts';
 import { createLogger } from '../../src/node/logger.ts';
+import { contractsOf } from '../../src/node/node-contracts.ts';
 import { ProviderNode } from '../../src/node/provider.ts';
 import { loadShard } from '../../src/node/shard-data.ts';
-import { contractsOf, runSwarmJob, type SwarmJobResult } from '../../src/node/swarm-job.ts';
 import { taskSpec } from '../../src/node/task.ts';
+import { createTaskRuntime } from '../../src/node/task-runtime.ts';
+import { readCheckpointFile } from '../../src/train/checkpoint/files.ts';
 import { checkpointHash } from '../../src/train/checkpoint/hash.ts';
+import { decodeTrainingCheckpoint } from '../../src/train/checkpoint/training-checkpoint.ts';
 import { tempHome } from '../helpers/cli.ts';
 
 describe('devnet job (4 providers, validator, requester)', () => {
   let chain: EmbeddedChain;
   let deployment: Deployment;
   let home: string;
-  let res: SwarmJobResult;
+  let res: DevnetJobResult;
   let conn: Awaited<ReturnType<typeof connectChain>>;
 
   beforeAll(async () => {
@@ -37,7 +41,7 @@ describe('devnet job (4 providers, validator, requester)', () => {
     conn = await connectChain({ provider: chain.provider });
     deployment = await deployProtocol(conn, devnetAccount(0));
     home = tempHome();
-    res = await runSwarmJob({
+    res = await runDevnetJob({
       conn,
       deployment,
       home,
@@ -93,6 +97,26 @@ describe('devnet job (4 providers, validator, requester)', () => {
       BigInt(res.jobId),
     );
     expect(verifyProvenance(m, facts, checkpointHash(bytes))).toEqual([]);
+  });
+
+  it('the model keeps the task’s fixed classifier head (seeded init) and trained the body', async () => {
+    const spec = taskSpec('mnist-mlp');
+    expect(spec.drift).toBe('fixed-head');
+    const trained = decodeTrainingCheckpoint(readCheckpointFile(res.modelPath).bytes).params;
+    const rt = createTaskRuntime(spec, { totalSteps: 1 });
+    try {
+      rt.init(spec.seed);
+      const init = rt.getParams();
+      const [hidden, classes] = spec.model.sizes.slice(-2);
+      const head = hidden * classes + classes;
+      expect(trained.length).toBe(init.length);
+      expect(Array.from(trained.subarray(-head))).toEqual(Array.from(init.subarray(-head)));
+      let moved = 0;
+      for (let i = 0; i < init.length - head; i++) if (trained[i] !== init[i]) moved++;
+      expect(moved).toBeGreaterThan((init.length - head) / 2);
+    } finally {
+      await rt.dispose();
+    }
   });
 
   it('a provider reopened on its store resumes after its last persisted round, with the same model', async () => {

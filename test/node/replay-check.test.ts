@@ -18,15 +18,15 @@ import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded
 import { tokenClient } from '../../src/chain/token.ts';
 import { AgoraHost } from '../../src/net/host.ts';
 import { createLogger } from '../../src/node/logger.ts';
+import { contractsOf } from '../../src/node/node-contracts.ts';
 import { ProviderNode, type ProviderRound } from '../../src/node/provider.ts';
 import { providerRoundDataHandlers } from '../../src/node/provider-serving.ts';
 import { checkWorkerRound, type WorkerRoundCheck } from '../../src/node/round-checks.ts';
 import { roundRequest, serveRoundProtocol } from '../../src/node/round-protocol.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
-import { contractsOf } from '../../src/node/swarm-job.ts';
-import { innerOptimizerFor, modelSpecHash, taskSpec } from '../../src/node/task.ts';
+import { modelSpecHash, taskSpec } from '../../src/node/task.ts';
+import { createTaskRuntime } from '../../src/node/task-runtime.ts';
 import { pruneRoundFiles } from '../../src/node/trace-files.ts';
-import { createRuntime } from '../../src/train/onnx/index.ts';
 import { asReplayable, type ReplayableRuntime } from '../../src/verify/replay.ts';
 import { traceFromJson, traceWindow } from '../../src/verify/trace-wire.ts';
 import { tempHome } from '../helpers/cli.ts';
@@ -117,14 +117,7 @@ describe('validator round checks (link + replay) against real providers', () => 
     });
     await validator.start();
     for (const p of providers) await validator.dial(p.multiaddr);
-    runtime = asReplayable(
-      createRuntime({
-        model: spec.model,
-        optimizer: innerOptimizerFor(spec, H * ROUNDS),
-        threads: 1,
-        stepsPerCall: 5,
-      }),
-    );
+    runtime = asReplayable(createTaskRuntime(spec, { totalSteps: H * ROUNDS, threads: 1, stepsPerCall: 5 }));
   }, 180_000);
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
 /**
  * `agora devnet` (what `npm start` runs): a local chain with the protocol deployed, served on
  * 127.0.0.1 so other shells can use it with the same --home; then one whole training job by 4
- * providers, a validator and a requester (src/node/swarm-job.ts; `--no-job` skips it). `--json FILE`
+ * providers, a validator and a requester (src/node/devnet-job.ts: the same node daemons as `agora node start`, in this process; `--no-job`
+ * skips it). `--json FILE`
  * (the global --json plus a file argument) writes the job summary to FILE.
  */
 
@@ -16,8 +17,8 @@ import { writeDeployment } from '../../chain/deployments.ts';
 import { devnetAccount } from '../../chain/devnet.ts';
 import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
 import { AgoraError } from '../../errors.ts';
+import { type DevnetJobResult, runDevnetJob } from '../../node/devnet-job.ts';
 import { createLogger } from '../../node/logger.ts';
-import { runSwarmJob, type SwarmJobResult } from '../../node/swarm-job.ts';
 import type { CliContext } from '../context.ts';
 import { jsonReplacer } from '../output.ts';
 import { parsePort, untilSignal } from './chain.ts';
@@ -68,7 +69,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
         balances,
         seconds: (Date.now() - started) / 1000,
       };
-      let job: SwarmJobResult | undefined;
+      let job: DevnetJobResult | undefined;
       if (o.job !== false) {
         try {
           const int = (v: string, name: string) => {
@@ -77,7 +78,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
               throw new AgoraError('BAD_OPTION', `--${name} must be a positive integer, not "${v}"`);
             return n;
           };
-          job = await runSwarmJob({
+          job = await runDevnetJob({
             conn,
             deployment: d,
             home: c.home,
@@ -134,7 +135,7 @@ type DevnetOpts = {
   byzantine: string;
 };
 
-function jobLines(j: SwarmJobResult): string[] {
+function jobLines(j: DevnetJobResult): string[] {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const mb = (x: number) => `${(x / 1e6).toFixed(2)} MB`;
   return [

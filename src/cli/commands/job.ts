@@ -8,12 +8,12 @@ import type { Command } from 'commander';
 import { formatEther, type LocalAccount, parseEther } from 'viem';
 import { computeMarketClient } from '../../chain/compute-market.ts';
 import { walletClientFor } from '../../chain/connect.ts';
-import { tokenClient } from '../../chain/token.ts';
 import { trainingLedgerClient } from '../../chain/training-ledger.ts';
 import { AgoraError } from '../../errors.ts';
 import { findJobModel } from '../../node/job-files.ts';
+import { postJob } from '../../node/post-job.ts';
 import { NodeStore } from '../../node/store.ts';
-import { modelSpecHash, taskSpec } from '../../node/task.ts';
+import { taskSpec } from '../../node/task.ts';
 import type { CliContext } from '../context.ts';
 
 type Ctx = (cmd: Command) => CliContext;
@@ -56,36 +56,37 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
       const d = await c.deployment(conn, ['ComputeMarket', 'AgoraToken']);
       const account = (await c.signer(conn)) as LocalAccount;
       const signer = walletClientFor(conn, account);
-      const market = computeMarketClient(conn, d.contracts.ComputeMarket!);
       const workers = posInt(o.workers, 'workers');
       const rounds = posInt(o.rounds, 'rounds');
-      const price = parseEther(o.price);
-      const { escrow, fee } = await market.quote(price, rounds, workers);
-      c.out.progress(
-        `approving ${formatEther(escrow + fee)} AGORA (escrow ${formatEther(escrow)} + fee ${formatEther(fee)})…`,
-      );
-      await tokenClient(conn, d.contracts.AgoraToken!).ensureAllowance(signer, market.address, escrow + fee);
-      const now = (await conn.publicClient.getBlock()).timestamp;
-      const { jobId, receipt } = await market.createJob(signer, {
-        modelSpecHash: modelSpecHash(spec),
-        datasetIds,
-        workers,
-        innerSteps: posInt(o.H, 'H'),
-        rounds,
-        pricePerRound: price,
-        joinDeadline: now + BigInt(posInt(o.joinWindow, 'join-window')),
-        completionDeadline: now + BigInt(posInt(o.deadline, 'deadline')),
-        challengePeriod: BigInt(posInt(o.challenge, 'challenge')),
-      });
       const store = new NodeStore(join(c.home, 'nodes', 'requester', 'node.db'));
-      store.upsertJob(jobId, 'requester', 'open', { task: spec.task, datasetIds: datasetIds.map(String) });
-      store.close();
+      let posted: Awaited<ReturnType<typeof postJob>>;
+      try {
+        posted = await postJob({
+          conn,
+          contracts: { market: d.contracts.ComputeMarket!, token: d.contracts.AgoraToken! },
+          signer,
+          store,
+          spec,
+          datasetIds,
+          workers,
+          innerSteps: posInt(o.H, 'H'),
+          rounds,
+          pricePerRound: parseEther(o.price),
+          joinWindowS: posInt(o.joinWindow, 'join-window'),
+          deadlineS: posInt(o.deadline, 'deadline'),
+          challengeS: posInt(o.challenge, 'challenge'),
+          onProgress: (m) => c.out.progress(m),
+        });
+      } finally {
+        store.close();
+      }
+      const { jobId, escrow, fee, txHash } = posted;
       c.out.result(
         {
           jobId: jobId.toString(),
           escrow: escrow.toString(),
           fee: fee.toString(),
-          txHash: receipt.transactionHash,
+          txHash,
         },
         () =>
           `job ${jobId} created: ${spec.task}, K=${workers}, H=${o.H}, ${rounds} rounds; escrow ${formatEther(escrow)} AGORA + fee ${formatEther(fee)}`,

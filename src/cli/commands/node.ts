@@ -7,22 +7,11 @@
  * (the requester listens on `--listen`, the others dial it with `--bootstrap`) and run the round
  * protocol across processes (src/node/{provider-job,coordinator,validator-job}.ts; docs/swarm.md).
  */
-import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { type Address, getAddress, type LocalAccount, parseEther } from 'viem';
-import { computeMarketClient } from '../../chain/compute-market.ts';
+import { type LocalAccount, parseEther } from 'viem';
 import { AgoraError } from '../../errors.ts';
-import { JobCoordinator } from '../../node/coordinator.ts';
-import { JobWatcher } from '../../node/job-watcher.ts';
-import { createLogger } from '../../node/logger.ts';
-import { loadOrCreatePeerKey } from '../../node/peer-key.ts';
-import { ProviderNode } from '../../node/provider.ts';
-import { runProviderJob } from '../../node/provider-job.ts';
-import { RoleNode } from '../../node/role-node.ts';
-import { type Startable, startAll, stopAll } from '../../node/startable.ts';
-import { contractsOf } from '../../node/swarm-job.ts';
-import { modelSpecHash, TASKS, taskSpec } from '../../node/task.ts';
-import { runValidatorJob } from '../../node/validator-job.ts';
+import { NODE_ROLES, NodeDaemon, type NodeRole } from '../../node/daemon.ts';
+import { contractsOf } from '../../node/node-contracts.ts';
 import type { CliContext } from '../context.ts';
 import { untilSignal } from './chain.ts';
 
@@ -61,7 +50,7 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
     .description('start a node daemon; Ctrl-C stops it')
     .action(async (o: NodeOpts, cmd: Command) => {
       const c = ctx(cmd);
-      if (!['provider', 'validator', 'requester'].includes(o.role)) {
+      if (!NODE_ROLES.includes(o.role as NodeRole)) {
         throw new AgoraError('BAD_OPTION', `unknown --role "${o.role}"`, {
           hint: 'use provider, validator or requester',
         });
@@ -74,210 +63,44 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
         'AgoraToken',
         'ProtocolParams',
       ]);
-      const contracts = { ...contractsOf(d), params: d.contracts.ProtocolParams as Address };
+      const contracts = contractsOf(d);
       const account = (await c.signer(conn)) as LocalAccount;
       const name = o.name ?? o.role;
-      const dir = join(c.home, 'nodes', name);
-      const logger = createLogger({ name: `agora-${name}`, file: join(dir, 'node.log') });
-      const market = computeMarketClient(conn, contracts.market);
-      const known = new Set(TASKS.map((t) => modelSpecHash(taskSpec(t))));
-      const peerKey = await loadOrCreatePeerKey(dir);
-      const listen = [o.listen ?? '/ip4/127.0.0.1/tcp/0'];
-      const bootstrap = (o.bootstrap ?? '')
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean);
-      const net = { listen, privateKey: peerKey.key };
-      const services: Startable[] = [];
-      const stopping = new AbortController();
-      /** Jobs this node is working on now (one runner per job). */
-      const running = new Map<string, Promise<unknown>>();
-      const runOnce = (jobId: bigint, what: string, fn: () => Promise<unknown>) => {
-        const k = jobId.toString();
-        if (running.has(k)) return;
-        c.out.progress(`${name}: ${what} job ${jobId}`);
-        running.set(
-          k,
-          fn()
-            .catch((e: Error) => {
-              logger.error({ jobId: k, err: e.message }, `${what} job failed`);
-              c.out.progress(`${name}: job ${jobId} failed: ${e.message}`);
-              running.delete(k); // retried at the next tick
-            })
-            .then(() => undefined),
-        );
-      };
-      let onJob: (jobId: bigint) => Promise<void> = async () => {};
-      let onTick: () => Promise<void> = async () => {};
-      let store: ProviderNode['store'];
-      let statusUrl: () => string | undefined;
-      if (o.role === 'provider') {
-        const p = new ProviderNode({
-          name,
-          dir,
-          home: c.home,
-          account,
-          conn,
-          contracts,
-          logger,
-          byzantine: o.byzantine === true,
-          ...(o.faultDivergeRound !== undefined ? { divergeRound: Number(o.faultDivergeRound) } : {}),
-        });
-        services.push(p);
-        store = p.store;
-        statusUrl = () => p.statusUrl;
-        const price = parseEther(o.price);
-        onJob = async (jobId) => {
-          const j = await market.getJob(jobId);
-          const mine = BigInt(p.store.getJson<string>('datasetId') ?? '0');
-          const ds = await market.datasetsOf(jobId);
-          if (
-            j.state !== 'Open' ||
-            !known.has(j.modelSpecHash) ||
-            j.pricePerRound < price ||
-            !ds.includes(mine)
-          )
-            return;
-          await p.joinJob(jobId);
-          c.out.progress(`${name}: joined job ${jobId}`);
-        };
-        // a joined job that is running: train it (one job at a time: a provider sells its whole machine)
-        onTick = async () => {
-          if (running.size > 0) return;
-          for (const row of p.store.listJobs()) {
-            if (!['joined', 'training'].includes(row.state)) continue;
-            const jobId = BigInt(row.jobId);
-            const j = await market.getJob(jobId);
-            if (j.state === 'Running') {
-              runOnce(jobId, 'training', async () => {
-                const r = await runProviderJob({
-                  node: p,
-                  conn,
-                  contracts,
-                  jobId,
-                  logger,
-                  bootstrap,
-                  net,
-                  onProgress: (m) => c.out.progress(m),
-                  signal: stopping.signal,
-                });
-                if (!stopping.signal.aborted)
-                  p.store.upsertJob(jobId, 'provider', 'done', { claimed: String(r.claimed ?? 0n) });
-              });
-              return;
-            }
-            if (j.state !== 'Open') p.store.upsertJob(jobId, 'provider', 'over', { state: j.state });
-          }
-        };
-        await p.start();
-        if (o.data) {
-          const id = await p.registerData(o.data);
-          c.out.progress(`${name}: dataset ${id}`);
-        }
-        await p.registerOffer(price, parseEther(o.stake));
-        c.out.progress(`${name} ${account.address}: offer staked at ${o.price} AGORA/round`);
-      } else {
-        const r = new RoleNode({ name, role: o.role as 'validator' | 'requester', dir, account, conn });
-        services.push(r);
-        store = r.store;
-        statusUrl = () => r.statusUrl;
-        await r.start();
-        if (o.role === 'requester') {
-          // coordinate this requester's running jobs (one at a time: they share the --listen address)
-          onTick = async () => {
-            if (running.size > 0) return;
-            for (const row of r.store.listJobs()) {
-              if (!['open', 'running', 'closed'].includes(row.state)) continue;
-              const jobId = BigInt(row.jobId);
-              const j = await market.getJob(jobId);
-              if (getAddress(j.requester) !== getAddress(account.address)) continue;
-              if (j.state === 'Open') continue;
-              runOnce(jobId, 'coordinating', async () => {
-                const coord = new JobCoordinator({
-                  conn,
-                  contracts,
-                  jobId,
-                  account,
-                  signer: r.signer,
-                  store: r.store,
-                  logger,
-                  net,
-                  onProgress: (m) => c.out.progress(m),
-                });
-                await coord.start();
-                r.state = { jobId: jobId.toString(), coordinator: coord.multiaddrs() };
-                try {
-                  await coord.run();
-                  // keep serving the reward split to claimants for a while
-                  await new Promise((res) => setTimeout(res, 30_000).unref());
-                } finally {
-                  await coord.stop();
-                }
-              });
-              return;
-            }
-          };
-          c.out.progress(`${name}: coordinator address ${listen[0]}/p2p/${peerKey.peerId}`);
-        } else {
-          onJob = async (jobId) => {
-            r.store.upsertJob(jobId, 'validator', 'watching');
-            c.out.progress(`${name}: watching job ${jobId}`);
-          };
-          onTick = async () => {
-            if (running.size > 0) return;
-            for (const row of r.store.listJobs('watching')) {
-              const jobId = BigInt(row.jobId);
-              const j = await market.getJob(jobId);
-              if (j.state === 'Open') continue;
-              if (j.state !== 'Running') {
-                r.store.upsertJob(jobId, 'validator', 'over', { state: j.state });
-                continue;
-              }
-              runOnce(jobId, 'validating', async () => {
-                const v = await runValidatorJob({
-                  conn,
-                  contracts,
-                  jobId,
-                  account,
-                  signer: r.signer,
-                  store: r.store,
-                  logger,
-                  bootstrap,
-                  net: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-                  onProgress: (m) => c.out.progress(m),
-                  signal: stopping.signal,
-                });
-                if (!stopping.signal.aborted)
-                  r.store.upsertJob(jobId, 'validator', 'done', { checked: v.checked, reported: v.reported });
-              });
-              return;
-            }
-          };
-        }
-      }
-      const watcher = new JobWatcher({
+      const daemon = new NodeDaemon({
+        role: o.role as NodeRole,
+        name,
+        home: c.home,
         conn,
-        market: contracts.market,
-        store: store,
-        logger,
+        contracts,
+        account,
+        listen: [o.listen ?? '/ip4/127.0.0.1/tcp/0'],
+        bootstrap: (o.bootstrap ?? '')
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
         pollMs: Number(o.pollMs),
-        onJob,
-        onTick,
+        ...(o.data ? { data: o.data } : {}),
+        price: parseEther(o.price),
+        stake: parseEther(o.stake),
+        byzantine: o.byzantine === true,
+        ...(o.faultDivergeRound !== undefined ? { divergeRound: Number(o.faultDivergeRound) } : {}),
+        onProgress: (m) => c.out.progress(m),
       });
-      await startAll([watcher]);
-      services.push(watcher);
+      await daemon.start();
+      if (daemon.coordinatorAddress)
+        c.out.progress(`${name}: coordinator address ${daemon.coordinatorAddress}`);
+      const statusUrl = () => daemon.statusUrl;
       c.out.result(
         { name, role: o.role, address: account.address, status: statusUrl() },
         () => `${name} (${o.role}) ${account.address} running; status API ${statusUrl()}/status`,
       );
       if (o.once) {
-        await stopAll(services);
+        await daemon.stop();
         return;
       }
       await untilSignal(async () => {
         c.out.progress(`stopping ${name}…`);
-        stopping.abort();
-        await stopAll(services);
+        await daemon.stop();
       });
     });
 }

@@ -1,0 +1,335 @@
+/**
+ * One role of `agora node start` as a `Startable` daemon: a wallet, a chain watcher, a node:sqlite
+ * store and status API under `<home>/nodes/<name>/`, pino logs, and the role's job loop.
+ *  - provider: registers its data (`data`) and a staked offer, joins matching jobs, trains a
+ *    running job across processes (src/node/provider-job.ts) and claims;
+ *  - requester: coordinates its running jobs (src/node/coordinator.ts): records, commits, close,
+ *    reward root, slashing;
+ *  - validator: checks every round of running jobs by proof (src/node/validator-job.ts) and claims.
+ * `agora node start` runs one of them per process; `agora devnet` runs a whole swarm of them in one
+ * process (src/node/devnet-job.ts). Either way the roles meet only through the chain and libp2p.
+ */
+import { join } from 'node:path';
+import { type Address, getAddress, type LocalAccount } from 'viem';
+import { computeMarketClient } from '../chain/compute-market.ts';
+import type { ChainConnection } from '../chain/connect.ts';
+import { AgoraError } from '../errors.ts';
+import { JobCoordinator } from './coordinator.ts';
+import type { JobContracts } from './job-sync.ts';
+import { JobWatcher } from './job-watcher.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { loadOrCreatePeerKey } from './peer-key.ts';
+import { type Contracts, ProviderNode } from './provider.ts';
+import { runProviderJob } from './provider-job.ts';
+import { RoleNode } from './role-node.ts';
+import { type Startable, stopAll } from './startable.ts';
+import type { NodeStore } from './store.ts';
+import { modelSpecHash, TASKS, taskSpec } from './task.ts';
+import { runValidatorJob } from './validator-job.ts';
+
+export type NodeRole = 'provider' | 'validator' | 'requester';
+export const NODE_ROLES: readonly NodeRole[] = ['provider', 'validator', 'requester'];
+
+export type NodeDaemonOptions = {
+  role: NodeRole;
+  /** The node's name: its directory `<home>/nodes/<name>/`. */
+  name: string;
+  home: string;
+  conn: ChainConnection;
+  contracts: Contracts & JobContracts;
+  account: LocalAccount;
+  /** Default: pino to `<home>/nodes/<name>/node.log`. */
+  logger?: Logger;
+  /** libp2p listen addresses for job networks (default 127.0.0.1, a free port). */
+  listen?: string[];
+  /** Multiaddrs to dial for job networks (the requester's). */
+  bootstrap?: string[];
+  /** Chain poll interval (default 1000 ms). */
+  pollMs?: number;
+  /** Provider: the IDX shard `IMAGES,LABELS` to register (once) and train on. */
+  data?: string;
+  /** Provider: the lowest price per round it accepts, and its offer's stake (wei). */
+  price?: bigint;
+  stake?: bigint;
+  /** Provider fault injection (tests, `--byzantine N` demos): sign-flipped pseudo-gradients. */
+  byzantine?: boolean;
+  /** Provider fault injection: a wrong model in the first attempt of this round. */
+  divergeRound?: number;
+  /** Requester: how long to keep serving the reward split after a job is done (default 30 s). */
+  lingerMs?: number;
+  onProgress?: (message: string) => void;
+};
+
+export class NodeDaemon implements Startable {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly #o: NodeDaemonOptions;
+  readonly #logger: Logger;
+  readonly #stopping = new AbortController();
+  /** Jobs this node works on now (one runner per job). */
+  readonly #running = new Map<string, Promise<void>>();
+  #services: Startable[] = [];
+  #provider?: ProviderNode;
+  #role?: RoleNode;
+  #peerId?: string;
+  #datasetId?: bigint;
+
+  constructor(o: NodeDaemonOptions) {
+    if (!NODE_ROLES.includes(o.role)) {
+      throw new AgoraError('BAD_OPTION', `unknown role "${o.role}"`, {
+        hint: `use one of: ${NODE_ROLES.join(', ')}`,
+      });
+    }
+    if (o.role !== 'provider' && (o.data || o.byzantine || o.divergeRound !== undefined)) {
+      throw new AgoraError('BAD_OPTION', `data and fault injection are provider options, not ${o.role}'s`);
+    }
+    this.name = o.name;
+    this.role = o.role;
+    this.#o = o;
+    this.#logger = o.logger ?? createLogger({ name: `agora-${o.name}`, file: join(this.dir, 'node.log') });
+  }
+
+  get dir(): string {
+    return join(this.#o.home, 'nodes', this.name);
+  }
+  get address(): Address {
+    return getAddress(this.#o.account.address);
+  }
+  get store(): NodeStore {
+    const s = this.#provider?.store ?? this.#role?.store;
+    if (!s) throw new AgoraError('NODE_NOT_STARTED', `${this.name} is not started`);
+    return s;
+  }
+  get statusUrl(): string | undefined {
+    return this.#provider?.statusUrl ?? this.#role?.statusUrl;
+  }
+  /** Provider: the dataset it registered (after start). */
+  get datasetId(): bigint | undefined {
+    return this.#datasetId;
+  }
+  /** Requester: the multiaddr providers and validators dial (`--bootstrap`) once a job runs. */
+  get coordinatorAddress(): string | undefined {
+    if (this.role !== 'requester' || !this.#peerId) return undefined;
+    return `${this.#listen()[0]}/p2p/${this.#peerId}`;
+  }
+  /** Jobs whose runner is busy now. */
+  get busy(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  #listen(): string[] {
+    return this.#o.listen?.length ? this.#o.listen : ['/ip4/127.0.0.1/tcp/0'];
+  }
+
+  #progress(m: string): void {
+    this.#o.onProgress?.(m);
+  }
+
+  async start(): Promise<void> {
+    const o = this.#o;
+    const peerKey = await loadOrCreatePeerKey(this.dir);
+    this.#peerId = peerKey.peerId;
+    const net = { listen: this.#listen(), privateKey: peerKey.key };
+    const bootstrap = o.bootstrap ?? [];
+    const market = computeMarketClient(o.conn, o.contracts.market);
+    const known = new Set(TASKS.map((t) => modelSpecHash(taskSpec(t))));
+    const signal = this.#stopping.signal;
+    let onJob: (jobId: bigint) => Promise<void> = async () => {};
+    let onTick: () => Promise<void> = async () => {};
+    let store: NodeStore;
+    if (o.role === 'provider') {
+      const p = new ProviderNode({
+        name: this.name,
+        dir: this.dir,
+        home: o.home,
+        account: o.account,
+        conn: o.conn,
+        contracts: o.contracts,
+        logger: this.#logger,
+        byzantine: o.byzantine === true,
+        ...(o.divergeRound !== undefined ? { divergeRound: o.divergeRound } : {}),
+      });
+      this.#provider = p;
+      this.#services.push(p);
+      await p.start();
+      store = p.store;
+      const price = o.price ?? 10n ** 18n;
+      if (o.data) this.#datasetId = await p.registerData(o.data);
+      else {
+        const id = p.store.getJson<string>('datasetId');
+        if (id) this.#datasetId = BigInt(id);
+      }
+      await p.registerOffer(price, o.stake ?? 100n * 10n ** 18n);
+      this.#progress(`${this.name} ${this.address}: dataset ${this.#datasetId ?? 'none'}, offer staked`);
+      onJob = async (jobId) => {
+        const j = await market.getJob(jobId);
+        const mine = BigInt(p.store.getJson<string>('datasetId') ?? '0');
+        const ds = await market.datasetsOf(jobId);
+        if (
+          j.state !== 'Open' ||
+          !known.has(j.modelSpecHash) ||
+          j.pricePerRound < price ||
+          !ds.includes(mine)
+        )
+          return;
+        await p.joinJob(jobId);
+        this.#progress(`${this.name}: joined job ${jobId}`);
+      };
+      // a joined job that is running: train it (one job at a time: a provider sells its whole machine)
+      onTick = async () => {
+        if (this.#running.size > 0) return;
+        for (const row of p.store.listJobs()) {
+          if (!['joined', 'training'].includes(row.state)) continue;
+          const jobId = BigInt(row.jobId);
+          const j = await market.getJob(jobId);
+          if (j.state === 'Running') {
+            this.#runOnce(jobId, 'training', async () => {
+              const r = await runProviderJob({
+                node: p,
+                conn: o.conn,
+                contracts: o.contracts,
+                jobId,
+                logger: this.#logger,
+                bootstrap,
+                net,
+                onProgress: (m) => this.#progress(m),
+                signal,
+              });
+              if (!signal.aborted)
+                p.store.upsertJob(jobId, 'provider', 'done', { claimed: String(r.claimed ?? 0n) });
+            });
+            return;
+          }
+          if (j.state !== 'Open') p.store.upsertJob(jobId, 'provider', 'over', { state: j.state });
+        }
+      };
+    } else {
+      const r = new RoleNode({
+        name: this.name,
+        role: o.role,
+        dir: this.dir,
+        account: o.account,
+        conn: o.conn,
+      });
+      this.#role = r;
+      this.#services.push(r);
+      await r.start();
+      store = r.store;
+      if (o.role === 'requester') {
+        // coordinate this requester's running jobs (one at a time: they share the listen address)
+        onTick = async () => {
+          if (this.#running.size > 0) return;
+          for (const row of r.store.listJobs()) {
+            if (!['open', 'running', 'closed'].includes(row.state)) continue;
+            const jobId = BigInt(row.jobId);
+            const j = await market.getJob(jobId);
+            if (getAddress(j.requester) !== this.address || j.state === 'Open') continue;
+            this.#runOnce(jobId, 'coordinating', async () => {
+              const coord = new JobCoordinator({
+                conn: o.conn,
+                contracts: o.contracts,
+                jobId,
+                account: o.account,
+                signer: r.signer,
+                store: r.store,
+                logger: this.#logger,
+                net,
+                home: o.home,
+                onProgress: (m) => this.#progress(m),
+              });
+              await coord.start();
+              r.state = { jobId: jobId.toString(), coordinator: coord.multiaddrs() };
+              try {
+                await coord.run();
+                // keep serving the reward split to claimants for a while
+                await new Promise<void>((res) => {
+                  const t = setTimeout(res, o.lingerMs ?? 30_000);
+                  t.unref();
+                  signal.addEventListener('abort', () => {
+                    clearTimeout(t);
+                    res();
+                  });
+                });
+              } finally {
+                await coord.stop();
+              }
+            });
+            return;
+          }
+        };
+      } else {
+        onJob = async (jobId) => {
+          r.store.upsertJob(jobId, 'validator', 'watching');
+          this.#progress(`${this.name}: watching job ${jobId}`);
+        };
+        onTick = async () => {
+          if (this.#running.size > 0) return;
+          for (const row of r.store.listJobs('watching')) {
+            const jobId = BigInt(row.jobId);
+            const j = await market.getJob(jobId);
+            if (j.state === 'Open') continue;
+            if (j.state !== 'Running') {
+              r.store.upsertJob(jobId, 'validator', 'over', { state: j.state });
+              continue;
+            }
+            this.#runOnce(jobId, 'validating', async () => {
+              const v = await runValidatorJob({
+                conn: o.conn,
+                contracts: o.contracts,
+                jobId,
+                account: o.account,
+                signer: r.signer,
+                store: r.store,
+                logger: this.#logger,
+                bootstrap,
+                net: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+                onProgress: (m) => this.#progress(m),
+                signal,
+              });
+              if (!signal.aborted)
+                r.store.upsertJob(jobId, 'validator', 'done', { checked: v.checked, reported: v.reported });
+            });
+            return;
+          }
+        };
+      }
+    }
+    const watcher = new JobWatcher({
+      conn: o.conn,
+      market: o.contracts.market,
+      store,
+      logger: this.#logger,
+      pollMs: o.pollMs ?? 1000,
+      onJob,
+      onTick,
+    });
+    await watcher.start();
+    this.#services.push(watcher);
+  }
+
+  #runOnce(jobId: bigint, what: string, fn: () => Promise<void>): void {
+    const k = jobId.toString();
+    if (this.#running.has(k)) return;
+    this.#progress(`${this.name}: ${what} job ${jobId}`);
+    this.#running.set(
+      k,
+      fn()
+        .then(() => {
+          this.#running.delete(k);
+        })
+        .catch((e: Error) => {
+          this.#logger.error({ jobId: k, err: e.message }, `${what} job failed`);
+          this.#progress(`${this.name}: job ${jobId} failed: ${e.message}`);
+          this.#running.delete(k); // retried at the next tick
+        }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    const errors = await stopAll(this.#services);
+    this.#services = [];
+    await Promise.allSettled(this.#running.values());
+    if (errors.length) throw errors[0];
+  }
+}

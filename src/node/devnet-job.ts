@@ -1,0 +1,371 @@
+/**
+ * One whole Agora job on a devnet (what `agora devnet` and `npm start` run): a swarm of node daemons
+ * in this process, each the same `NodeDaemon` that `agora node start` runs as its own process, with
+ * its own wallet, store, status API and libp2p identity under `<home>/nodes/<name>/`:
+ *  - K providers, each with its own label-skewed MNIST shard registered as its own dataset;
+ *  - a validator, which checks every round by proof (link checks, window replays) and reports fraud;
+ *  - a requester, which posts the job and coordinates it (commits, close, reward root, slashing).
+ * The roles meet only through the chain and libp2p, exactly as across processes (docs/swarm.md).
+ * This module posts the job, shows progress (rounds, loss, accuracy, bytes), waits until the job is
+ * closed, the reward root is posted, slashes are executed and everyone has claimed, then reports the
+ * model's accuracy against a centralized model trained on the pooled shards, bytes against DDP, the
+ * rewards, the slashed providers and the provenance manifest.
+ */
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { type Address, getAddress, type Hex, type LocalAccount, parseEther } from 'viem';
+import { computeMarketClient } from '../chain/compute-market.ts';
+import type { ChainConnection } from '../chain/connect.ts';
+import { walletClientFor } from '../chain/connect.ts';
+import type { Deployment } from '../chain/deployments.ts';
+import { devnetAccount } from '../chain/devnet.ts';
+import { trainingLedgerClient } from '../chain/training-ledger.ts';
+import type { ProvenanceRecord } from '../data/provenance.ts';
+import { provenanceManifestPath } from '../data/store.ts';
+import { AgoraError } from '../errors.ts';
+import type { CommittedRound } from '../market/job-rewards.ts';
+import type { ValidatorWork } from '../market/rewards.ts';
+import { readCheckpointFile } from '../train/checkpoint/files.ts';
+import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoint.ts';
+import { ddpBytesPerStep } from '../train/diloco/bytes.ts';
+import { runDdp } from '../train/diloco/ddp.ts';
+import { createRuntime } from '../train/onnx/index.ts';
+import type { Runtime, TensorBatch } from '../train/runtime.ts';
+import { NodeDaemon } from './daemon.ts';
+import { fraudReports } from './job-chain.ts';
+import { jobModelPath } from './job-files.ts';
+import { jobSplitFromChain } from './job-sync.ts';
+import type { Logger } from './logger.ts';
+import { contractsOf } from './node-contracts.ts';
+import { postJob } from './post-job.ts';
+import type { SignedRecordJson } from './round-protocol.ts';
+import { batchesOf, planMnistShards, writeShardIdx } from './shard-data.ts';
+import { startAll, stopAll } from './startable.ts';
+import type { NodeStore } from './store.ts';
+import { innerOptimizerFor, taskSpec } from './task.ts';
+
+export type DevnetJobOptions = {
+  conn: ChainConnection;
+  deployment: Deployment;
+  home: string;
+  logger: Logger;
+  providers?: number;
+  rounds?: number;
+  H?: number;
+  classesPerProvider?: number;
+  pricePerRound?: bigint;
+  /** The last N providers are Byzantine (send sign-flipped pseudo-gradients). */
+  byzantine?: number;
+  /** Evaluate the latest committed model every this many rounds (default: R/10). */
+  evalEvery?: number;
+  /** Chain poll interval of the daemons (default 250 ms). */
+  pollMs?: number;
+  /** Give up after this long (default 15 min). */
+  timeoutMs?: number;
+  onProgress?: (message: string) => void;
+};
+
+export type RewardRow = { address: Address; role: string; amount: string; claimed: boolean };
+
+export type DevnetJobResult = {
+  jobId: string;
+  rounds: number;
+  H: number;
+  providers: number;
+  testAccuracy: number;
+  centralizedAccuracy: number;
+  bytesPerWorker: number;
+  ddpBytesPerWorker: number;
+  rewards: RewardRow[];
+  funded: string;
+  rewardTotal: string;
+  slashed: string[];
+  modelPath: string;
+  modelHash: Hex;
+  provenanceManifest: string;
+  history: { round: number; trainLoss: number; testAccuracy?: number; bytesPerWorker: number }[];
+  seconds: number;
+};
+
+const PROVIDER_ACCOUNT0 = 1;
+const REQUESTER_ACCOUNT = 10;
+const VALIDATOR_ACCOUNT = 19;
+/** Daemon messages worth showing on the devnet's console (the rest go to the logs). */
+const NOTABLE = /retried|reported|slashed|failed|resynced|reward root|final model saved|rejoin/i;
+
+export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult> {
+  const t0 = performance.now();
+  const K = o.providers ?? 4;
+  const R = o.rounds ?? 60;
+  const H = o.H ?? 10;
+  const progress = o.onProgress ?? (() => {});
+  if (!Number.isInteger(K) || K < 2 || K > 8)
+    throw new AgoraError('BAD_OPTION', `--providers must be 2..8, not ${K}`);
+  const byzantine = o.byzantine ?? 0;
+  if (!Number.isInteger(byzantine) || byzantine < 0 || byzantine >= K / 2)
+    throw new AgoraError(
+      'BAD_OPTION',
+      `--byzantine must be an integer below K/2 (${K / 2}), not ${byzantine}`,
+      {
+        hint: 'a round commits with the signatures of at least 2/3 of its members',
+      },
+    );
+  const { conn, home } = o;
+  const contracts = contractsOf(o.deployment);
+  const spec = taskSpec('mnist-mlp');
+  const ledger = trainingLedgerClient(conn, contracts.ledger);
+  const market = computeMarketClient(conn, contracts.market);
+  const plan = planMnistShards(K, o.classesPerProvider ?? 3);
+  const pollMs = o.pollMs ?? 250;
+  const port = await freePort();
+  const notable = (m: string) => {
+    if (NOTABLE.test(m)) progress(m);
+  };
+  const daemon = (
+    role: 'provider' | 'validator' | 'requester',
+    name: string,
+    account: LocalAccount,
+    extra = {},
+  ) =>
+    new NodeDaemon({
+      role,
+      name,
+      home,
+      conn,
+      contracts,
+      account,
+      logger: o.logger.child({ node: name }),
+      pollMs,
+      lingerMs: 3_600_000, // stopped by this function once everyone has claimed
+      onProgress: notable,
+      ...extra,
+    });
+  const requester = daemon('requester', 'requester', devnetAccount(REQUESTER_ACCOUNT), {
+    listen: [`/ip4/127.0.0.1/tcp/${port}`],
+  });
+  await requester.start();
+  const boot = requester.coordinatorAddress!;
+  const validator = daemon('validator', 'validator', devnetAccount(VALIDATOR_ACCOUNT), { bootstrap: [boot] });
+  const providers = Array.from({ length: K }, (_, i) => {
+    const name = `provider-${i + 1}`;
+    return daemon('provider', name, devnetAccount(PROVIDER_ACCOUNT0 + i), {
+      data: writeShardIdx(plan.pool, plan.shards[i], join(home, 'nodes', name, 'data')),
+      bootstrap: [boot],
+      price: o.pricePerRound ?? parseEther('1'),
+      byzantine: i >= K - byzantine,
+    });
+  });
+  const nodes = [requester, validator, ...providers];
+  const evalRt = createRuntime({ model: spec.model, optimizer: innerOptimizerFor(spec, 1), threads: 1 });
+  try {
+    await startAll([validator, ...providers]);
+    for (const [i, p] of providers.entries()) {
+      const classes = [...new Set(Array.from(plan.shards[i], (k) => plan.pool.labels[k]))].sort();
+      progress(
+        `${p.name} ${p.address}: dataset ${p.datasetId} (${plan.shards[i].length} records, digits ${classes.join(',')}), offer staked` +
+          (i >= K - byzantine ? ' — Byzantine (sign-flipped updates)' : ''),
+      );
+    }
+    progress(`validator ${validator.address}, requester ${requester.address} (coordinator ${boot})`);
+
+    // ---- the requester posts the job; the providers' daemons see it and join
+    const price = o.pricePerRound ?? parseEther('1');
+    const posted = await postJob({
+      conn,
+      contracts,
+      signer: walletClientFor(conn, devnetAccount(REQUESTER_ACCOUNT)),
+      store: requester.store,
+      spec,
+      datasetIds: providers.map((p) => p.datasetId!),
+      workers: K,
+      innerSteps: H,
+      rounds: R,
+      pricePerRound: price,
+    });
+    const jobId = posted.jobId;
+    progress(
+      `requester posted job ${jobId}: mnist-mlp, K=${K}, H=${H}, ${R} rounds, escrow ${posted.escrow} + fee ${posted.fee} wei`,
+    );
+
+    // ---- progress until the requester's coordinator is done (rounds, close, reward root, slashes)
+    const testBatches = batchesOf(plan.pool, plan.test);
+    const history: DevnetJobResult['history'] = [];
+    const evalEvery = o.evalEvery ?? Math.max(1, Math.round(R / 10));
+    const deadline = Date.now() + (o.timeoutMs ?? 15 * 60_000);
+    let shown = 0;
+    let running = false;
+    for (;;) {
+      if (Date.now() > deadline)
+        throw new AgoraError('DEVNET_TIMEOUT', `job ${jobId} did not finish in time`, {
+          hint: `see the node logs under ${join(home, 'nodes')}`,
+        });
+      if (!running && (await market.getJob(jobId)).state === 'Running') {
+        running = true;
+        progress(`job ${jobId} is running: ${K} providers joined`);
+      }
+      const committed = await ledger.roundsCommitted(jobId);
+      while (shown < committed) {
+        const round = shown++;
+        const point = roundPoint(providers, jobId, round, K);
+        if ((round + 1) % evalEvery === 0 || round === R - 1) {
+          const path = checkpointOf(providers, jobId, round);
+          if (path) point.testAccuracy = await accuracyOf(evalRt, path, testBatches);
+        }
+        history.push(point);
+        const signers = ((requester.store.getRound(jobId, round)?.data.records ?? []) as unknown[]).length;
+        progress(
+          `round ${round + 1}/${R}: train loss ${point.trainLoss.toFixed(3)}` +
+            (point.testAccuracy !== undefined ? `, test acc ${(100 * point.testAccuracy).toFixed(1)}%` : '') +
+            `, ${(point.bytesPerWorker / 1e6).toFixed(2)} MB sent/worker, committed` +
+            (signers ? ` with ${signers}/${K} providers' records` : ''),
+        );
+      }
+      if (requester.store.getJob(jobId)?.state === 'done') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+
+    // ---- the reward split as posted, and everyone's claim
+    const l = await ledger.getJobLedger(jobId);
+    const posted2 = requester.store.getJson<{ validators: ValidatorWork[] }>(`rewards:${jobId}`);
+    const rounds: CommittedRound[] = [];
+    for (let r = 0; r < l.roundsCommitted; r++) {
+      const row = requester.store.getRound(jobId, r);
+      rounds.push({
+        round: r,
+        records: ((row?.data.records ?? []) as SignedRecordJson[]).map(
+          (x) => x.provenance as ProvenanceRecord,
+        ),
+      });
+    }
+    const split = await jobSplitFromChain({
+      conn,
+      contracts,
+      jobId,
+      rounds,
+      validators: posted2?.validators ?? [],
+    });
+    const payees = split.entries.map((e) => getAddress(e.account));
+    progress(`waiting for ${payees.length} parties to claim their rewards…`);
+    for (;;) {
+      const done = await Promise.all(payees.map((a) => ledger.isClaimed(jobId, a)));
+      if (done.every(Boolean)) break;
+      if (Date.now() > deadline)
+        throw new AgoraError('DEVNET_TIMEOUT', `not every party claimed job ${jobId}'s rewards in time`, {
+          hint: `unclaimed: ${payees.filter((_, i) => !done[i]).join(', ')}`,
+        });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const rewards: RewardRow[] = split.lines.map((x) => ({
+      address: getAddress(x.account),
+      role: x.role,
+      amount: x.amount.toString(),
+      claimed: true,
+    }));
+    const slashed: string[] = [];
+    for (const rep of await fraudReports(conn, contracts.market, jobId)) {
+      if ((await market.seatOf(jobId, rep.provider)).slashed && !slashed.includes(getAddress(rep.provider)))
+        slashed.push(getAddress(rep.provider));
+    }
+
+    // ---- the model the requester saved (checked against the chain) and its provenance
+    const modelPath = jobModelPath(home, jobId);
+    const modelHash = await ledger.finalModelHash(jobId);
+    if (!existsSync(modelPath) || readCheckpointFile(modelPath).hash !== modelHash)
+      throw new AgoraError('DEVNET_NO_MODEL', `the requester did not save job ${jobId}'s final model`, {
+        hint: `see ${join(home, 'nodes', 'requester', 'node.log')}`,
+      });
+    const testAccuracy = await accuracyOf(evalRt, modelPath, testBatches);
+    const bytesPerWorker = providers.reduce((s, p) => s + bytesSent(p.store, jobId, R), 0) / K;
+    await stopAll(nodes);
+
+    // ---- centralized baseline: one model on the pooled shards, same samples and steps (= DDP)
+    progress('training the centralized baseline on the pooled data (same steps and samples)…');
+    const central = createRuntime({
+      model: spec.model,
+      optimizer: innerOptimizerFor(spec, R * H),
+      threads: 1,
+      stepsPerCall: 5,
+    });
+    const c = await runDdp(
+      central,
+      { dataset: plan.pool, shards: plan.shards, evalBatches: testBatches },
+      { workers: K, steps: R * H, batchSize: spec.batchSize, seed: spec.seed, evalEverySteps: R * H },
+    );
+    await central.dispose();
+    return {
+      jobId: jobId.toString(),
+      rounds: l.roundsCommitted,
+      H,
+      providers: K,
+      testAccuracy,
+      centralizedAccuracy: c.evalAccuracy ?? 0,
+      bytesPerWorker,
+      ddpBytesPerWorker: ddpBytesPerStep(c.params.length, K) * R * H,
+      rewards,
+      funded: l.funded.toString(),
+      rewardTotal: split.total.toString(),
+      slashed,
+      modelPath,
+      modelHash,
+      provenanceManifest: provenanceManifestPath(modelPath),
+      history,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await evalRt.dispose();
+    await stopAll(nodes);
+  }
+}
+
+/** Mean train loss and bytes sent so far per worker after `round`, from the providers' stores. */
+function roundPoint(
+  providers: readonly NodeDaemon[],
+  jobId: bigint,
+  round: number,
+  K: number,
+): DevnetJobResult['history'][number] {
+  const losses: number[] = [];
+  let bytes = 0;
+  for (const p of providers) {
+    const row = p.store.getRound(jobId, round);
+    const loss = Number(row?.data.trainLoss);
+    if (Number.isFinite(loss)) losses.push(loss);
+    bytes += bytesSent(p.store, jobId, round + 1);
+  }
+  return {
+    round,
+    trainLoss: losses.length ? losses.reduce((s, x) => s + x, 0) / losses.length : Number.NaN,
+    bytesPerWorker: bytes / K,
+  };
+}
+
+function bytesSent(store: NodeStore, jobId: bigint, rounds: number): number {
+  let s = 0;
+  for (let r = 0; r < rounds; r++) s += Number(store.getRound(jobId, r)?.data.bytesSent ?? 0);
+  return s;
+}
+
+function checkpointOf(providers: readonly NodeDaemon[], jobId: bigint, round: number): string | undefined {
+  for (const p of providers) {
+    const ck = p.store.getCheckpoint(jobId, round);
+    if (ck && existsSync(ck.path)) return ck.path;
+  }
+  return undefined;
+}
+
+async function accuracyOf(rt: Runtime, path: string, batches: readonly TensorBatch[]): Promise<number> {
+  rt.setParams(decodeTrainingCheckpoint(readCheckpointFile(path).bytes).params);
+  return (await rt.evaluate(batches)).accuracy ?? 0;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+    s.on('error', rej);
+  });
+}
