@@ -302,7 +302,7 @@ export class JobCoordinator implements Startable {
       await pollUntil(
         () => (Object.keys(collected()).length > 0 || this.#stopped ? true : undefined),
         24 * 3600_000,
-        100,
+        50,
       );
       const until = Date.now() + (this.#o.recordWaitMs ?? 30_000);
       const allIn = () => {
@@ -316,7 +316,7 @@ export class JobCoordinator implements Startable {
       await pollUntil(
         () => (allIn() || Date.now() > until || this.#stopped ? true : undefined),
         this.#o.recordWaitMs ?? 30_000,
-        100,
+        50,
       );
       if (this.#stopped) break;
       // the largest group that computed the same model (ties: the lowest hash)

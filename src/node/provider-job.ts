@@ -179,6 +179,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
 
   for (;;) {
     if (o.signal?.aborted) break;
+    const t0 = performance.now();
     const c = await committed();
     const state = (await market.getJob(jobId)).state;
     if (c >= job.rounds || state !== 'Running') break;
@@ -205,10 +206,14 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       continue;
     }
     // the attempt the coordinator is at for this round (a provider that arrives late joins it)
+    const tSynced = performance.now();
     let attempt = (await roundState(c))?.attempt ?? 0;
     ready = c;
     readyAttempt = attempt;
-    let r = await node.runRound(c, await readyMembers(c, attempt), attempt);
+    const members = await readyMembers(c, attempt);
+    const tReady = performance.now();
+    let r = await node.runRound(c, members, attempt);
+    const tTrained = performance.now();
     trained++;
     let outcome: 'committed' | 'timeout' = 'timeout';
     for (;;) {
@@ -224,7 +229,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
           return undefined;
         },
         o.commitWaitMs ?? 90_000,
-        250,
+        100, // a round-state request to the coordinator: cheap, and the commit gates the next round
         o.signal,
       );
       if (typeof next !== 'number') {
@@ -236,6 +241,18 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       log.info({ round: c, attempt }, 'round retried by the coordinator');
       r = await node.retryRound(c, attempt, await readyMembers(c, attempt));
     }
+    const ms = (a: number, b: number) => Math.round(b - a);
+    log.info(
+      {
+        round: c,
+        outcome,
+        syncMs: ms(t0, tSynced),
+        readyMs: ms(tSynced, tReady),
+        trainAndReduceMs: ms(tReady, tTrained),
+        commitWaitMs: ms(tTrained, performance.now()),
+      },
+      'round done',
+    );
     if (outcome === 'committed')
       progress(`${node.name}: round ${c + 1}/${job.rounds} committed (loss ${r.trainLoss.toFixed(3)})`);
     else log.warn({ round: c }, 'round not committed in time; re-checking the chain');

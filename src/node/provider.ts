@@ -404,6 +404,7 @@ export class ProviderNode implements Startable {
     // H inner steps, the full inner state kept at every window boundary (the round's trace)
     const states: InnerState[] = [];
     const window = traceWindow(j.H);
+    const t0 = performance.now();
     const traced = await runTracedInnerSteps({
       runtime: asReplayable(j.runtime),
       dataset: recording,
@@ -442,7 +443,9 @@ export class ProviderNode implements Startable {
     );
     writeTraceStates(traceFilePath(dir, round), states);
     pruneRoundFiles(dir, round - TRACE_RETENTION_ROUNDS + 1);
+    const t1 = performance.now();
     const reduced = await this.#reduce(j, round, attempt, delta, members);
+    const t2 = performance.now();
     const provenance = provenanceRecord({
       worker: this.address,
       pseudoGradientHash: pgHash,
@@ -465,6 +468,16 @@ export class ProviderNode implements Startable {
       trace: traceToJson(trace),
       traceSignature,
     });
+    this.#o.logger.info(
+      {
+        node: this.name,
+        round,
+        trainAndTraceMs: Math.round(t1 - t0),
+        allReduceMs: Math.round(t2 - t1),
+        persistMs: Math.round(performance.now() - t2),
+      },
+      'round trained',
+    );
     const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
     const recordSignature = await market.signRoundRecord(this.#o.account, record);
     this.store.transaction(() => {

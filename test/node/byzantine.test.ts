@@ -1,7 +1,9 @@
 /**
- * One Byzantine provider (sign-flipped pseudo-gradients) in a devnet job: the validator flags it,
- * files a fraud report, it is left out of the following rounds, slashed after the challenge period
- * and paid nothing, while the other providers finish the job and the model still trains.
+ * One Byzantine provider (sign-flipped pseudo-gradients) in a devnet job (the node daemons in one
+ * process, src/node/devnet-job.ts): the validator's link check proves Δ ≠ θ_start − θ_final against
+ * the provider's own signed trace, it files a fraud report, the provider is left out of the
+ * following rounds, slashed after the challenge period and paid nothing, while the other providers
+ * finish the job and the model still trains.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ import { devnetAccount } from '../../src/chain/devnet.ts';
 import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
 import { type DevnetJobResult, runDevnetJob } from '../../src/node/devnet-job.ts';
+import { fraudReports } from '../../src/node/job-chain.ts';
 import { createLogger } from '../../src/node/logger.ts';
 import { contractsOf } from '../../src/node/node-contracts.ts';
 import { tempHome } from '../helpers/cli.ts';
@@ -35,8 +38,8 @@ describe('devnet job with a Byzantine provider', () => {
       home,
       logger: createLogger({ name: 'test', level: 'warn', file: join(home, 'devnet.log') }),
       providers: 4,
-      rounds: 30,
-      H: 10,
+      rounds: 12,
+      H: 25,
       byzantine: 1,
     });
   }, 240_000);
@@ -48,6 +51,9 @@ describe('devnet job with a Byzantine provider', () => {
     const ledger = trainingLedgerClient(conn, c.ledger);
     const jobId = BigInt(res.jobId);
     expect(res.slashed).toEqual([byzantine]);
+    const reports = await fraudReports(conn, c.market, jobId);
+    expect(reports.map((r) => r.provider)).toEqual([byzantine]);
+    expect(reports[0].round).toBeLessThan(3); // caught at once, not after a statistical streak
     expect((await market.seatOf(jobId, byzantine)).slashed).toBe(true);
     for (const honest of [1, 2, 3].map((i) => devnetAccount(i).address)) {
       expect((await market.seatOf(jobId, honest)).slashed).toBe(false);
@@ -57,7 +63,7 @@ describe('devnet job with a Byzantine provider', () => {
     }
     expect(res.rewards.filter((r) => r.address === byzantine)).toEqual([]);
     const l = await ledger.getJobLedger(jobId);
-    expect(l.roundsCommitted).toBe(30);
+    expect(l.roundsCommitted).toBe(12);
     expect(res.rewards.reduce((s, r) => s + BigInt(r.amount), 0n)).toBe(l.funded);
     expect(l.claimed).toBe(l.funded);
     // the model still trains (it loses the digits only the Byzantine provider held)

@@ -33,10 +33,10 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .option('--port <port>', 'JSON-RPC port (0 picks a free one)', '8545')
     .option('--exit', 'stop after printing the summary instead of serving until Ctrl-C')
     .option('--no-job', 'only the chain and the contracts (no training job)')
-    .option('--quick', 'a shorter job (100 rounds instead of 150): about a minute')
+    .option('--quick', 'a shorter job (20 rounds instead of 40)')
     .option('--providers <n>', 'providers in the job', '4')
-    .option('--rounds <n>', 'DiLoCo rounds (default 150, 100 with --quick)')
-    .option('--H <n>', 'inner steps per round', '10')
+    .option('--rounds <n>', 'DiLoCo rounds (default 40, 20 with --quick)')
+    .option('--H <n>', 'inner steps per round', '25')
     .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
     .argument('[jsonFile]', 'with --json: write the job summary to this file')
     .action(async (jsonFile: string | undefined, o: DevnetOpts, cmd: Command) => {
@@ -84,7 +84,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             home: c.home,
             logger: createLogger({ name: 'agora-devnet', file: join(c.home, 'logs', 'devnet.log') }),
             providers: int(o.providers, 'providers'),
-            rounds: int(o.rounds ?? (o.quick ? '100' : '150'), 'rounds'),
+            rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds'),
             H: int(o.H, 'H'),
             byzantine: Number(o.byzantine),
             onProgress: (m) => c.out.progress(m),
