@@ -14,6 +14,7 @@ import { type Address, getAddress, type LocalAccount } from 'viem';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import { AgoraError } from '../errors.ts';
+import { freePort } from '../net/free-port.ts';
 import { JobCoordinator } from './coordinator.ts';
 import type { JobContracts } from './job-sync.ts';
 import { JobWatcher } from './job-watcher.ts';
@@ -73,6 +74,7 @@ export class NodeDaemon implements Startable {
   #role?: RoleNode;
   #peerId?: string;
   #datasetId?: bigint;
+  #listenAddrs?: string[];
 
   constructor(o: NodeDaemonOptions) {
     if (!NODE_ROLES.includes(o.role)) {
@@ -118,7 +120,7 @@ export class NodeDaemon implements Startable {
   }
 
   #listen(): string[] {
-    return this.#o.listen?.length ? this.#o.listen : ['/ip4/127.0.0.1/tcp/0'];
+    return this.#listenAddrs ?? (this.#o.listen?.length ? this.#o.listen : ['/ip4/127.0.0.1/tcp/0']);
   }
 
   #progress(m: string): void {
@@ -129,6 +131,13 @@ export class NodeDaemon implements Startable {
     const o = this.#o;
     const peerKey = await loadOrCreatePeerKey(this.dir);
     this.#peerId = peerKey.peerId;
+    if (o.role === 'requester') {
+      // the coordinator's address is handed out before a job runs: a random port (tcp/0) is fixed now
+      const listen = [...this.#listen()];
+      const m = /^\/ip4\/([^/]+)\/tcp\/0(\/.*)?$/.exec(listen[0]);
+      if (m) listen[0] = `/ip4/${m[1]}/tcp/${await freePort(m[1])}${m[2] ?? ''}`;
+      this.#listenAddrs = listen;
+    }
     const net = { listen: this.#listen(), privateKey: peerKey.key };
     const bootstrap = o.bootstrap ?? [];
     const market = computeMarketClient(o.conn, o.contracts.market);
@@ -172,11 +181,28 @@ export class NodeDaemon implements Startable {
           !ds.includes(mine)
         )
           return;
+        if ((await p.freeStake()) < j.stakePerWorker) {
+          // stake still locked in a finished job: join once it is released (onTick)
+          p.store.upsertJob(jobId, 'provider', 'awaiting-stake');
+          this.#progress(`${this.name}: job ${jobId} waits for this provider's stake to be released`);
+          return;
+        }
         await p.joinJob(jobId);
         this.#progress(`${this.name}: joined job ${jobId}`);
       };
       // a joined job that is running: train it (one job at a time: a provider sells its whole machine)
       onTick = async () => {
+        for (const jobId of await p.releaseEndedStakes())
+          this.#progress(`${this.name}: stake of job ${jobId} released`);
+        for (const row of p.store.listJobs('awaiting-stake')) {
+          const jobId = BigInt(row.jobId);
+          const j = await market.getJob(jobId);
+          if (j.state !== 'Open') p.store.upsertJob(jobId, 'provider', 'over', { state: j.state });
+          else if ((await p.freeStake()) >= j.stakePerWorker) {
+            await p.joinJob(jobId);
+            this.#progress(`${this.name}: joined job ${jobId}`);
+          }
+        }
         if (this.#running.size > 0) return;
         for (const row of p.store.listJobs()) {
           if (!['joined', 'training'].includes(row.state)) continue;

@@ -12,7 +12,6 @@
  * rewards, the slashed providers and the provenance manifest.
  */
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type Address, getAddress, type Hex, type LocalAccount, parseEther } from 'viem';
 import { computeMarketClient } from '../chain/compute-market.ts';
@@ -118,7 +117,6 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
   const market = computeMarketClient(conn, contracts.market);
   const plan = planMnistShards(K, o.classesPerProvider ?? 3);
   const pollMs = o.pollMs ?? 250;
-  const port = await freePort();
   const notable = (m: string) => {
     if (NOTABLE.test(m)) progress(m);
   };
@@ -141,9 +139,8 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       onProgress: notable,
       ...extra,
     });
-  const requester = daemon('requester', 'requester', devnetAccount(REQUESTER_ACCOUNT), {
-    listen: [`/ip4/127.0.0.1/tcp/${port}`],
-  });
+  // listening on 127.0.0.1, a port fixed at start: its address is every other node's bootstrap
+  const requester = daemon('requester', 'requester', devnetAccount(REQUESTER_ACCOUNT));
   await requester.start();
   const boot = requester.coordinatorAddress!;
   const validator = daemon('validator', 'validator', devnetAccount(VALIDATOR_ACCOUNT), { bootstrap: [boot] });
@@ -357,15 +354,4 @@ function checkpointOf(providers: readonly NodeDaemon[], jobId: bigint, round: nu
 async function accuracyOf(rt: Runtime, path: string, batches: readonly TensorBatch[]): Promise<number> {
   rt.setParams(decodeTrainingCheckpoint(readCheckpointFile(path).bytes).params);
   return (await rt.evaluate(batches)).accuracy ?? 0;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-    s.on('error', rej);
-  });
 }

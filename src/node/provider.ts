@@ -265,6 +265,47 @@ export class ProviderNode implements Startable {
     await market.registerProvider(this.signer, hardwareDescriptorHash(probeHardware()), pricePerRound, stake);
   }
 
+  /**
+   * Unlocks this provider's stake in the jobs it is done with (job rows `done` or `over`) once the
+   * job is over on chain, its challenge period has passed and no fraud report against this provider
+   * is pending, so the stake can back the next job. Marked in the job row (`stakeReleased`) after
+   * the transaction. Returns the jobs released now; a job not yet releasable is tried again later.
+   */
+  async releaseEndedStakes(): Promise<bigint[]> {
+    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
+    const released: bigint[] = [];
+    const mark = (row: { jobId: string; state: string; data: Record<string, unknown> }) =>
+      this.store.upsertJob(row.jobId, this.role, row.state, { ...row.data, stakeReleased: true });
+    for (const row of this.store.listJobs()) {
+      if (!['done', 'over'].includes(row.state) || row.data.stakeReleased) continue;
+      const jobId = BigInt(row.jobId);
+      const seat = await market.seatOf(jobId, this.address);
+      if (seat.index === 0 || seat.released || seat.lockedStake === 0n) {
+        mark(row);
+        continue;
+      }
+      if (seat.pendingReports > 0) continue;
+      const job = await market.getJob(jobId);
+      if (job.state === 'Open' || job.state === 'Running' || job.state === 'None') continue;
+      if (job.state === 'Completed' || job.state === 'Expired') {
+        // the next block's time is at least the wall clock (devnets mine on demand)
+        const head = (await this.#o.conn.publicClient.getBlock()).timestamp;
+        const wall = BigInt(Math.floor(Date.now() / 1000));
+        if ((head > wall ? head : wall) <= job.endedAt + job.challengePeriod) continue;
+      }
+      await market.releaseStake(this.signer, jobId, this.address);
+      mark(row);
+      released.push(jobId);
+    }
+    return released;
+  }
+
+  /** Stake this provider has free for a new job's seat. */
+  async freeStake(): Promise<bigint> {
+    const p = await computeMarketClient(this.#o.conn, this.#o.contracts.market).getProvider(this.address);
+    return p.stake - p.locked;
+  }
+
   /** Joins an open job (persisted first, so a restart knows it is in). */
   async joinJob(jobId: bigint): Promise<void> {
     const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);

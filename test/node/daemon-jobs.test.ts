@@ -1,0 +1,125 @@
+/**
+ * Node daemons (src/node/daemon.ts) serve jobs one after another: once a job is done, the same
+ * requester, validator and providers take the next one. Two things stopped that before: job runners
+ * stayed busy for good after the first job, and a provider's stake stayed locked in the finished
+ * job (now released after its challenge period). Real embedded chain, libp2p on 127.0.0.1, training.
+ */
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { computeMarketClient } from '../../src/chain/compute-market.ts';
+import { connectChain, walletClientFor } from '../../src/chain/connect.ts';
+import { deployProtocol } from '../../src/chain/deploy.ts';
+import { devnetAccount } from '../../src/chain/devnet.ts';
+import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
+import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
+import { NodeDaemon } from '../../src/node/daemon.ts';
+import { createLogger } from '../../src/node/logger.ts';
+import { contractsOf } from '../../src/node/node-contracts.ts';
+import { postJob } from '../../src/node/post-job.ts';
+import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
+import { startAll, stopAll } from '../../src/node/startable.ts';
+import { taskSpec } from '../../src/node/task.ts';
+import { tempHome } from '../helpers/cli.ts';
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('node daemons: jobs one after another', () => {
+  let chain: EmbeddedChain | undefined;
+  let daemons: NodeDaemon[] = [];
+  afterAll(async () => {
+    await stopAll(daemons);
+    await chain?.stop();
+  });
+
+  it('the same requester, validator and providers finish a second job after the first', async () => {
+    chain = await startEmbeddedChain();
+    const conn = await connectChain({ provider: chain.provider });
+    const contracts = contractsOf(await deployProtocol(conn, devnetAccount(0)));
+    const home = tempHome();
+    const logger = createLogger({ name: 'test', level: 'warn', file: join(home, 'nodes.log') });
+    const plan = planMnistShards(2, 5);
+    // the requester serves the reward split for 5 s after a job (claimants fetch it), then takes the next
+    const base = { home, conn, contracts, logger, pollMs: 200, lingerMs: 5000 };
+    const requester = new NodeDaemon({
+      ...base,
+      role: 'requester',
+      name: 'requester',
+      account: devnetAccount(10),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    });
+    await requester.start();
+    daemons = [requester];
+    // asked for tcp/0, the requester fixes a free port at start: its coordinator address is dialable
+    // before any job runs
+    const boot = requester.coordinatorAddress!;
+    expect(boot).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/[1-9]\d*\/p2p\/12D3/);
+    const others = [
+      new NodeDaemon({
+        ...base,
+        role: 'validator',
+        name: 'validator',
+        account: devnetAccount(19),
+        bootstrap: [boot],
+      }),
+      ...[0, 1].map(
+        (i) =>
+          new NodeDaemon({
+            ...base,
+            role: 'provider',
+            name: `p${i + 1}`,
+            account: devnetAccount(i + 1),
+            data: writeShardIdx(plan.pool, plan.shards[i], join(home, `shard-${i + 1}`)),
+            bootstrap: [boot],
+          }),
+      ),
+    ];
+    await startAll(others);
+    daemons = [requester, ...others];
+    const providers = others.slice(1);
+    const ledger = trainingLedgerClient(conn, contracts.ledger);
+    const market = computeMarketClient(conn, contracts.market);
+    const jobs: bigint[] = [];
+    for (let j = 0; j < 2; j++) {
+      const { jobId } = await postJob({
+        conn,
+        contracts,
+        signer: walletClientFor(conn, devnetAccount(10)),
+        store: requester.store,
+        spec: taskSpec('mnist-mlp'),
+        datasetIds: providers.map((p) => p.datasetId!),
+        workers: 2,
+        innerSteps: 5,
+        rounds: 2,
+        pricePerRound: 10n ** 18n,
+      });
+      jobs.push(jobId);
+      await until(
+        `job ${jobId} done and claimed`,
+        async () => {
+          const l = await ledger.getJobLedger(jobId);
+          if (!l.closed || l.claimed !== l.funded) return undefined;
+          return requester.store.getJob(jobId)?.state === 'done' ? true : undefined;
+        },
+        180_000,
+      );
+    }
+    for (const jobId of jobs) {
+      const l = await ledger.getJobLedger(jobId);
+      expect(l.roundsCommitted).toBe(2);
+      expect(l.claimed).toBe(l.funded);
+      for (const p of providers) expect(p.store.getJob(jobId)?.state).toBe('done');
+      // job 1's stake was released after its challenge period, which is what let them join job 2
+      if (jobId === jobs[0])
+        for (const p of providers) expect((await market.seatOf(jobId, p.address)).released).toBe(true);
+      expect(others[0].store.getJob(jobId)?.state).toBe('done');
+    }
+  }, 400_000);
+});
