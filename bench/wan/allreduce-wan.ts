@@ -22,6 +22,11 @@ const o = new Command()
   .option('--delay <ms>', 'one-way delay between peers, ms (0: none)', '50')
   .option('--codec <name>', 'codec', 'fp32')
   .option('--rounds <n>', 'rounds (median reported)', '3')
+  .option(
+    '--pause <ms>',
+    'idle time between rounds (as training would leave; TCP restarts slow start after ~1 RTO idle)',
+    '0',
+  )
   .option('--json <file>', 'write results here')
   .parse(process.argv.filter((a) => a !== '--'))
   .opts<{
@@ -31,6 +36,7 @@ const o = new Command()
     delay: string;
     codec: string;
     rounds: string;
+    pause: string;
     json?: string;
   }>();
 
@@ -86,20 +92,32 @@ for (const k of o.peers.split(',').map(Number)) {
     const secs: number[] = [];
     let bytes = 0;
     for (let r = 1; r <= Number(o.rounds); r++) {
+      if (r > 1 && Number(o.pause) > 0) await new Promise((res) => setTimeout(res, Number(o.pause)));
       const reports = procs.map((p) => next(p, 'report'));
       procs.forEach((p, i) => {
         p.send({ type: 'round', round: r, members, length: Number(o.size), seed: r * 1000 + i });
       });
       const rep = (await Promise.all(reports)).map(
-        (m) => m.report as { ok: boolean; seconds: number; bytesReceived: number },
+        (m) =>
+          m.report as {
+            ok: boolean;
+            seconds: number;
+            bytesReceived: number;
+            phases: { scatter: number; commit: number; gather: number };
+          },
       );
       if (!rep.every((x) => x.ok)) throw new Error('round failed');
       secs.push(Math.max(...rep.map((x) => x.seconds)));
+      const slowest = rep.reduce((a, b) => (b.seconds > a.seconds ? b : a));
+      console.log(
+        `round ${r}: ${rep.map((x) => x.seconds.toFixed(3)).join(' ')} s; slowest peer phases ${JSON.stringify(slowest.phases)}`,
+      );
       // Mean bytes received: complete when each peer's round returns (a peer may still be serving
       // shards after its own round returned, so its bytesSent snapshot can be short); across the
       // group, bytes received = bytes sent.
       bytes = rep.reduce((s, x) => s + x.bytesReceived, 0) / k;
     }
+    const inOrder = [...secs];
     secs.sort((a, b) => a - b);
     const seconds = secs[Math.floor(secs.length / 2)];
     const lineRate = (bytes * 8) / (Number(o.rate) * 1e6);
@@ -110,6 +128,8 @@ for (const k of o.peers.split(',').map(Number)) {
       rateMbit: Number(o.rate),
       netem,
       oneWayDelayMs: Number(o.delay),
+      pauseMs: Number(o.pause),
+      roundSeconds: inOrder,
       delayMode,
       bytesPerPeer: Math.round(bytes),
       seconds,

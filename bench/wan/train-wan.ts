@@ -5,7 +5,7 @@
  * (src/net/allreduce.ts) and training the MNIST MLP with the project's runtime (src/train/onnx).
  *
  *   npm run bench:train:wan -- [--peers 4] [--steps 2000] [--ddp-steps 2000] [--H 500]
- *     [--hidden 128] [--batch 32] [--rate 100] [--delay 50] [--overlap] [--json FILE]
+ *     [--hidden 128] [--batch 32] [--rate 100] [--delay 50] [--overlap] [--no-warmup] [--json FILE]
  *
  *  - DDP: every step, each peer computes the gradient of its batch, all-reduces it in fp32, and
  *    takes one AdamW step with the mean gradient (identical parameters on every peer).
@@ -15,6 +15,9 @@
  *    and its outer step is applied as soon as it arrives (`runDilocoOverlapped`);
  *    `--methods …,diloco-delayed` the simpler variant that applies it one whole round late
  *    (`runDilocoDelayed`).
+ *
+ * Before each method's clock starts, the peers run one small all-reduce (skip: `--no-warmup`), so
+ * the all-reduce's push streams are open, as in a running job.
  *
  * Each peer measures `compute` (time inside its training steps), `wall` (from the start of its run
  * to the end of its last update) and reports utilization = compute ÷ wall. Eval accuracy is of the
@@ -48,8 +51,11 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     'link-mbytes': { type: 'string', default: '25' },
     json: { type: 'string' },
+    /** one small all-reduce before each method's clock starts (streams open, as in a running job) */
+    warmup: { type: 'boolean', default: true },
   },
   args: process.argv.slice(2).filter((a) => a !== '--'),
+  allowNegative: true,
 });
 
 export type RunSpec = {
@@ -66,6 +72,7 @@ export type RunSpec = {
   seed: number;
   workers: number;
   worker: number;
+  warmup: boolean;
 };
 
 export type PeerResult = {
@@ -198,6 +205,11 @@ async function peer(): Promise<void> {
       return rep;
     };
     let lastLosses: number[] = [];
+    if (s.warmup) {
+      // a small all-reduce before the clock: a running job has its connections and streams open
+      const w = await ar.run(s.roundBase - 1, new Float32Array(64 * s.workers), s.members);
+      if (!w.ok) throw new Error(`warm-up all-reduce failed: ${w.reason}`);
+    }
     const t0 = performance.now();
 
     if (s.method === 'ddp') {
@@ -638,6 +650,7 @@ async function main(): Promise<void> {
           seed: Number(values.seed),
           workers: K,
           worker: i,
+          warmup: values.warmup !== false,
         };
         specs.push(spec);
       });
@@ -717,6 +730,7 @@ async function main(): Promise<void> {
         inner: 'AdamW, warmup min(100, steps/20), cosine to 0.1',
         outer: 'Nesterov SGD lr 0.7 momentum 0.9',
         shards: 'iid',
+        warmupAllreduce: values.warmup !== false,
       },
       target: { method: 'diloco', utilizationAtLeast: 0.97 },
       runs,

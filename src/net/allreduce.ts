@@ -1,16 +1,20 @@
 /**
  * `/agora/allreduce/1`: butterfly all-reduce of a Float32Array among an authenticated group
  * (adapter over AgoraHost). Each of the K peers owns 1/K of the vector:
- *   1. SCATTER  every peer sends slice i (codec-encoded) to owner i;
+ *   1. SCATTER  every peer pushes slice i (codec-encoded) to owner i;
  *   2. COMMIT   each owner, when it has every part or at the deadline, tells everyone which peers'
- *               parts it received; each peer derives the contributor set C (allreduce-plan.ts);
- *   3. GATHER   each peer asks the holder of every shard for the shard aggregated over exactly C
+ *               parts it received (R_i), and pushes with it its shard aggregated over exactly R_i;
+ *               each peer derives the contributor set C (allreduce-plan.ts);
+ *   3. GATHER   a pushed shard whose R_i = C is the result (the common case: no extra message).
+ *               Otherwise the peer asks the holder of the shard for it aggregated over exactly C
  *               (owner, or a deterministic fallback when the owner died; survivors resend that slice
  *               to the fallback); missing shards are repaired from any peer that already has them;
  *   4. RECOVERY if a holder in C died before anyone fetched its shard, every shard is recomputed
  *               over C minus that holder (owners keep all parts, so this is one more gather).
- * Every included peer ends with bit-identical results (the holder encodes once, all decode the same
- * bytes). The full protocol and its failure handling: docs/allreduce.md.
+ * Pushes (parts, commits) travel on one long-lived stream per peer pair and direction, reused across
+ * rounds, so the common round costs two one-way delays after the last peer enters, and no protocol
+ * negotiation. Every included peer ends with bit-identical results (the holder encodes once, all
+ * decode the same bytes). The full protocol and its failure handling: docs/allreduce.md.
  */
 import type { Stream } from '@libp2p/interface';
 import type { Logger } from 'pino';
@@ -25,7 +29,7 @@ import {
   shardBounds,
   shardLength,
 } from './allreduce-plan.ts';
-import { decodeJson, encodeJson, FrameReader, writeFrame } from './framing.ts';
+import { decodeJson, encodeJson, FrameError, FrameReader, writeFrame } from './framing.ts';
 import type { AgoraHost, PeerInfo } from './host.ts';
 import {
   type AllreduceRequest,
@@ -49,12 +53,19 @@ export interface AllReduceOptions {
   graceMs?: number;
   /** Largest vector accepted (elements; default 2^28). */
   maxElements?: number;
+  /**
+   * An inbound push stream idle this long is closed (default 10 min); a sender reopens its stream
+   * after half of it, so a reused stream is never one the receiver is about to close.
+   */
+  streamIdleMs?: number;
   /** Fault injection for tests: awaited before / after each scatter part is sent. */
   faults?: {
     beforePartSend?: (shard: number, to: string) => Promise<void> | void;
     afterPartSent?: (shard: number, to: string) => Promise<void> | void;
-    /** called once this peer's commit reached everyone (e.g. to die before serving its shard) */
+    /** called once this peer's commits were written to every peer's push stream */
     afterCommit?: () => Promise<void> | void;
+    /** commit without pushing the reduced shard (others must `get` it: the pre-push protocol) */
+    withholdReduced?: boolean;
   };
 }
 
@@ -93,6 +104,11 @@ export interface RoundReport {
   fallbackShards: number[];
   /** shards fetched from a mirror after their holder failed */
   repairedShards: number[];
+  /**
+   * shards requested with a `get` because no usable pushed copy came with the owner's commit (its
+   * received set differed from C, or the owner died): 0 round trips in the common case, one here
+   */
+  pulledShards: number[];
   /** true when a holder in C died during the gather and the round was recomputed over C minus it */
   recovered: boolean;
 }
@@ -109,6 +125,12 @@ class RoundState {
   readonly parts = new Map<number, Map<string, Part>>();
   /** commit sender → received set */
   readonly commits = new Map<string, string[]>();
+  /** commit sender → the shard its commit named (checked against the group once it is known) */
+  readonly commitShards = new Map<string, number>();
+  /** commit sender → its shard aggregated over its received set, pushed after the commit */
+  readonly reduced = new Map<string, Uint8Array>();
+  /** commit senders whose pushed shard is announced but not fully here yet */
+  readonly reducedPending = new Set<string>();
   /** `${shard}|${digest}` → encoded aggregated shard (served to others, identical everywhere) */
   readonly results = new Map<string, Promise<Uint8Array | undefined>>();
   readonly traffic = new Map<string, PeerTraffic>();
@@ -160,6 +182,13 @@ class RoundState {
 /** How many round states are kept (current, a few early ones, a previous one serving mirrors). */
 const MAX_STATES = 8;
 
+/** One outbound push stream to a peer, reused across rounds; writes are queued one at a time. */
+interface Channel {
+  stream: Stream | undefined;
+  lastUsed: number;
+  tail: Promise<unknown>;
+}
+
 export class AllReduce {
   readonly #host: AgoraHost;
   readonly #log: Logger;
@@ -169,7 +198,9 @@ export class AllReduce {
   readonly #graceMs: number;
   readonly #maxElements: number;
   readonly #faults: AllReduceOptions['faults'];
+  readonly #idleMs: number;
   readonly #states = new Map<number, RoundState>();
+  readonly #channels = new Map<string, Channel>();
   readonly #sendCodecs = new Map<string, Codec>();
   /**
    * Codecs encoding the aggregated shards this peer serves, per (group size, shard, length), kept
@@ -179,12 +210,33 @@ export class AllReduce {
   readonly #resultCodecs = new Map<string, Codec>();
   readonly #decoder: Codec;
   #minRound = 0;
+  /** inbound push streams still being read, per peer */
+  readonly #inbound = new Map<string, Set<Promise<void>>>();
+  readonly #inboundStreams = new Set<Stream>();
+  #stopped = false;
   #onLost = (e: Event) => {
     const peer = (e as CustomEvent<string>).detail;
-    for (const s of this.#states.values()) {
-      s.lost.add(peer);
-      s.notify();
-    }
+    this.#dropChannel(peer);
+    const mark = () => {
+      for (const s of this.#states.values()) {
+        s.lost.add(peer);
+        s.notify();
+      }
+    };
+    // What the peer pushed before its connection closed (a commit, say) is still being read: count
+    // it before the peer stops being waited for (bounded by the grace period).
+    const reading = [...(this.#inbound.get(peer) ?? [])];
+    if (reading.length === 0) return mark();
+    let timer: NodeJS.Timeout | undefined;
+    void Promise.race([
+      Promise.allSettled(reading),
+      new Promise((r) => {
+        timer = setTimeout(r, this.#graceMs);
+      }),
+    ]).then(() => {
+      clearTimeout(timer);
+      mark();
+    });
   };
 
   constructor(opts: AllReduceOptions) {
@@ -196,20 +248,50 @@ export class AllReduce {
     this.#graceMs = opts.graceMs ?? 1000;
     this.#maxElements = opts.maxElements ?? 2 ** 28;
     this.#faults = opts.faults;
+    this.#idleMs = opts.streamIdleMs ?? 600_000;
     this.#decoder = opts.codec();
   }
 
   /** Registers the protocol handler on the host (call after host.start()). */
   async start(): Promise<void> {
-    await this.#host.handle(ALLREDUCE_PROTOCOL, (stream, peer) => this.#onStream(stream, peer), {
-      maxInboundStreams: 256,
-    });
+    this.#stopped = false;
+    await this.#host.handle(
+      ALLREDUCE_PROTOCOL,
+      (stream, peer) => {
+        // Streams reset by stop() end quietly.
+        const p = this.#onStream(stream, peer).catch((err: unknown) => {
+          if (!this.#stopped) throw err;
+        });
+        this.#inboundStreams.add(stream);
+        let set = this.#inbound.get(peer.peerId);
+        if (!set) {
+          set = new Set();
+          this.#inbound.set(peer.peerId, set);
+        }
+        set.add(p);
+        const s = set;
+        const done = () => {
+          this.#inboundStreams.delete(stream);
+          s.delete(p);
+          if (s.size === 0 && this.#inbound.get(peer.peerId) === s) this.#inbound.delete(peer.peerId);
+        };
+        p.then(done, done);
+        return p;
+      },
+      { maxInboundStreams: 256 },
+    );
     this.#host.addEventListener('peer:lost', this.#onLost);
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     this.#host.removeEventListener('peer:lost', this.#onLost);
     if (this.#host.isStarted()) await this.#host.libp2p.unhandle(ALLREDUCE_PROTOCOL).catch(() => {});
+    for (const peer of [...this.#channels.keys()]) this.#dropChannel(peer);
+    // Reset the streams peers push to: their next push opens a stream to whatever handles the
+    // protocol now (a restarted AllReduce), instead of feeding this stopped one.
+    for (const stream of this.#inboundStreams) stream.abort(new Error('all-reduce stopped'));
+    this.#inboundStreams.clear();
     this.#states.clear();
   }
 
@@ -253,6 +335,7 @@ export class AllReduce {
     st.length = vector.length;
     for (const p of group) if (p !== me && !this.#host.isAuthorized(p)) st.lost.add(p);
     this.#dropMismatchedParts(st);
+    this.#dropMismatchedCommits(st);
     // Keep the previous round (it may still serve mirrors); forget older ones.
     this.#minRound = Math.max(this.#minRound, round - 1);
     for (const r of this.#states.keys()) if (r < this.#minRound) this.#states.delete(r);
@@ -284,6 +367,7 @@ export class AllReduce {
         phases: { scatter: 0, commit: 0, gather: 0 },
         fallbackShards: [],
         repairedShards: [],
+        pulledShards: [],
         recovered: false,
         ...partial,
       };
@@ -307,12 +391,17 @@ export class AllReduce {
     const received = group.filter((p) => myParts()?.has(p));
     const tScatter = performance.now();
 
-    // ---- 2. COMMIT ----
+    // ---- 2. COMMIT (+ the shard aggregated over what arrived, pushed with it) ----
     st.commits.set(me, received);
     st.notify();
+    // Every part of `received` is here, so this resolves at once; it is cached under (shard, set),
+    // so a later `get` for the same set serves these very bytes.
+    const reduced = this.#faults?.withholdReduced
+      ? undefined
+      : await this.#serveShard(st, myIndex, received, setDigest(round, received), false, deadline1);
     const commitSends: Promise<void>[] = [];
     for (let i = 0; i < k; i++) {
-      if (i !== myIndex) commitSends.push(this.#sendCommit(st, group[i], myIndex, received));
+      if (i !== myIndex) commitSends.push(this.#sendCommit(st, group[i], myIndex, received, reduced));
     }
     if (this.#faults?.afterCommit) void Promise.all(commitSends).then(() => this.#faults?.afterCommit?.());
     await st.waitUntil(
@@ -342,6 +431,7 @@ export class AllReduce {
     // ---- 3. GATHER (+ repair, + one recovery attempt) ----
     const out = new Float32Array(vector.length);
     const repairedShards: number[] = [];
+    const pulledShards = new Set<number>();
     const fallbackShards = new Set<number>();
     /**
      * Fetches every shard aggregated over exactly `members`, from its holder (the owner if it is
@@ -372,10 +462,18 @@ export class AllReduce {
       const fetchShard = async (i: number): Promise<boolean> => {
         const [s, e] = shardBounds(vector.length, k, i);
         let bytes: Uint8Array | undefined;
+        let v: Float32Array | undefined;
         if (holders[i] === me) {
           bytes = await this.#serveShard(st, i, members, digest, false, deadline);
         } else {
-          bytes = await this.#requestShard(st, holders[i], i, members, digest, false, deadline);
+          // The owner pushed its shard with its commit: it is the result if its set is `members`.
+          bytes = await this.#pushedShard(st, i, holders[i], members, deadline);
+          v = bytes && this.#decodeShard(bytes, e - s);
+          if (!v) {
+            bytes = undefined;
+            pulledShards.add(i);
+            bytes = await this.#requestShard(st, holders[i], i, members, digest, false, deadline);
+          }
         }
         if (!bytes) {
           // Repair: any live peer that already fetched this shard for the same set can mirror it.
@@ -389,7 +487,7 @@ export class AllReduce {
           }
         }
         if (!bytes) return false;
-        const v = this.#decodeShard(bytes, e - s);
+        v ??= this.#decodeShard(bytes, e - s);
         if (!v) return false;
         if (holders[i] !== me) st.results.set(`${i}|${digest}`, Promise.resolve(bytes));
         out.set(v, s);
@@ -429,6 +527,7 @@ export class AllReduce {
       phases,
       fallbackShards: [...fallbackShards].sort((a, b) => a - b),
       repairedShards,
+      pulledShards: [...pulledShards].sort((a, b) => a - b),
       recovered,
     };
     if (g.missing.length > 0) {
@@ -472,7 +571,6 @@ export class AllReduce {
         this.#sendCodecs.set(`${k}:${shard}`, codec);
       }
       const body = codec.encode(v);
-      const stream = await this.#host.newStream(to, ALLREDUCE_PROTOCOL, this.#deadlineMs);
       const header = {
         t: 'part',
         round: st.round,
@@ -481,25 +579,115 @@ export class AllReduce {
         length: st.length,
         fallback,
       };
-      let n = await writeFrame(stream, encodeJson(header));
-      n += await writeFrame(stream, body);
-      st.count(to, n, 0);
-      await stream.close();
+      st.count(to, await this.#push(to, [encodeJson(header), body], this.#deadlineMs), 0);
       await this.#faults?.afterPartSent?.(shard, to);
     } catch (err) {
       this.#log.debug({ round: st.round, to, shard, err: (err as Error).message }, 'part not delivered');
     }
   }
 
-  async #sendCommit(st: RoundState, to: string, shard: number, received: string[]): Promise<void> {
+  async #sendCommit(
+    st: RoundState,
+    to: string,
+    shard: number,
+    received: string[],
+    reduced: Uint8Array | undefined,
+  ): Promise<void> {
     try {
-      const stream = await this.#host.newStream(to, ALLREDUCE_PROTOCOL, this.#graceMs + this.#deadlineMs);
-      const n = await writeFrame(stream, encodeJson({ t: 'commit', round: st.round, shard, received }));
-      st.count(to, n, 0);
-      await stream.close();
+      const frames = reduced
+        ? [
+            encodeJson({ t: 'commit', round: st.round, shard, received, reduced: true, length: st.length }),
+            reduced,
+          ]
+        : [encodeJson({ t: 'commit', round: st.round, shard, received })];
+      st.count(to, await this.#push(to, frames, this.#graceMs + this.#deadlineMs), 0);
     } catch (err) {
       this.#log.debug({ round: st.round, to, err: (err as Error).message }, 'commit not delivered');
     }
+  }
+
+  /**
+   * Writes `frames` (one message) on this peer's push stream to `to`, after any message already
+   * queued for it. Opens the stream on first use and again when it closed, went idle, or failed
+   * while reused (then the message is sent once more on a fresh stream: a duplicate is ignored by
+   * the receiver, first copy wins). Returns the bytes written; throws when it could not be sent.
+   */
+  #push(to: string, frames: Uint8Array[], timeoutMs: number): Promise<number> {
+    let ch = this.#channels.get(to);
+    if (!ch) {
+      ch = { stream: undefined, lastUsed: 0, tail: Promise.resolve() };
+      this.#channels.set(to, ch);
+    }
+    const c = ch;
+    const job = c.tail.then(async () => {
+      const signal = AbortSignal.timeout(timeoutMs);
+      for (let attempt = 0; ; attempt++) {
+        let stream = c.stream;
+        if (
+          stream &&
+          (stream.status !== 'open' ||
+            stream.writeStatus !== 'writable' ||
+            Date.now() - c.lastUsed > this.#idleMs / 2)
+        ) {
+          if (stream.status === 'open') void stream.close().catch(() => {});
+          stream = c.stream = undefined;
+        }
+        const reused = stream !== undefined;
+        try {
+          if (!stream) {
+            stream = await this.#host.newStream(to, ALLREDUCE_PROTOCOL, timeoutMs);
+            c.stream = stream;
+          }
+          let n = 0;
+          for (const f of frames) n += await writeFrame(stream, f, { signal });
+          c.lastUsed = Date.now();
+          return n;
+        } catch (err) {
+          if (c.stream === stream) c.stream = undefined;
+          stream?.abort(err as Error);
+          if (!reused || attempt > 0 || signal.aborted) throw err;
+        }
+      }
+    });
+    c.tail = job.catch(() => {});
+    return job;
+  }
+
+  #dropChannel(peer: string): void {
+    const ch = this.#channels.get(peer);
+    if (!ch) return;
+    this.#channels.delete(peer);
+    if (ch.stream?.status === 'open') void ch.stream.close().catch(() => {});
+  }
+
+  /** Whether `owner` committed a received set equal to `members` (canonical order). */
+  #committedSet(st: RoundState, owner: string | undefined, members: string[]): boolean {
+    const received = owner === undefined ? undefined : st.commits.get(owner);
+    if (!received || received.length !== members.length) return false;
+    return canonicalGroup(received).every((p, j) => p === members[j]);
+  }
+
+  /** The shard its owner pushed with its commit, if it is aggregated over exactly `members`. */
+  #pushedCopy(st: RoundState, shard: number, members: string[]): Uint8Array | undefined {
+    const owner = st.group?.[shard];
+    return owner !== undefined && this.#committedSet(st, owner, members) ? st.reduced.get(owner) : undefined;
+  }
+
+  /**
+   * The shard `holder` pushed with its commit, if `holder` owns `shard` and its received set is
+   * exactly `members` (then these are the bytes a `get` would return); waits for it while it is
+   * still arriving (bounded by `deadline`, or until the holder is lost).
+   */
+  async #pushedShard(
+    st: RoundState,
+    shard: number,
+    holder: string,
+    members: string[],
+    deadline: number,
+  ): Promise<Uint8Array | undefined> {
+    if (st.group![shard] !== holder || !this.#committedSet(st, holder, members)) return undefined;
+    await st.waitUntil(() => !st.reducedPending.has(holder) || st.lost.has(holder), deadline);
+    return st.reduced.get(holder);
   }
 
   async #requestShard(
@@ -552,43 +740,75 @@ export class AllReduce {
 
   // ---- incoming ----
 
+  /**
+   * An inbound stream carries either one `get` (answered, then closed) or any number of pushed
+   * `part` / `commit` messages, read until the sender closes it (or it idles `streamIdleMs`).
+   */
   async #onStream(stream: Stream, peer: PeerInfo): Promise<void> {
     const reader = new FrameReader(stream);
-    const parsed = parseMessage(
-      allreduceRequestSchema,
-      decodeJson(await reader.expect({ maxBytes: MAX_CONTROL_BYTES, timeoutMs: this.#deadlineMs })),
-    );
-    if (!parsed.ok) throw new Error(`malformed request (${parsed.reason})`);
-    const msg = parsed.value;
-    if (msg.round < this.#minRound) throw new Error(`stale round ${msg.round}`);
-    const st = this.#state(msg.round);
-    if (!st) throw new Error(`too many rounds in flight (round ${msg.round})`);
-    switch (msg.t) {
-      case 'part':
-        await this.#onPart(st, stream, reader, peer.peerId, msg);
+    const from = peer.peerId;
+    for (let first = true; ; first = false) {
+      const mark = reader.bytesRead;
+      let frame: Uint8Array | null;
+      try {
+        frame = await reader.next({
+          maxBytes: MAX_CONTROL_BYTES,
+          timeoutMs: first ? this.#deadlineMs : this.#idleMs,
+        });
+      } catch (err) {
+        // A push stream idle between messages is simply retired (its sender reopens one).
+        if (first || !(err instanceof FrameError) || err.reason !== 'timeout' || reader.bytesRead !== mark) {
+          throw err;
+        }
+        this.#log.debug({ from, reason: 'idle' }, 'push stream closed');
         break;
-      case 'commit':
-        st.count(peer.peerId, 0, reader.bytesRead);
-        if (st.group && st.group[msg.shard] !== peer.peerId)
-          throw new Error('commit for a shard the sender does not own');
-        if (!st.commits.has(peer.peerId)) st.commits.set(peer.peerId, msg.received);
-        st.notify();
-        await stream.close().catch(() => {});
-        break;
-      case 'get':
-        await this.#onGet(st, stream, reader, peer.peerId, msg);
-        break;
+      }
+      if (frame === null) break;
+      const parsed = parseMessage(allreduceRequestSchema, decodeJson(frame));
+      if (!parsed.ok) throw new Error(`malformed request (${parsed.reason})`);
+      const msg = parsed.value;
+      if (msg.t === 'get') {
+        if (!first) throw new Error('a get on a push stream');
+        if (msg.round < this.#minRound) throw new Error(`stale round ${msg.round}`);
+        const st = this.#state(msg.round);
+        if (!st) throw new Error(`too many rounds in flight (round ${msg.round})`);
+        await this.#onGet(st, stream, reader, from, msg);
+        return;
+      }
+      if (msg.length !== undefined && msg.length > this.#maxElements) {
+        throw new Error(`vector of ${msg.length} elements is over the limit`);
+      }
+      if (msg.t === 'commit' && msg.reduced && msg.length === undefined) {
+        throw new Error('reduced shard without a vector length');
+      }
+      const st = msg.round < this.#minRound ? undefined : this.#state(msg.round);
+      if (!st) {
+        // Old or junk round: skip the message (and its tensor) and keep the stream.
+        this.#log.warn(
+          { round: msg.round, from, reason: 'stale round or too many rounds' },
+          'skipped message',
+        );
+        if (msg.t === 'part' || msg.reduced === true) {
+          await reader.expect({
+            maxBytes: this.#maxPartBytes(msg.length ?? 0),
+            timeoutMs: Math.max(1000, this.#deadlineMs),
+          });
+        }
+        continue;
+      }
+      if (msg.t === 'part') await this.#onPart(st, reader, from, msg);
+      else await this.#onCommit(st, reader, from, msg);
+      st.count(from, 0, reader.bytesRead - mark);
     }
+    await stream.close().catch(() => {});
   }
 
   async #onPart(
     st: RoundState,
-    stream: Stream,
     reader: FrameReader,
     from: string,
     msg: Extract<AllreduceRequest, { t: 'part' }>,
   ): Promise<void> {
-    if (msg.length > this.#maxElements) throw new Error(`vector of ${msg.length} elements is over the limit`);
     if (st.group && (msg.group !== st.groupDigest || msg.length !== st.length)) {
       throw new Error('part for a different group or vector length');
     }
@@ -596,16 +816,58 @@ export class AllReduce {
     const k = st.group?.length;
     const expected = k ? shardLength(msg.length, k, msg.shard) : undefined;
     if (k !== undefined && msg.shard >= k) throw new Error(`shard ${msg.shard} out of range`);
+    // Nor is the shard range: before the round starts here a peer has one part to send us (ours;
+    // fallback parts come after our commit), so more than two shards from one sender is junk.
+    if (k === undefined && !st.parts.get(msg.shard)?.has(from)) {
+      let held = 0;
+      for (const m of st.parts.values()) if (m.has(from)) held++;
+      if (held >= 2) throw new Error('too many parts before the round started');
+    }
     const body = await reader.expect({
       maxBytes: this.#maxPartBytes(expected ?? msg.length),
       timeoutMs: Math.max(1000, this.#deadlineMs),
     });
-    st.count(from, 0, reader.bytesRead);
     const v = this.#decodeShard(body, expected);
     if (!v) throw new Error('undecodable part');
     this.#storePart(st, msg.shard, from, { groupDigest: msg.group, length: msg.length, vector: v });
     if (st.group) this.#dropMismatchedParts(st);
-    await stream.close().catch(() => {});
+  }
+
+  async #onCommit(
+    st: RoundState,
+    reader: FrameReader,
+    from: string,
+    msg: Extract<AllreduceRequest, { t: 'commit' }>,
+  ): Promise<void> {
+    if (st.group && st.group[msg.shard] !== from)
+      throw new Error('commit for a shard the sender does not own');
+    if (msg.reduced && st.group && msg.length !== st.length) {
+      throw new Error('commit for a different vector length');
+    }
+    // First commit wins (a resend after a stream failure is a duplicate).
+    const first = !st.commits.has(from);
+    if (first) {
+      st.commits.set(from, msg.received);
+      st.commitShards.set(from, msg.shard);
+      if (msg.reduced) st.reducedPending.add(from);
+    }
+    st.notify();
+    if (!msg.reduced) return;
+    const k = st.group?.length;
+    const expected = k ? shardLength(st.length, k, msg.shard) : undefined;
+    try {
+      const body = await reader.expect({
+        maxBytes: this.#maxPartBytes(expected ?? msg.length!),
+        timeoutMs: Math.max(1000, this.#deadlineMs),
+      });
+      // Checked (decoded, length, finite) where it is used, in the gather.
+      if (first) st.reduced.set(from, body);
+    } finally {
+      if (first) {
+        st.reducedPending.delete(from);
+        st.notify();
+      }
+    }
   }
 
   async #onGet(
@@ -655,7 +917,9 @@ export class AllReduce {
   ): Promise<Uint8Array | undefined> {
     const key = `${shard}|${digest}`;
     const cached = st.results.get(key);
-    if (cached || mirrorOnly) return cached ?? Promise.resolve(undefined);
+    // A mirror also serves the copy the shard's owner pushed with its commit, if it is over
+    // exactly `members` (a peer whose copy was cut off when the owner died gets it from here).
+    if (cached || mirrorOnly) return cached ?? Promise.resolve(this.#pushedCopy(st, shard, members));
     const p = (async () => {
       const have = () => members.every((m) => st.parts.get(shard)?.has(m));
       const ok = await st.waitUntil(
@@ -717,6 +981,21 @@ export class AllReduce {
     }
     if (!m.has(from)) m.set(from, part);
     st.notify();
+  }
+
+  /** Once the local round has started, commits from a peer for a shard it does not own are discarded. */
+  #dropMismatchedCommits(st: RoundState): void {
+    for (const [from, shard] of st.commitShards) {
+      if (st.group![shard] === from) continue;
+      st.commits.delete(from);
+      st.commitShards.delete(from);
+      st.reduced.delete(from);
+      st.reducedPending.delete(from);
+      this.#log.warn(
+        { round: st.round, from, shard, reason: 'commit for a shard it does not own' },
+        'dropped commit',
+      );
+    }
   }
 
   /** Once the local round has started, parts sent for another group or length are discarded. */

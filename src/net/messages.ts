@@ -41,7 +41,10 @@ export type Announce = z.infer<typeof announceSchema>;
 
 const members = z.array(peerIdStr).min(1).max(MAX_GROUP);
 
-/** All-reduce requests (one request per stream). */
+/**
+ * All-reduce messages. `part` and `commit` are pushed, any number in a row, on one long-lived
+ * stream per peer pair (src/net/allreduce.ts); a `get` is the first and only request of its stream.
+ */
 export const allreduceRequestSchema = z.discriminatedUnion('t', [
   /** Scatter: the sender's slice of shard `shard`; a binary frame follows. */
   z.object({
@@ -54,8 +57,19 @@ export const allreduceRequestSchema = z.discriminatedUnion('t', [
     /** true when the part goes to a fallback holder because the shard's owner died. */
     fallback: z.boolean(),
   }),
-  /** Commit: the owner's set of peers whose part of its shard arrived in time. */
-  z.object({ t: z.literal('commit'), round: roundNo, shard: u32, received: members }),
+  /**
+   * Commit: the owner's set of peers whose part of its shard arrived in time. With `reduced`, a
+   * binary frame follows: the owner's shard aggregated over exactly `received` (what a `get` for
+   * that set would return), and `length` is the vector length (bounds that frame).
+   */
+  z.object({
+    t: z.literal('commit'),
+    round: roundNo,
+    shard: u32,
+    received: members,
+    reduced: z.boolean().optional(),
+    length: u32.optional(),
+  }),
   /** Gather: ask for shard `shard` aggregated over exactly `members`. */
   z.object({
     t: z.literal('get'),
