@@ -810,7 +810,17 @@ export class AllReduce {
     msg: Extract<AllreduceRequest, { t: 'part' }>,
   ): Promise<void> {
     if (st.group && (msg.group !== st.groupDigest || msg.length !== st.length)) {
-      throw new Error('part for a different group or vector length');
+      // another view of the group (a peer rejoining as a round starts): discard the part, keep the
+      // long-lived stream (its next messages may match)
+      this.#log.warn(
+        { round: st.round, from, reason: 'part for a different group or vector length' },
+        'skipped part',
+      );
+      await reader.expect({
+        maxBytes: this.#maxPartBytes(msg.length),
+        timeoutMs: Math.max(1000, this.#deadlineMs),
+      });
+      return;
     }
     // Before the local round starts the group size is unknown: bound by the whole vector.
     const k = st.group?.length;
@@ -839,10 +849,18 @@ export class AllReduce {
     from: string,
     msg: Extract<AllreduceRequest, { t: 'commit' }>,
   ): Promise<void> {
-    if (st.group && st.group[msg.shard] !== from)
-      throw new Error('commit for a shard the sender does not own');
-    if (msg.reduced && st.group && msg.length !== st.length) {
-      throw new Error('commit for a different vector length');
+    if ((st.group && st.group[msg.shard] !== from) || (msg.reduced && st.group && msg.length !== st.length)) {
+      // another view of the group: discard the commit (and its shard), keep the stream
+      this.#log.warn(
+        { round: st.round, from, shard: msg.shard, reason: 'commit for another view of the group' },
+        'skipped commit',
+      );
+      if (msg.reduced)
+        await reader.expect({
+          maxBytes: this.#maxPartBytes(msg.length ?? 0),
+          timeoutMs: Math.max(1000, this.#deadlineMs),
+        });
+      return;
     }
     // First commit wins (a resend after a stream failure is a duplicate).
     const first = !st.commits.has(from);

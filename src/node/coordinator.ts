@@ -31,6 +31,12 @@ import type { CommittedRound } from '../market/job-rewards.ts';
 import type { ValidatorWork } from '../market/rewards.ts';
 import { AgoraHost } from '../net/host.ts';
 import { readCheckpointFile, writeCheckpointFile } from '../train/checkpoint/files.ts';
+import {
+  type CheckAttestationJson,
+  checkAttestationFromJson,
+  checkAttestationToJson,
+  checkAttestationValid,
+} from '../verify/check-attestation.ts';
 import { executeFraudSlashWhenDue, verifyRoundRecordSignature } from '../verify/evidence.ts';
 import { roundTraceSigner, traceFromJson, traceProblems } from '../verify/trace-wire.ts';
 import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
@@ -41,6 +47,7 @@ import {
   jobSplitFromChain,
   peerOf,
   pollUntil,
+  type RewardInputs,
   sortRecords,
 } from './job-sync.ts';
 import type { Logger } from './logger.ts';
@@ -137,8 +144,29 @@ export class JobCoordinator implements Startable {
         if (!this.#peers?.validators.some((v) => v.toLowerCase() === peer.address.toLowerCase())) {
           return { ok: false, reason: 'not an approved validator' };
         }
+        let attestation: CheckAttestationJson | undefined;
+        if (req.attestation) {
+          const a = checkAttestationFromJson(req.attestation as CheckAttestationJson);
+          if (
+            a.jobId !== jobId ||
+            a.round !== req.round ||
+            a.validator.toLowerCase() !== peer.address.toLowerCase() ||
+            !(await checkAttestationValid(a))
+          )
+            return {
+              ok: false,
+              reason: 'the check attestation is not signed by this validator for this round',
+            };
+          attestation = checkAttestationToJson(a);
+        }
         const key = `checks:${jobId}:${peer.address.toLowerCase()}`;
+        const akey = `attestations:${jobId}:${peer.address.toLowerCase()}`;
         this.#o.store.transaction(() => {
+          if (attestation) {
+            // one per validator and round (the first kept: a validator does not change its word)
+            const all = this.#o.store.getJson<CheckAttestationJson[]>(akey) ?? [];
+            if (!all.some((x) => x.round === req.round)) this.#o.store.setJson(akey, [...all, attestation]);
+          }
           const rounds = new Set(this.#o.store.getJson<number[]>(key) ?? []);
           rounds.add(req.round);
           this.#o.store.setJson(
@@ -151,15 +179,11 @@ export class JobCoordinator implements Startable {
       rewards: async (req) => {
         if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
         // the split is stored before it is posted; it is served once the chain has exactly that root
-        const r = this.#o.store.getJson<{
-          root: Hex;
-          total: string;
-          validators: { account: Address; checks: number }[];
-        }>(`rewards:${jobId}`);
+        const r = this.#o.store.getJson<{ root: Hex; total: string } & RewardInputs>(`rewards:${jobId}`);
         if (!r) return { ok: false, reason: 'the reward split is not posted yet' };
         const l = await trainingLedgerClient(conn, contracts.ledger).getJobLedger(jobId);
         return l.rewardRoot === r.root
-          ? { ok: true, ...r }
+          ? { ok: true, ...r, attestations: r.attestations ?? [] }
           : { ok: false, reason: 'the reward split is not posted yet' };
       },
     });
@@ -463,9 +487,13 @@ export class JobCoordinator implements Startable {
         }))
         .filter((v) => v.checks > 0)
         .map((v) => ({ ...v, checks: Math.min(v.checks, job.rounds) }));
-      const split = await jobSplitFromChain({ conn, contracts, jobId, rounds, validators });
+      const attestations = validators.flatMap(
+        (v) =>
+          store.getJson<CheckAttestationJson[]>(`attestations:${jobId}:${v.account.toLowerCase()}`) ?? [],
+      );
+      const split = await jobSplitFromChain({ conn, contracts, jobId, rounds, validators, attestations });
       if (!split.tree) throw new AgoraError('REWARD_EMPTY', `job ${jobId}: nobody earned anything`);
-      const posted = { root: split.tree.root, total: split.total.toString(), validators };
+      const posted = { root: split.tree.root, total: split.total.toString(), validators, attestations };
       store.setJson(`rewards:${jobId}`, posted);
       const host = this.#host!;
       let sigs: Hex[] = [];
@@ -484,6 +512,7 @@ export class JobCoordinator implements Startable {
                   root: posted.root,
                   total: posted.total,
                   validators,
+                  attestations,
                 },
                 { timeoutMs: 60_000 },
               ).catch((e: Error) => ({ ok: false as const, reason: e.message }));

@@ -24,7 +24,6 @@ import type { ProvenanceRecord } from '../data/provenance.ts';
 import { provenanceManifestPath } from '../data/store.ts';
 import { AgoraError } from '../errors.ts';
 import type { CommittedRound } from '../market/job-rewards.ts';
-import type { ValidatorWork } from '../market/rewards.ts';
 import { readCheckpointFile } from '../train/checkpoint/files.ts';
 import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoint.ts';
 import { ddpBytesPerStep } from '../train/diloco/bytes.ts';
@@ -34,7 +33,7 @@ import type { Runtime, TensorBatch } from '../train/runtime.ts';
 import { NodeDaemon } from './daemon.ts';
 import { fraudReports } from './job-chain.ts';
 import { jobModelPath } from './job-files.ts';
-import { jobSplitFromChain } from './job-sync.ts';
+import { jobSplitFromChain, type RewardInputs } from './job-sync.ts';
 import type { Logger } from './logger.ts';
 import { contractsOf } from './node-contracts.ts';
 import { postJob } from './post-job.ts';
@@ -224,7 +223,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
 
     // ---- the reward split as posted, and everyone's claim
     const l = await ledger.getJobLedger(jobId);
-    const posted2 = requester.store.getJson<{ validators: ValidatorWork[] }>(`rewards:${jobId}`);
+    const posted2 = requester.store.getJson<RewardInputs>(`rewards:${jobId}`);
     const rounds: CommittedRound[] = [];
     for (let r = 0; r < l.roundsCommitted; r++) {
       const row = requester.store.getRound(jobId, r);
@@ -241,6 +240,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       jobId,
       rounds,
       validators: posted2?.validators ?? [],
+      attestations: posted2?.attestations ?? [],
     });
     const payees = split.entries.map((e) => getAddress(e.account));
     progress(`waiting for ${payees.length} parties to claim their rewards…`);

@@ -15,7 +15,13 @@ import { AgoraError } from '../errors.ts';
 import { type CommittedRound, jobRewardSplit } from '../market/job-rewards.ts';
 import type { RewardSplit, ValidatorWork } from '../market/rewards.ts';
 import type { AgoraHost } from '../net/host.ts';
-import { reportedAsOf } from './job-chain.ts';
+import {
+  type CheckAttestationJson,
+  checkAttestationFromJson,
+  checkAttestationValid,
+  unverifiedRounds,
+} from '../verify/check-attestation.ts';
+import { approvedValidators, reportedAsOf } from './job-chain.ts';
 import type { Logger } from './logger.ts';
 import { claimReward } from './provider.ts';
 import { provenanceFromJson, roundRequest } from './round-protocol.ts';
@@ -113,15 +119,37 @@ export async function fetchCommittedRounds(input: {
   return out;
 }
 
-/** The job's reward split from its committed rounds and the chain (funded, reports, contributors). */
+/**
+ * What a reward split is computed from besides the chain and the committed rounds: the validators'
+ * work (rounds checked) and their signed attestations of the workers they could not verify.
+ */
+export type RewardInputs = { validators: ValidatorWork[]; attestations: CheckAttestationJson[] };
+
+/**
+ * The job's reward split from its committed rounds and the chain (funded, reports, contributors).
+ * Every attestation must be signed by an approved validator for this job, else it throws (a
+ * co-signer then refuses the split).
+ */
 export async function jobSplitFromChain(input: {
   conn: ChainConnection;
   contracts: JobContracts;
   jobId: bigint;
   rounds: readonly CommittedRound[];
   validators: readonly ValidatorWork[];
+  attestations?: readonly CheckAttestationJson[];
 }): Promise<RewardSplit> {
   const { conn, contracts, jobId } = input;
+  const attestations = (input.attestations ?? []).map(checkAttestationFromJson);
+  if (attestations.length > 0) {
+    const approved = new Set((await approvedValidators(conn, contracts.params)).map((a) => a.toLowerCase()));
+    for (const a of attestations) {
+      if (a.jobId !== jobId || !approved.has(a.validator.toLowerCase()) || !(await checkAttestationValid(a)))
+        throw new AgoraError(
+          'NODE_REWARD_MISMATCH',
+          `check attestation of round ${a.round} by ${a.validator} is not a valid one for job ${jobId}`,
+        );
+    }
+  }
   const l = await trainingLedgerClient(conn, contracts.ledger).getJobLedger(jobId);
   const reported = await reportedAsOf(conn, contracts.market, jobId);
   const registry = dataRegistryClient(conn, contracts.registry);
@@ -136,6 +164,7 @@ export async function jobSplitFromChain(input: {
     reported,
     contributorOf: (id) => contributor.get(id.toString()) ?? '0x0000000000000000000000000000000000000000',
     validators: input.validators,
+    unverified: unverifiedRounds(attestations),
   });
 }
 
@@ -145,9 +174,7 @@ export async function fetchRewards(
   peer: string,
   jobId: bigint,
   signal?: AbortSignal,
-): Promise<
-  { ok: true; root: string; total: string; validators: ValidatorWork[] } | { ok: false; reason: string }
-> {
+): Promise<({ ok: true; root: string; total: string } & RewardInputs) | { ok: false; reason: string }> {
   let last = 'no answer';
   const r = await pollUntil(
     async () => {
@@ -163,7 +190,13 @@ export async function fetchRewards(
     signal,
   );
   return r
-    ? { ok: true, root: r.root, total: r.total, validators: r.validators as ValidatorWork[] }
+    ? {
+        ok: true,
+        root: r.root,
+        total: r.total,
+        validators: r.validators as ValidatorWork[],
+        attestations: r.attestations as CheckAttestationJson[],
+      }
     : { ok: false, reason: last };
 }
 
@@ -211,7 +244,7 @@ export async function claimPostedReward(input: {
   jobId: bigint;
   store: NodeStore;
   signer: Signer;
-  recompute: (validators: ValidatorWork[], peer: string) => Promise<RewardSplit>;
+  recompute: (inputs: RewardInputs, peer: string) => Promise<RewardSplit>;
   timeoutMs: number;
   logger: Logger;
   signal?: AbortSignal;
@@ -234,7 +267,7 @@ export async function claimPostedReward(input: {
     logger.warn({ reason: rw.reason }, 'the coordinator did not serve the reward split; not claiming');
     return undefined;
   }
-  const split = await input.recompute(rw.validators, coord);
+  const split = await input.recompute(rw, coord);
   if (!split.tree || split.tree.root !== posted.rewardRoot) {
     logger.warn(
       { root: posted.rewardRoot },

@@ -29,6 +29,7 @@ import {
   jobSplitFromChain,
   peerOf,
   pollUntil,
+  type RewardInputs,
 } from './job-sync.ts';
 import type { Logger } from './logger.ts';
 import type { JobNetOptions, ProviderNode, ProviderRound } from './provider.ts';
@@ -122,9 +123,13 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
     'sign-rewards': async (req, peer) => {
       if (!isRequester(peer.address)) return { ok: false, reason: 'only the job requester posts rewards' };
       const split = await recomputeSplit(
-        req.validators as { account: Address; checks: number }[],
+        {
+          validators: req.validators as { account: Address; checks: number }[],
+          attestations: req.attestations as RewardInputs['attestations'],
+        },
         peer.peerId,
-      );
+      ).catch((e: Error) => e);
+      if (split instanceof Error) return { ok: false, reason: `${node.name}: ${split.message}` };
       if (!split.tree || split.tree.root !== req.root || split.total.toString() !== req.total) {
         return { ok: false, reason: `${node.name} computed a different reward split` };
       }
@@ -133,7 +138,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
     },
   });
 
-  const recomputeSplit = async (validators: { account: Address; checks: number }[], from: string) => {
+  const recomputeSplit = async ({ validators, attestations }: RewardInputs, from: string) => {
     for (const v of validators) {
       if (!peers.validators.some((x) => x.toLowerCase() === v.account.toLowerCase())) {
         throw new AgoraError('NODE_REWARD_MISMATCH', `${v.account} is not an approved validator`);
@@ -149,7 +154,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       jobId,
       rounds: job.rounds,
     });
-    return jobSplitFromChain({ conn, contracts, jobId, rounds, validators });
+    return jobSplitFromChain({ conn, contracts, jobId, rounds, validators, attestations });
   };
 
   const coordinator = async (): Promise<string | undefined> =>

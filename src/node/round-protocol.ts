@@ -12,7 +12,8 @@
  *   validator → provider    `window-samples` window k's sample indices, records and Merkle proofs
  *                                            (`encodeWindowSamples`)
  *   any → provider          `checkpoint`    the provider's checkpoint of a round (safetensors bytes)
- *   validator → coordinator `checked`       the validator checked a round
+ *   validator → coordinator `checked`       the validator checked a round (+ its signed attestation
+ *                                           of the workers it could not verify)
  *   coordinator → provider  `sign-rewards`  the reward split; the provider recomputes and co-signs
  *   any → coordinator       `rewards`       the posted reward split (checked against chain)
  *   provider → provider     `status`        which round (and attempt) the peer is ready for
@@ -93,6 +94,16 @@ const signedRecord = z.object({
 });
 export type SignedRecordJson = z.infer<typeof signedRecord>;
 const validatorWork = z.object({ account: address, checks: z.number().int().min(0).max(1_000_000) });
+/** A validator's signed list of the workers of a round it could not verify (src/verify/check-attestation.ts). */
+const checkAttestation = z.object({
+  validator: address,
+  jobId,
+  round,
+  unverifiable: z.array(address).max(1024),
+  signature: sig,
+});
+/** Attestations in a reward split's inputs: one per validator and round at most. */
+const MAX_ATTESTATIONS = 20_000;
 
 export const roundRequestSchema = z.discriminatedUnion('t', [
   z.object({
@@ -132,13 +143,20 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
     k: z.number().int().min(0).max(MAX_TRACE_CHECKPOINTS),
   }),
   z.object({ t: z.literal('checkpoint'), jobId, round }),
-  z.object({ t: z.literal('checked'), jobId, round, flagged: z.array(address).max(1024) }),
+  z.object({
+    t: z.literal('checked'),
+    jobId,
+    round,
+    flagged: z.array(address).max(1024),
+    attestation: checkAttestation.optional(),
+  }),
   z.object({
     t: z.literal('sign-rewards'),
     jobId,
     root: hex32,
     total: uint,
     validators: z.array(validatorWork).max(1024),
+    attestations: z.array(checkAttestation).max(MAX_ATTESTATIONS).default([]),
   }),
   z.object({ t: z.literal('rewards'), jobId }),
   z.object({ t: z.literal('status'), jobId }),
@@ -184,6 +202,7 @@ const replySchemas = {
       root: hex32,
       total: uint,
       validators: z.array(validatorWork).max(1024),
+      attestations: z.array(checkAttestation).max(MAX_ATTESTATIONS).default([]),
     }),
     fail,
   ]),

@@ -28,6 +28,7 @@ import { AgoraError } from '../errors.ts';
 import { AgoraHost } from '../net/host.ts';
 import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoint.ts';
 import { createRuntime } from '../train/onnx/index.ts';
+import { checkAttestationToJson, signCheckAttestation } from '../verify/check-attestation.ts';
 import { evidenceHash, evidenceJson, type FraudEvidence, submitFraudReport } from '../verify/evidence.ts';
 import { asReplayable, type RoundTrace, selectReplayWindow } from '../verify/replay.ts';
 import { validateRound } from '../verify/round-validator.ts';
@@ -286,11 +287,22 @@ export async function runValidatorJob(
       }
       if (verified) {
         checked++;
+        // the workers this validator could not verify (no usable trace, or no Δ / states from them):
+        // signed, so the reward split can leave those rounds unpaid (src/verify/check-attestation.ts)
+        const unverifiable =
+          theta === undefined
+            ? []
+            : [
+                ...unusable.map((w) => getAddress(w)),
+                ...checks.filter((c) => c.link.status === 'unverifiable').map((c) => getAddress(c.worker)),
+              ];
+        const attestation = await signCheckAttestation(o.account, jobId, round, unverifiable);
         await roundRequest(host, coord, {
           t: 'checked',
           jobId: jobId.toString(),
           round,
           flagged: evidence.map((e) => e.worker),
+          attestation: checkAttestationToJson(attestation),
         }).catch(() => undefined);
       } else {
         logger.warn(
@@ -310,7 +322,7 @@ export async function runValidatorJob(
       jobId,
       store,
       signer: o.signer,
-      recompute: async (validators, peer) => {
+      recompute: async ({ validators, attestations }, peer) => {
         const l = await ledger.getJobLedger(jobId);
         const rounds = await fetchCommittedRounds({
           host,
@@ -320,7 +332,7 @@ export async function runValidatorJob(
           jobId,
           rounds: l.roundsCommitted,
         });
-        return jobSplitFromChain({ conn, contracts, jobId, rounds, validators });
+        return jobSplitFromChain({ conn, contracts, jobId, rounds, validators, attestations });
       },
       timeoutMs: 180_000,
       logger,

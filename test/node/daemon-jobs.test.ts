@@ -106,7 +106,9 @@ describe('node daemons: jobs one after another', () => {
         async () => {
           const l = await ledger.getJobLedger(jobId);
           if (!l.closed || l.claimed !== l.funded) return undefined;
-          return requester.store.getJob(jobId)?.state === 'done' ? true : undefined;
+          // every daemon's runner has finished the job (it marks it done after its claim)
+          const done = [requester, ...others].every((d) => d.store.getJob(jobId)?.state === 'done');
+          return done ? true : undefined;
         },
         180_000,
       );

@@ -150,7 +150,7 @@ describe('agora node start: a job across separate processes', () => {
         ),
       ),
     );
-    const rounds = 40;
+    const rounds = 24;
     const create = await runCli([
       ...common,
       '--devnet-account',
