@@ -12,7 +12,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { getAddress } from 'viem';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,23 +21,13 @@ import { readDeployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
+import { freePort } from '../../src/net/free-port.ts';
 import { fraudReports } from '../../src/node/job-chain.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { NodeStore } from '../../src/node/store.ts';
 import { AGORA_BIN, runCli, tempHome } from '../helpers/cli.ts';
 
 type Proc = { name: string; child: ChildProcess; out: string };
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-    s.on('error', rej);
-  });
-}
 
 async function until<T>(
   what: string,
