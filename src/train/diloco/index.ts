@@ -4,6 +4,7 @@ export { ddpBytesPerStep, sliceBounds } from './bytes.ts';
 export { type DdpConfig, runDdp } from './ddp.ts';
 export { type DilocoConfig, evaluateParams, runDiloco, trainSteps } from './diloco.ts';
 export {
+  applyEtfHead,
   ComposedDrift,
   clearCorrections,
   createDriftCorrection,
@@ -12,6 +13,11 @@ export {
   type DriftCorrection,
   type DriftName,
   defaultDriftCorrection,
+  EtfHead,
+  type EtfHeadOptions,
+  etfHeadWeights,
+  FedDyn,
+  type FedDynOptions,
   FedProx,
   FixedHead,
   fixedHeadFlags,

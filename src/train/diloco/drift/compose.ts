@@ -21,6 +21,10 @@ export class ComposedDrift implements DriftCorrection {
     for (const p of this.parts) p.init(ctx);
   }
 
+  initParams(theta: Float32Array): void {
+    for (const p of this.parts) p.initParams?.(theta);
+  }
+
   beforeInner(w: number, rt: Runtime & RuntimeCorrections, theta: Float32Array, round: number): void {
     for (const p of this.parts) p.beforeInner(w, rt, theta, round);
   }

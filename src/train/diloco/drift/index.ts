@@ -5,6 +5,8 @@
  */
 import { AgoraError } from '../../../errors.ts';
 import { ComposedDrift } from './compose.ts';
+import { EtfHead } from './etf-head.ts';
+import { FedDyn } from './feddyn.ts';
 import { FedProx } from './fedprox.ts';
 import { FixedHead } from './fixed-head.ts';
 import { LogitAdjustment } from './logit-adjust.ts';
@@ -12,6 +14,8 @@ import { Scaffold } from './scaffold.ts';
 import type { DriftCorrection } from './types.ts';
 
 export { ComposedDrift } from './compose.ts';
+export { applyEtfHead, EtfHead, type EtfHeadOptions, etfHeadWeights } from './etf-head.ts';
+export { FedDyn, type FedDynOptions } from './feddyn.ts';
 export { FedProx } from './fedprox.ts';
 export { FixedHead, fixedHeadFlags } from './fixed-head.ts';
 export { LogitAdjustment, type LogitAdjustmentOptions, logitAdjustmentOffsets } from './logit-adjust.ts';
@@ -30,6 +34,12 @@ export const DRIFT_NAMES = [
   'logit-adjust+fedprox',
   'fixed-head',
   'fixed-head+logit-adjust',
+  'fixed-head+scaffold',
+  'fixed-head+scaffold+fedprox',
+  'fixed-head+fedprox',
+  'fixed-head+feddyn',
+  'feddyn',
+  'etf-head',
 ] as const;
 export type DriftName = (typeof DRIFT_NAMES)[number];
 
@@ -39,18 +49,44 @@ export type DriftName = (typeof DRIFT_NAMES)[number];
  * 'scaffold-upd-explicit' (update space, variate deltas sent), 'fedprox' (opts.mu, default 0.01),
  * 'scaffold+fedprox' (both), 'logit-adjust' (opts.tau, default 1; opts.eps, default 1e-3; no
  * extra bytes), 'logit-adjust+scaffold', 'logit-adjust+fedprox', 'fixed-head' (output layer frozen at
- * its init; no extra bytes), 'fixed-head+logit-adjust'.
+ * its init; no extra bytes), 'fixed-head+logit-adjust', 'fixed-head+scaffold' (variates sent every
+ * opts.every-th round, default 1), 'fixed-head+scaffold+fedprox', 'fixed-head+fedprox', 'feddyn' / 'fixed-head+feddyn' (opts.alpha,
+ * default 0.01; no extra bytes), 'etf-head' (simplex-ETF head of norm
+ * opts.headScale, default 1, over opts.headFeatures inputs, fixed).
  */
 export function createDriftCorrection(
   name: string,
-  opts: { mu?: number; strength?: number; variateSteps?: number; tau?: number; eps?: number } = {},
+  opts: {
+    mu?: number;
+    strength?: number;
+    variateSteps?: number;
+    tau?: number;
+    eps?: number;
+    every?: number;
+    alpha?: number;
+    headFeatures?: number;
+    headScale?: number;
+  } = {},
 ): DriftCorrection | undefined {
   const la = () => new LogitAdjustment({ tau: opts.tau, eps: opts.eps });
+  const scaffold = () =>
+    new Scaffold({
+      space: 'gradient',
+      strength: opts.strength,
+      variateSteps: opts.variateSteps,
+      every: opts.every,
+    });
+  const etf = () => {
+    if (opts.headFeatures === undefined) {
+      throw new AgoraError('DRIFT_BAD_CONFIG', `${name} needs headFeatures (the last hidden width).`);
+    }
+    return new EtfHead({ features: opts.headFeatures, scale: opts.headScale });
+  };
   switch (name) {
     case 'none':
       return undefined;
     case 'scaffold':
-      return new Scaffold({ space: 'gradient', strength: opts.strength, variateSteps: opts.variateSteps });
+      return scaffold();
     case 'scaffold-upd':
       return new Scaffold({ space: 'update', mode: 'implicit', strength: opts.strength });
     case 'scaffold-upd-explicit':
@@ -73,6 +109,18 @@ export function createDriftCorrection(
       return new FixedHead();
     case 'fixed-head+logit-adjust':
       return new ComposedDrift([new FixedHead(), la()]);
+    case 'fixed-head+scaffold':
+      return new ComposedDrift([new FixedHead(), scaffold()]);
+    case 'fixed-head+scaffold+fedprox':
+      return new ComposedDrift([new FixedHead(), scaffold(), new FedProx({ mu: opts.mu ?? 0.01 })]);
+    case 'fixed-head+fedprox':
+      return new ComposedDrift([new FixedHead(), new FedProx({ mu: opts.mu ?? 0.01 })]);
+    case 'feddyn':
+      return new FedDyn({ alpha: opts.alpha });
+    case 'fixed-head+feddyn':
+      return new ComposedDrift([new FixedHead(), new FedDyn({ alpha: opts.alpha })]);
+    case 'etf-head':
+      return etf();
     case 'logit-adjust+fedprox':
       return new ComposedDrift([la(), new FedProx({ mu: opts.mu ?? 0.01 })]);
     default:
@@ -95,7 +143,8 @@ export const MAX_CORRECTED_INNER_STEPS = 100;
  * DiLoCo H = 100 with int4 pseudo-gradients (711× fewer bytes than DDP):
  *  - McMahan's label-sorted split (2 pieces per worker, 2–4 classes): 0.961 vs 0.947 plain (DDP 0.966);
  *  - 2 disjoint classes per worker: 0.887 vs 0.729 plain (DDP 0.970);
- *  - i.i.d. shards: see docs/drift-correction.md (no worse than plain DiLoCo).
+ *  - i.i.d. shards: about 0.5 points below plain DiLoCo (3 seeds, paired on 1,000 eval samples;
+ *    docs/drift-correction.md).
  * Language models: none (contiguous text shards are close to i.i.d.; not measured).
  * `opts.innerSteps` is accepted for compatibility; the choice no longer depends on it.
  */

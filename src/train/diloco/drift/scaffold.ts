@@ -35,6 +35,12 @@ export type ScaffoldOptions = {
    * round's trajectory (option II). Default: the whole round.
    */
   variateSteps?: number;
+  /**
+   * Gradient space: measure and send the variates only in rounds 1, 1 + n, 1 + 2n, … (default 1:
+   * every round). In the other rounds the correction c − c_i of the last exchange stays in force,
+   * no gradients are summed and nothing extra is sent, which divides the variate bytes by about n.
+   */
+  every?: number;
 };
 
 export class Scaffold implements DriftCorrection {
@@ -43,6 +49,7 @@ export class Scaffold implements DriftCorrection {
   readonly mode: 'explicit' | 'implicit';
   readonly strength: number;
   readonly variateSteps: number | undefined;
+  readonly every: number;
   #ctx: DriftContext | undefined;
   /** Server variate c (shared by all workers). */
   c = new Float32Array(0);
@@ -54,6 +61,18 @@ export class Scaffold implements DriftCorrection {
     this.mode = opts.mode ?? (this.space === 'gradient' ? 'explicit' : 'implicit');
     this.strength = opts.strength ?? 1;
     this.variateSteps = opts.variateSteps;
+    this.every = opts.every ?? 1;
+    if (!(Number.isInteger(this.every) && this.every >= 1)) {
+      throw new AgoraError(
+        'DRIFT_BAD_CONFIG',
+        `SCAFFOLD every must be a positive integer, got ${this.every}.`,
+      );
+    }
+    if (this.every > 1 && this.space !== 'gradient') {
+      throw new AgoraError('DRIFT_BAD_CONFIG', 'SCAFFOLD every > 1 needs space gradient.', {
+        hint: 'update-space variates are implicit (free); send them every round',
+      });
+    }
     if (!(this.strength > 0 && this.strength <= 2)) {
       throw new AgoraError('DRIFT_BAD_CONFIG', `SCAFFOLD strength must be in (0, 2], got ${this.strength}.`);
     }
@@ -70,6 +89,7 @@ export class Scaffold implements DriftCorrection {
     const params = [
       ...(this.strength === 1 ? [] : [`β=${this.strength}`]),
       ...(this.variateSteps === undefined ? [] : [`first ${this.variateSteps}`]),
+      ...(this.every === 1 ? [] : [`every ${this.every}`]),
     ];
     this.name = `scaffold-${tag}${params.length ? `(${params.join(',')})` : ''}`;
   }
@@ -89,14 +109,19 @@ export class Scaffold implements DriftCorrection {
     return s;
   }
 
-  beforeInner(w: number, rt: Runtime & RuntimeCorrections): void {
+  /** True if the variates are measured and sent in round `round` (1-based). */
+  exchanges(round: number): boolean {
+    return (round - 1) % this.every === 0;
+  }
+
+  beforeInner(w: number, rt: Runtime & RuntimeCorrections, _theta: Float32Array, round: number): void {
     const c = this.c;
     const ci = this.ci[w];
     const u = new Float32Array(c.length);
     for (let k = 0; k < u.length; k++) u[k] = this.strength * (c[k] - ci[k]);
     if (this.space === 'gradient') {
       rt.setGradientCorrection(u);
-      rt.setGradientAccumulation(true, this.variateSteps);
+      rt.setGradientAccumulation(this.exchanges(round), this.variateSteps);
     } else {
       rt.setUpdateCorrection(u);
     }
@@ -110,6 +135,7 @@ export class Scaffold implements DriftCorrection {
     round: number,
   ): Float32Array | undefined {
     if (this.space === 'gradient') {
+      if (!this.exchanges(round)) return undefined;
       const { sum, steps } = rt.takeGradientSum();
       if (steps === 0) throw new AgoraError('DRIFT_INTERNAL', 'No inner steps were accumulated.');
       const ci = this.ci[w];
@@ -138,6 +164,7 @@ export class Scaffold implements DriftCorrection {
   afterAggregate(meanDelta: Float32Array, meanExtra: Float32Array | undefined, round: number): void {
     const c = this.c;
     if (this.mode === 'explicit') {
+      if (this.space === 'gradient' && !this.exchanges(round)) return;
       if (!meanExtra) throw new AgoraError('DRIFT_INTERNAL', 'explicit SCAFFOLD got no variate mean.');
       for (let k = 0; k < c.length; k++) c[k] += meanExtra[k];
     } else {

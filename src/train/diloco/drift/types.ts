@@ -27,12 +27,20 @@ export type DriftContext = {
    * peer knows only its own row; purely local corrections (logit adjustment) use only that row.
    */
   classCounts?: readonly (readonly number[])[];
+  /** The run's seed (the one every worker and the validator derive the initial θ from). */
+  seed?: number;
 };
 
 export interface DriftCorrection {
   readonly name: string;
   /** Called once at the start of a run (resets all state). */
   init(ctx: DriftContext): void;
+  /**
+   * Optional: called once after `init`, before round 1, with the initial global θ (the loop's own
+   * vector), which it may change in place; e.g. a designed classifier head (etf-head.ts). It must be
+   * a deterministic function of θ and the context, so every peer derives the same θ.
+   */
+  initParams?(theta: Float32Array): void;
   beforeInner(worker: number, rt: Runtime & RuntimeCorrections, theta: Float32Array, round: number): void;
   afterInner(
     worker: number,
