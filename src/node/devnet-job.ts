@@ -40,7 +40,6 @@ import { postJob } from './post-job.ts';
 import type { SignedRecordJson } from './round-protocol.ts';
 import { batchesOf, planMnistShards, writeShardIdx } from './shard-data.ts';
 import { startAll, stopAll } from './startable.ts';
-import type { NodeStore } from './store.ts';
 import { innerOptimizerFor, taskSpec } from './task.ts';
 
 export type DevnetJobOptions = {
@@ -190,6 +189,8 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     const evalEvery = o.evalEvery ?? Math.max(1, Math.round(R / 10));
     const deadline = Date.now() + (o.timeoutMs ?? 15 * 60_000);
     let shown = 0;
+    /** Bytes all providers sent in the rounds shown so far. */
+    let sent = 0;
     let running = false;
     for (;;) {
       if (Date.now() > deadline)
@@ -203,7 +204,9 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       const committed = await ledger.roundsCommitted(jobId);
       while (shown < committed) {
         const round = shown++;
-        const point = roundPoint(providers, jobId, round, K);
+        const { trainLoss, bytes } = roundStats(providers, jobId, round);
+        sent += bytes;
+        const point: DevnetJobResult['history'][number] = { round, trainLoss, bytesPerWorker: sent / K };
         if ((round + 1) % evalEvery === 0 || round === R - 1) {
           const path = checkpointOf(providers, jobId, round);
           if (path) point.testAccuracy = await accuracyOf(evalRt, path, testBatches);
@@ -273,7 +276,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
         hint: `see ${join(home, 'nodes', 'requester', 'node.log')}`,
       });
     const testAccuracy = await accuracyOf(evalRt, modelPath, testBatches);
-    const bytesPerWorker = providers.reduce((s, p) => s + bytesSent(p.store, jobId, R), 0) / K;
+    const bytesPerWorker = sent / K;
     await stopAll(nodes);
 
     // ---- centralized baseline: one model on the pooled shards, same samples and steps (= DDP)
@@ -315,32 +318,21 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
   }
 }
 
-/** Mean train loss and bytes sent so far per worker after `round`, from the providers' stores. */
-function roundPoint(
+/** The providers' mean train loss in `round` and the bytes they sent for it, from their stores. */
+function roundStats(
   providers: readonly NodeDaemon[],
   jobId: bigint,
   round: number,
-  K: number,
-): DevnetJobResult['history'][number] {
+): { trainLoss: number; bytes: number } {
   const losses: number[] = [];
   let bytes = 0;
   for (const p of providers) {
     const row = p.store.getRound(jobId, round);
     const loss = Number(row?.data.trainLoss);
     if (Number.isFinite(loss)) losses.push(loss);
-    bytes += bytesSent(p.store, jobId, round + 1);
+    bytes += Number(row?.data.bytesSent ?? 0);
   }
-  return {
-    round,
-    trainLoss: losses.length ? losses.reduce((s, x) => s + x, 0) / losses.length : Number.NaN,
-    bytesPerWorker: bytes / K,
-  };
-}
-
-function bytesSent(store: NodeStore, jobId: bigint, rounds: number): number {
-  let s = 0;
-  for (let r = 0; r < rounds; r++) s += Number(store.getRound(jobId, r)?.data.bytesSent ?? 0);
-  return s;
+  return { trainLoss: losses.length ? losses.reduce((s, x) => s + x, 0) / losses.length : Number.NaN, bytes };
 }
 
 function checkpointOf(providers: readonly NodeDaemon[], jobId: bigint, round: number): string | undefined {
