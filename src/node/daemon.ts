@@ -241,6 +241,16 @@ export class NodeDaemon implements Startable {
       this.#services.push(r);
       await r.start();
       store = r.store;
+      // what the coordinator and the validator job both take from this daemon
+      const roleParts = {
+        conn: o.conn,
+        contracts: o.contracts,
+        account: o.account,
+        signer: r.signer,
+        store: r.store,
+        logger: this.#logger,
+        onProgress: (m: string) => this.#progress(m),
+      };
       if (o.role === 'requester') {
         // coordinate this requester's running jobs (one at a time: they share the listen address)
         onTick = async () => {
@@ -251,18 +261,7 @@ export class NodeDaemon implements Startable {
             const j = await market.getJob(jobId);
             if (getAddress(j.requester) !== this.address || j.state === 'Open') continue;
             this.#runOnce(jobId, 'coordinating', async () => {
-              const coord = new JobCoordinator({
-                conn: o.conn,
-                contracts: o.contracts,
-                jobId,
-                account: o.account,
-                signer: r.signer,
-                store: r.store,
-                logger: this.#logger,
-                net,
-                home: o.home,
-                onProgress: (m) => this.#progress(m),
-              });
+              const coord = new JobCoordinator({ ...roleParts, jobId, net, home: o.home });
               await coord.start();
               r.state = { jobId: jobId.toString(), coordinator: coord.multiaddrs() };
               try {
@@ -300,16 +299,10 @@ export class NodeDaemon implements Startable {
             }
             this.#runOnce(jobId, 'validating', async () => {
               const v = await runValidatorJob({
-                conn: o.conn,
-                contracts: o.contracts,
+                ...roleParts,
                 jobId,
-                account: o.account,
-                signer: r.signer,
-                store: r.store,
-                logger: this.#logger,
                 bootstrap,
                 net: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-                onProgress: (m) => this.#progress(m),
                 signal,
               });
               if (!signal.aborted)
