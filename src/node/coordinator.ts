@@ -52,6 +52,7 @@ import {
 } from './job-sync.ts';
 import type { Logger } from './logger.ts';
 import { type JobNetOptions, MAX_ROUND_ATTEMPTS } from './provider.ts';
+import { awaitedMembers, decideGroup, type GroupState } from './round-group.ts';
 import {
   recordFromJson,
   roundRequest,
@@ -74,6 +75,11 @@ export type CoordinatorOptions = {
   /** How long to wait for missing records once the first one of a round arrived (default 30 s). */
   recordWaitMs?: number;
   /**
+   * How long a round's all-reduce group stays open for members that are connected but have not
+   * said they are ready, counted from the first provider that did (default 5 s).
+   */
+  groupWaitMs?: number;
+  /**
    * The requester's agora home: once the job is closed, the final model (fetched from a provider,
    * checked against the final model hash on chain) and its provenance manifest are written to
    * `<home>/jobs/<jobId>/` for `agora job model`. Without it nothing is written.
@@ -95,6 +101,8 @@ export class JobCoordinator implements Startable {
   #loop?: Promise<void>;
   /** The job's inner steps per round (a record's trace must have them). */
   #innerSteps = 0;
+  /** The all-reduce groups being formed, by `round:attempt`: who said it is ready, and the decision. */
+  readonly #forming = new Map<string, { ready: Set<string>; members: Promise<Address[]> }>();
 
   constructor(o: CoordinatorOptions) {
     this.#o = o;
@@ -132,6 +140,10 @@ export class JobCoordinator implements Startable {
         const committed = await trainingLedgerClient(conn, contracts.ledger).roundsCommitted(jobId);
         const row = req.round === committed ? this.#o.store.getRound(jobId, req.round) : undefined;
         return { ok: true, committed, attempt: Number(row?.data.attempt ?? 0) };
+      },
+      group: async (req, peer) => {
+        if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
+        return this.#onGroup(req.round, req.attempt, peer.address);
       },
       'round-records': async (req) => {
         if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
@@ -291,6 +303,99 @@ export class JobCoordinator implements Startable {
       store.saveRound(jobId, req.round, 'collecting', data);
       return { ok: true as const };
     });
+  }
+
+  // ---- the all-reduce group of a round
+
+  /**
+   * A provider says it is ready for round `c`, attempt `a`; the reply is that attempt's all-reduce
+   * group. The coordinator fixes each group once, so every provider all-reduces with the same
+   * peers: the members that said they are ready before every connected member did, or before
+   * `groupWaitMs` after the first one did. A member that says (`status`) it skips the round — it is
+   * rejoining, or cannot sync — is not waited for. The group is persisted before it is served; a
+   * provider that comes after the decision gets a group without itself and sits the round out.
+   */
+  async #onGroup(
+    c: number,
+    a: number,
+    from: Address,
+  ): Promise<{ ok: true; members: Address[] } | { ok: false; reason: string }> {
+    const { conn, contracts, jobId, store } = this.#o;
+    const committed = await trainingLedgerClient(conn, contracts.ledger).roundsCommitted(jobId);
+    if (c !== committed) {
+      return { ok: false, reason: `round ${committed} is the round in flight, not ${c}` };
+    }
+    const row = store.getRound(jobId, c);
+    const current = Number(row?.state === 'collecting' ? (row.data.attempt ?? 0) : 0);
+    if (a !== current) return { ok: false, reason: `round ${c} is at attempt ${current}, not ${a}` };
+    const key = `group:${jobId}:${c}:${a}`;
+    const saved = store.getJson<Address[]>(key);
+    if (saved) return { ok: true, members: saved };
+    const members = await roundMembers(conn, contracts, jobId, c, this.#peers!.providers);
+    if (!members.some((m) => m.toLowerCase() === from.toLowerCase())) {
+      return { ok: false, reason: `${from} is not a member of round ${c}` };
+    }
+    const id = `${c}:${a}`;
+    let forming = this.#forming.get(id);
+    if (!forming) {
+      for (const k of this.#forming.keys()) if (Number(k.split(':')[0]) < c) this.#forming.delete(k);
+      const ready = new Set<string>([from.toLowerCase()]);
+      forming = { ready, members: this.#fixGroup(c, a, members, ready, key) };
+      this.#forming.set(id, forming);
+    } else forming.ready.add(from.toLowerCase());
+    return { ok: true, members: await forming.members };
+  }
+
+  async #fixGroup(
+    c: number,
+    a: number,
+    members: readonly Address[],
+    ready: Set<string>,
+    key: string,
+  ): Promise<Address[]> {
+    const host = this.#host!;
+    const jobId = this.#o.jobId.toString();
+    const until = Date.now() + (this.#o.groupWaitMs ?? 5000);
+    const skipping = new Set<string>();
+    const asking = new Set<string>();
+    const state = (): GroupState => ({
+      members,
+      ready,
+      skipping,
+      connected: (m) => peerOf(host, m) !== undefined,
+      expired: Date.now() > until || this.#stopped,
+    });
+    const group = await pollUntil(
+      () => {
+        const s = state();
+        const fixed = decideGroup(s);
+        if (fixed) return fixed;
+        // ask the awaited members where they are: one that sits the round out is not waited for
+        for (const m of awaitedMembers(s)) {
+          const k = m.toLowerCase();
+          const p = peerOf(host, m);
+          if (asking.has(k) || !p) continue;
+          asking.add(k);
+          void roundRequest(host, p, { t: 'status', jobId }, { timeoutMs: 2000 })
+            .then((r) => {
+              if (r.ok && (r.ready > c || (r.ready === c && r.attempt > a))) skipping.add(k);
+            })
+            .catch(() => {})
+            .finally(() => asking.delete(k));
+        }
+        return undefined;
+      },
+      24 * 3600_000,
+      50,
+    );
+    if (!group) throw new AgoraError('NODE_GROUP', `round ${c}: no all-reduce group was fixed`);
+    // persisted before anyone is told (a restarted coordinator serves the same group)
+    this.#o.store.setJson(key, group);
+    this.#o.logger.info(
+      { round: c, attempt: a, group, left: members.length - group.length },
+      'all-reduce group fixed',
+    );
+    return group;
   }
 
   // ---- the job loop

@@ -4,8 +4,8 @@
  * committed model. Per round the provider
  *   1. puts itself at the committed state (its own checkpoint when its hash is the committed one,
  *      else the checkpoint fetched from a peer and checked against the committed hash);
- *   2. trains H steps and all-reduces Δ with the round's members (providers not reported as of the
- *      previous commit's block, and connected);
+ *   2. says it is ready (`group`), trains H steps, and all-reduces Δ with the group the coordinator
+ *      fixed for the round (members not reported as of the previous commit's block that were ready);
  *   3. persists, signs its record and its round trace, and sends record + provenance + trace + model
  *      hash to the coordinator;
  *   4. co-signs the commit when the coordinator asks (`sign-commit`), then waits for the commit.
@@ -19,7 +19,7 @@ import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import { AgoraError } from '../errors.ts';
-import { jobPeers, reportedAsOf, roundMembers } from './job-chain.ts';
+import { jobPeers, reportedAsOf } from './job-chain.ts';
 import {
   claimPostedReward,
   connectTo,
@@ -198,16 +198,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       await syncTo(c);
     } catch (e) {
       log.warn({ round: c, err: (e as Error).message }, 'cannot sync; waiting for the next commit');
-      // this node will not run round c: say so, or peers polling `status` would put it in c's group
-      // (a restarted node announces c while it is still connecting) and their all-reduce would fail
-      ready = c + 1;
-      readyAttempt = 0;
-      await pollUntil(
-        async () => ((await committed()) > c ? true : undefined),
-        o.commitWaitMs ?? 90_000,
-        250,
-        o.signal,
-      );
+      await sitOut(c);
       continue;
     }
     // the attempt the coordinator is at for this round (a provider that arrives late joins it)
@@ -215,12 +206,21 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
     let attempt = (await roundState(c))?.attempt ?? 0;
     ready = c;
     readyAttempt = attempt;
-    const members = await readyMembers(c, attempt);
+    const members = await groupOfRound(c, attempt);
+    if (members === 'retry') {
+      // the round moved on meanwhile (committed, or retried), or the coordinator is unreachable
+      await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
+    if (members === 'left-out') {
+      await sitOut(c);
+      continue;
+    }
     const tReady = performance.now();
     let r = await node.runRound(c, members, attempt);
     const tTrained = performance.now();
     trained++;
-    let outcome: 'committed' | 'timeout' = 'timeout';
+    let outcome: 'committed' | 'timeout' | 'sat-out' = 'timeout';
     for (;;) {
       // send the record until it is taken; wait for the commit, or for the coordinator to retry the
       // round (no ⌈2K/3⌉ of the providers computed the same model): then all-reduce the same Δ again
@@ -244,7 +244,16 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       attempt = next;
       readyAttempt = attempt;
       log.info({ round: c, attempt }, 'round retried by the coordinator');
-      r = await node.retryRound(c, attempt, await readyMembers(c, attempt));
+      const again = await groupOfRound(c, attempt);
+      if (again === 'left-out') {
+        await sitOut(c);
+        outcome = 'sat-out';
+        break;
+      }
+      // committed or retried once more meanwhile: the outer loop reads the chain again (this
+      // node's Δ is of an older attempt, so its record must not be sent for this one)
+      if (again === 'retry') break;
+      r = await node.retryRound(c, attempt, again);
     }
     const ms = (a: number, b: number) => Math.round(b - a);
     log.info(
@@ -260,7 +269,8 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
     );
     if (outcome === 'committed')
       progress(`${node.name}: round ${c + 1}/${job.rounds} committed (loss ${r.trainLoss.toFixed(3)})`);
-    else log.warn({ round: c }, 'round not committed in time; re-checking the chain');
+    else if (outcome === 'timeout')
+      log.warn({ round: c }, 'round not committed in time; re-checking the chain');
   }
 
   // ---- rewards: once the root is posted, recompute the split and claim this provider's leaf
@@ -323,40 +333,60 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
   }
 
   /**
-   * The all-reduce group of round `c`, attempt `a`: this node and the connected providers that are
-   * members (not reported as of the previous commit) and ready for that round and attempt. A peer
-   * still catching up with commit c−1, or not yet aware of the retry, is waited for briefly; a peer
-   * that is rejoining (or elsewhere) is left out, so it cannot stall the round.
+   * Says to the coordinator that this node is ready for round `c`, attempt `a`, and returns that
+   * attempt's all-reduce group as peer ids (this node first). The coordinator fixes each group once,
+   * so all providers of a round all-reduce with the same peers. 'left-out': the group was fixed
+   * without this node (it came too late); 'retry': the round was committed or retried meanwhile. A
+   * member not connected yet (a provider that just restarted) is waited for briefly; one that stays
+   * unreachable is left out here, and the all-reduce treats it as a peer that failed.
    */
-  async function readyMembers(c: number, a: number): Promise<string[]> {
-    const members = await roundMembers(conn, contracts, jobId, c, peers.providers);
+  async function groupOfRound(c: number, a: number): Promise<string[] | 'left-out' | 'retry'> {
+    const reply = await pollUntil(
+      async () => {
+        const coord = await coordinator();
+        if (!coord) return undefined;
+        return roundRequest(
+          host,
+          coord,
+          { t: 'group', jobId: jobId.toString(), round: c, attempt: a },
+          { timeoutMs: 60_000 },
+        ).catch((e: Error) => {
+          log.debug({ round: c, attempt: a, err: e.message }, 'group request failed; asking again');
+          return undefined;
+        });
+      },
+      o.commitWaitMs ?? 90_000,
+      500,
+      o.signal,
+    );
+    if (!reply?.ok) {
+      log.info({ round: c, attempt: a, reason: reply?.reason }, 'no all-reduce group for this round');
+      return 'retry';
+    }
+    if (!reply.members.some((m) => m.toLowerCase() === me.toLowerCase())) return 'left-out';
     const out = [host.peerId];
     await Promise.all(
-      members.map(async (m) => {
+      reply.members.map(async (m) => {
         if (m.toLowerCase() === me.toLowerCase()) return;
-        const p = peerOf(host, m);
-        if (!p) return;
-        const ok = await pollUntil(
-          async () => {
-            const s = await roundRequest(
-              host,
-              p,
-              { t: 'status', jobId: jobId.toString() },
-              { timeoutMs: 3000 },
-            ).catch(() => undefined);
-            if (!s) return undefined; // no answer yet (a loaded peer): ask again until the deadline
-            if (!s.ok) return false;
-            if (s.ready === c) return s.attempt === a ? true : s.attempt < a ? undefined : false;
-            return s.ready >= 0 && s.ready < c ? undefined : false; // behind by a commit: wait
-          },
-          5000,
-          100,
-          o.signal,
-        );
-        if (ok) out.push(p);
+        const p = await pollUntil(() => peerOf(host, m as Address), 5000, 100, o.signal);
+        if (p) out.push(p);
+        else log.warn({ round: c, peer: m }, 'a member of the all-reduce group is not connected');
       }),
     );
     return out;
+  }
+
+  /** This node does not run round `c`: it says so (`status`), and waits for the round's commit. */
+  async function sitOut(c: number): Promise<void> {
+    log.info({ round: c }, 'sitting this round out: waiting for its commit');
+    ready = c + 1;
+    readyAttempt = 0;
+    await pollUntil(
+      async () => ((await committed()) > c ? true : undefined),
+      o.commitWaitMs ?? 90_000,
+      250,
+      o.signal,
+    );
   }
 
   /** Puts the node at the committed state before round `c`. */

@@ -18,6 +18,8 @@
  *   any → coordinator       `rewards`       the posted reward split (checked against chain)
  *   provider → provider     `status`        which round (and attempt) the peer is ready for
  *   provider → coordinator  `round-state`   rounds committed and the attempt of the round in flight
+ *   provider → coordinator  `group`         "I am ready for round r, attempt a": the reply is that
+ *                                            attempt's all-reduce group, fixed once by the coordinator
  *
  * Who plays which part and when: docs/swarm.md ("Across processes").
  */
@@ -161,6 +163,7 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('rewards'), jobId }),
   z.object({ t: z.literal('status'), jobId }),
   z.object({ t: z.literal('round-state'), jobId, round }),
+  z.object({ t: z.literal('group'), jobId, round, attempt }),
 ]);
 export type RoundRequest = z.infer<typeof roundRequestSchema>;
 export type RoundRequestOf<T extends RoundRequest['t']> = Extract<RoundRequest, { t: T }>;
@@ -216,6 +219,10 @@ const replySchemas = {
   ]),
   'round-state': z.discriminatedUnion('ok', [
     z.object({ ok: z.literal(true), committed: z.number().int().min(0).max(1_000_000), attempt }),
+    fail,
+  ]),
+  group: z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), members: z.array(address).max(1024) }),
     fail,
   ]),
 } as const;
