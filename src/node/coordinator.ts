@@ -79,6 +79,10 @@ export type CoordinatorOptions = {
    * said they are ready, counted from the first provider that did (default 5 s).
    */
   groupWaitMs?: number;
+  /** How long the reward split waits for validators to check the last round (default 180 s). */
+  validatorWaitMs?: number;
+  /** …and how long it waits when no validator reports a new check (default 30 s). */
+  validatorStallMs?: number;
   /**
    * The requester's agora home: once the job is closed, the final model (fetched from a provider,
    * checked against the final model hash on chain) and its provenance manifest are written to
@@ -557,6 +561,41 @@ export class JobCoordinator implements Startable {
     });
   }
 
+  /**
+   * Before the reward split is fixed: waits until every connected validator has checked the last
+   * round, so that all its checks are paid and the providers (who leave once they claimed) are
+   * still there to serve its last checks. It stops waiting when no validator has reported a new
+   * check for `validatorStallMs` (default 30 s), or after `validatorWaitMs` (default 180 s).
+   */
+  async #awaitValidators(rounds: number): Promise<void> {
+    const { jobId, store, logger } = this.#o;
+    const host = this.#host!;
+    const validators = this.#peers?.validators ?? [];
+    const checked = (v: Address) => store.getJson<number[]>(`checks:${jobId}:${v.toLowerCase()}`) ?? [];
+    let seen = -1;
+    let lastProgress = Date.now();
+    const stallMs = this.#o.validatorStallMs ?? 30_000;
+    const behind = await pollUntil(
+      () => {
+        const waiting = validators.filter(
+          (v) => peerOf(host, v) !== undefined && !checked(v).includes(rounds - 1),
+        );
+        if (waiting.length === 0 || this.#stopped) return [];
+        const total = validators.reduce((n, v) => n + checked(v).length, 0);
+        if (total !== seen) {
+          seen = total;
+          lastProgress = Date.now();
+        }
+        return Date.now() - lastProgress > stallMs ? waiting : undefined;
+      },
+      this.#o.validatorWaitMs ?? 180_000,
+      250,
+    );
+    if (behind === undefined || behind.length > 0) {
+      logger.warn({ behind: behind ?? 'timeout' }, 'validators did not check every round: splitting without');
+    }
+  }
+
   async #finish(need: number): Promise<void> {
     const { conn, contracts, jobId, store, logger, signer } = this.#o;
     const progress = this.#o.onProgress ?? (() => {});
@@ -572,6 +611,7 @@ export class JobCoordinator implements Startable {
     store.upsertJob(jobId, 'requester', 'closed', { roundsCommitted: l.roundsCommitted });
     if (this.#o.home && l.roundsCommitted > 0) await this.#saveModel(this.#o.home, l.roundsCommitted);
     if (l.rewardRoot === ZERO32) {
+      await this.#awaitValidators(l.roundsCommitted);
       const rounds: CommittedRound[] = [];
       for (let r = 0; r < l.roundsCommitted; r++) {
         const row = store.getRound(jobId, r);

@@ -25,7 +25,7 @@ import { runProviderJob } from './provider-job.ts';
 import { RoleNode } from './role-node.ts';
 import { type Startable, stopAll } from './startable.ts';
 import type { NodeStore } from './store.ts';
-import { modelSpecHash, TASKS, taskSpec } from './task.ts';
+import { knownTaskSpecs, modelSpecHash } from './task.ts';
 import { runValidatorJob } from './validator-job.ts';
 
 export type NodeRole = 'provider' | 'validator' | 'requester';
@@ -141,7 +141,7 @@ export class NodeDaemon implements Startable {
     const net = { listen: this.#listen(), privateKey: peerKey.key };
     const bootstrap = o.bootstrap ?? [];
     const market = computeMarketClient(o.conn, o.contracts.market);
-    const known = new Set(TASKS.map((t) => modelSpecHash(taskSpec(t))));
+    const known = new Set(knownTaskSpecs().map((s) => modelSpecHash(s)));
     const signal = this.#stopping.signal;
     let onJob: (jobId: bigint) => Promise<void> = async () => {};
     let onTick: () => Promise<void> = async () => {};

@@ -40,7 +40,7 @@ import { postJob } from './post-job.ts';
 import type { SignedRecordJson } from './round-protocol.ts';
 import { batchesOf, planMnistShards, writeShardIdx } from './shard-data.ts';
 import { startAll, stopAll } from './startable.ts';
-import { innerOptimizerFor, taskSpec } from './task.ts';
+import { innerOptimizerFor, type TaskDrift, taskSpec } from './task.ts';
 
 export type DevnetJobOptions = {
   conn: ChainConnection;
@@ -51,6 +51,8 @@ export type DevnetJobOptions = {
   rounds?: number;
   H?: number;
   classesPerProvider?: number;
+  /** The job's drift correction (default: the task's, `fixed-head`). */
+  drift?: TaskDrift;
   pricePerRound?: bigint;
   /** The last N providers are Byzantine (send sign-flipped pseudo-gradients). */
   byzantine?: number;
@@ -110,7 +112,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     );
   const { conn, home } = o;
   const contracts = contractsOf(o.deployment);
-  const spec = taskSpec('mnist-mlp');
+  const spec = taskSpec('mnist-mlp', o.drift ? { drift: o.drift } : {});
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const market = computeMarketClient(conn, contracts.market);
   const plan = planMnistShards(K, o.classesPerProvider ?? 3);

@@ -35,7 +35,7 @@ import type { Logger } from './logger.ts';
 import type { JobNetOptions, ProviderNode, ProviderRound } from './provider.ts';
 import { providerRoundDataHandlers } from './provider-serving.ts';
 import { recordFromJson, recordToJson, roundRequest, serveRoundProtocol } from './round-protocol.ts';
-import { modelSpecHash, TASKS, type TaskSpec, taskSpec } from './task.ts';
+import { type TaskSpec, taskSpecOf } from './task.ts';
 
 export type ProviderJobOptions = {
   node: ProviderNode;
@@ -57,7 +57,8 @@ export type ProviderJobOptions = {
 export type ProviderJobResult = { jobId: bigint; roundsTrained: number; claimed: bigint | undefined };
 
 function specFor(hash: Hex): TaskSpec {
-  for (const t of TASKS) if (modelSpecHash(taskSpec(t)) === hash) return taskSpec(t);
+  const spec = taskSpecOf(hash);
+  if (spec) return spec;
   throw new AgoraError('UNKNOWN_TASK', `no known task has model spec hash ${hash}`, {
     hint: 'upgrade agora, or do not join jobs of unknown tasks',
   });

@@ -65,7 +65,7 @@ import type { Startable } from './startable.ts';
 import { StatusApi } from './status-api.ts';
 import { NodeStore } from './store.ts';
 import type { TaskSpec } from './task.ts';
-import { createTaskRuntime } from './task-runtime.ts';
+import { createTaskRuntime, initTaskParams } from './task-runtime.ts';
 import {
   deltaFilePath,
   pruneRoundFiles,
@@ -347,8 +347,7 @@ export class ProviderNode implements Startable {
       threads: this.#o.threads ?? 1,
       stepsPerCall: 5,
     });
-    runtime.init(spec.seed);
-    let theta = runtime.getParams();
+    let theta = initTaskParams(spec, runtime);
     let outer = new OuterOptimizer(spec.outer);
     let nextRound = 0;
     let samplerState: SamplerState | undefined;
@@ -754,8 +753,7 @@ export class ProviderNode implements Startable {
     const j = this.#job;
     if (!j) throw new AgoraError('NODE_NO_JOB', `${this.name} has no running job`);
     if (round === 0) {
-      j.runtime.init(j.spec.seed);
-      j.theta = j.runtime.getParams();
+      j.theta = initTaskParams(j.spec, j.runtime);
       j.outer = new OuterOptimizer(j.spec.outer);
       j.nextRound = 0;
       return;

@@ -1,10 +1,13 @@
 /**
  * The tensor runtime a task trains with: the task's model and inner AdamW schedule, plus its drift
- * correction's runtime flags (`fixed-head` freezes the output layer). Providers train with it and
- * validators replay with it, so a replay takes the very steps the provider took.
+ * correction's runtime flags (`fixed-head` and `etf-head` freeze the output layer), and the task's
+ * initial parameters θ0 (`etf-head` writes its designed head into them). Providers train with it
+ * and validators replay with it, so a replay takes the very steps the provider took.
  */
+import { applyEtfHead } from '../train/diloco/drift/etf-head.ts';
 import { fixedHeadFlags } from '../train/diloco/drift/fixed-head.ts';
 import { createRuntime } from '../train/onnx/index.ts';
+import type { Runtime } from '../train/runtime.ts';
 import { innerOptimizerFor, type TaskSpec } from './task.ts';
 
 export type TaskRuntimeOptions = {
@@ -21,6 +24,27 @@ export function createTaskRuntime(spec: TaskSpec, o: TaskRuntimeOptions): Return
     threads: o.threads ?? 1,
     ...(o.stepsPerCall !== undefined ? { stepsPerCall: o.stepsPerCall } : {}),
   });
-  if (spec.drift === 'fixed-head') runtime.setFrozenParams(fixedHeadFlags(runtime.paramTensors));
+  if (spec.drift === 'fixed-head' || spec.drift === 'etf-head') {
+    runtime.setFrozenParams(fixedHeadFlags(runtime.paramTensors));
+  }
   return runtime;
+}
+
+/**
+ * Sets `runtime` to the task's initial parameters θ0 (the same on every provider and validator)
+ * and returns them: the seeded init, with the simplex-ETF head for `etf-head`.
+ */
+export function initTaskParams(spec: TaskSpec, runtime: Runtime): Float32Array {
+  runtime.init(spec.seed);
+  const theta = runtime.getParams();
+  if (spec.drift === 'etf-head') {
+    const sizes = spec.model.sizes;
+    applyEtfHead(theta, {
+      features: sizes[sizes.length - 2],
+      classes: sizes[sizes.length - 1],
+      seed: spec.seed,
+    });
+    runtime.setParams(theta);
+  }
+  return theta;
 }

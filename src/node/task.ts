@@ -23,13 +23,17 @@ export type TaskSpec = {
   seed: number;
   /**
    * Drift correction every provider's inner steps use, so a validator's replay uses it too.
-   * `fixed-head`: the output layer keeps its seeded init (src/train/diloco/drift/fixed-head.ts;
-   * measurements in docs/drift-correction.md). Part of the task, so of its `modelSpecHash`.
+   * `fixed-head`: the output layer keeps its seeded init; `etf-head`: the output layer is set to a
+   * seeded simplex-ETF head before round 0 and then kept fixed (src/train/diloco/drift/; measurements
+   * in docs/drift-correction.md). Part of the task, so of its `modelSpecHash`.
    */
-  drift: 'fixed-head' | 'none';
+  drift: TaskDrift;
 };
 
 export const TASKS = ['mnist-mlp'] as const;
+/** The drift corrections a job can ask for (`agora job create --drift`). */
+export const TASK_DRIFTS = ['fixed-head', 'etf-head', 'none'] as const;
+export type TaskDrift = (typeof TASK_DRIFTS)[number];
 
 /**
  * mnist-mlp: MLP 784-64-10, batch 32, AdamW 3e-3, int8 all-reduce, outer Nesterov SGD lr 1,
@@ -38,10 +42,16 @@ export const TASKS = ['mnist-mlp'] as const;
  * keeps the label-skewed workers from drifting apart; the sweep behind these numbers is in
  * docs/swarm.md.
  */
-export function taskSpec(task: string): TaskSpec {
+export function taskSpec(task: string, opts: { drift?: string } = {}): TaskSpec {
   if (task !== 'mnist-mlp') {
     throw new AgoraError('UNKNOWN_TASK', `unknown task "${task}"`, {
       hint: `use one of: ${TASKS.join(', ')}`,
+    });
+  }
+  const drift = opts.drift ?? 'fixed-head';
+  if (!(TASK_DRIFTS as readonly string[]).includes(drift)) {
+    throw new AgoraError('UNKNOWN_DRIFT', `unknown drift correction "${drift}"`, {
+      hint: `use one of: ${TASK_DRIFTS.join(', ')}`,
     });
   }
   return {
@@ -52,8 +62,18 @@ export function taskSpec(task: string): TaskSpec {
     codec: 'int8',
     outer: { lr: 1, momentum: 0.7, nesterov: true },
     seed: 1,
-    drift: 'fixed-head',
+    drift: drift as TaskDrift,
   };
+}
+
+/** Every task spec this node can run: each task with each drift correction. */
+export function knownTaskSpecs(): TaskSpec[] {
+  return TASKS.flatMap((t) => TASK_DRIFTS.map((drift) => taskSpec(t, { drift })));
+}
+
+/** The task spec a job's `modelSpecHash` names, or undefined when this node does not know it. */
+export function taskSpecOf(hash: Hex): TaskSpec | undefined {
+  return knownTaskSpecs().find((s) => modelSpecHash(s) === hash.toLowerCase());
 }
 
 /** Canonical JSON (sorted keys, recursively). */

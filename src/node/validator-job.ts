@@ -49,8 +49,8 @@ import { checkWorkerRound, replaySeed, type WorkerRoundCheck } from './round-che
 import { provenanceFromJson, roundRequest, type SignedRecordJson } from './round-protocol.ts';
 import { batchesOf, planMnistShards } from './shard-data.ts';
 import type { NodeStore } from './store.ts';
-import { innerOptimizerFor, modelSpecHash, TASKS, type TaskSpec, taskSpec } from './task.ts';
-import { createTaskRuntime } from './task-runtime.ts';
+import { innerOptimizerFor, type TaskSpec, taskSpecOf } from './task.ts';
+import { createTaskRuntime, initTaskParams } from './task-runtime.ts';
 
 export type ValidatorJobOptions = {
   conn: ChainConnection;
@@ -74,12 +74,11 @@ export async function runValidatorJob(
   const market = computeMarketClient(conn, contracts.market);
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const job = await market.getJob(jobId);
-  const task = TASKS.find((t) => modelSpecHash(taskSpec(t)) === job.modelSpecHash);
-  if (!task) {
+  const spec = taskSpecOf(job.modelSpecHash);
+  if (!spec) {
     logger.warn({ jobId: jobId.toString() }, 'unknown task: not validating this job');
     return { checked: 0, reported: [] };
   }
-  const spec = taskSpec(task);
   const peers = await jobPeers(conn, contracts, jobId);
   const host = new AgoraHost({
     account: o.account,
@@ -143,8 +142,7 @@ export async function runValidatorJob(
       let theta: Float32Array | undefined;
       let startModelHash: Hex = `0x${'0'.repeat(64)}`;
       if (round === 0) {
-        runtime.init(spec.seed);
-        theta = runtime.getParams();
+        theta = initTaskParams(spec, runtime);
       } else {
         startModelHash = (await ledger.getRound(jobId, BigInt(round - 1))).modelHash;
         const ck = await fetchCommittedCheckpoint({

@@ -23,7 +23,7 @@ import { contractsOf } from '../../src/node/node-contracts.ts';
 import { ProviderNode } from '../../src/node/provider.ts';
 import { loadShard } from '../../src/node/shard-data.ts';
 import { taskSpec } from '../../src/node/task.ts';
-import { createTaskRuntime } from '../../src/node/task-runtime.ts';
+import { createTaskRuntime, initTaskParams } from '../../src/node/task-runtime.ts';
 import { readCheckpointFile } from '../../src/train/checkpoint/files.ts';
 import { checkpointHash } from '../../src/train/checkpoint/hash.ts';
 import { decodeTrainingCheckpoint } from '../../src/train/checkpoint/training-checkpoint.ts';
@@ -99,14 +99,13 @@ describe('devnet job (4 providers, validator, requester)', () => {
     expect(verifyProvenance(m, facts, checkpointHash(bytes))).toEqual([]);
   });
 
-  it('the model keeps the task’s fixed classifier head (seeded init) and trained the body', async () => {
+  it('the model keeps the task’s fixed classifier head (its θ0) and trained the body', async () => {
     const spec = taskSpec('mnist-mlp');
-    expect(spec.drift).toBe('fixed-head');
+    expect(['fixed-head', 'etf-head']).toContain(spec.drift);
     const trained = decodeTrainingCheckpoint(readCheckpointFile(res.modelPath).bytes).params;
     const rt = createTaskRuntime(spec, { totalSteps: 1 });
     try {
-      rt.init(spec.seed);
-      const init = rt.getParams();
+      const init = initTaskParams(spec, rt);
       const [hidden, classes] = spec.model.sizes.slice(-2);
       const head = hidden * classes + classes;
       expect(trained.length).toBe(init.length);

@@ -7,7 +7,7 @@ const B = '0x00000000000000000000000000000000000000Bb' as Address;
 const C = '0x00000000000000000000000000000000000000Cc' as Address;
 const members = [A, B, C];
 
-function state(o: Partial<GroupState> & { ready: string[] }): GroupState {
+function state(o: Omit<Partial<GroupState>, 'ready'> & { ready: string[] }): GroupState {
   return {
     members,
     skipping: new Set(),

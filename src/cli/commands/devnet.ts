@@ -19,6 +19,7 @@ import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
 import { AgoraError } from '../../errors.ts';
 import { type DevnetJobResult, runDevnetJob } from '../../node/devnet-job.ts';
 import { createLogger } from '../../node/logger.ts';
+import { TASK_DRIFTS, type TaskDrift } from '../../node/task.ts';
 import type { CliContext } from '../context.ts';
 import { jsonReplacer } from '../output.ts';
 import { parsePort, untilSignal } from './chain.ts';
@@ -38,6 +39,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .option('--rounds <n>', 'DiLoCo rounds (default 40, 20 with --quick)')
     .option('--H <n>', 'inner steps per round', '25')
     .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
+    .option('--drift <name>', `drift correction of the job (${TASK_DRIFTS.join(', ')})`, 'fixed-head')
     .argument('[jsonFile]', 'with --json: write the job summary to this file')
     .action(async (jsonFile: string | undefined, o: DevnetOpts, cmd: Command) => {
       const c = ctx(cmd);
@@ -87,6 +89,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds'),
             H: int(o.H, 'H'),
             byzantine: Number(o.byzantine),
+            drift: o.drift as TaskDrift,
             onProgress: (m) => c.out.progress(m),
           });
         } catch (e) {
@@ -133,6 +136,7 @@ type DevnetOpts = {
   rounds?: string;
   H: string;
   byzantine: string;
+  drift: string;
 };
 
 function jobLines(j: DevnetJobResult): string[] {

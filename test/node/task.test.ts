@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { knownTaskSpecs, modelSpecHash, TASK_DRIFTS, taskSpec, taskSpecOf } from '../../src/node/task.ts';
+import { createTaskRuntime, initTaskParams } from '../../src/node/task-runtime.ts';
+import { etfHeadWeights } from '../../src/train/diloco/drift/etf-head.ts';
+
+describe('task specs and their drift corrections', () => {
+  it('names each drift correction by its own model spec hash, and finds the spec from the hash', () => {
+    const hashes = knownTaskSpecs().map(modelSpecHash);
+    expect(new Set(hashes).size).toBe(TASK_DRIFTS.length);
+    for (const drift of TASK_DRIFTS) {
+      const spec = taskSpec('mnist-mlp', { drift });
+      expect(taskSpecOf(modelSpecHash(spec))).toEqual(spec);
+    }
+    expect(taskSpecOf(`0x${'ab'.repeat(32)}`)).toBeUndefined();
+    expect(() => taskSpec('mnist-mlp', { drift: 'scaffold' })).toThrow(/unknown drift correction "scaffold"/);
+  });
+
+  it('etf-head: θ0 is the seeded init with the simplex-ETF head and a zero bias', async () => {
+    const etf = taskSpec('mnist-mlp', { drift: 'etf-head' });
+    const plain = taskSpec('mnist-mlp', { drift: 'fixed-head' });
+    const a = createTaskRuntime(etf, { totalSteps: 1 });
+    const b = createTaskRuntime(plain, { totalSteps: 1 });
+    try {
+      const withEtf = initTaskParams(etf, a);
+      const seeded = initTaskParams(plain, b);
+      const [features, classes] = etf.model.sizes.slice(-2);
+      const w = etfHeadWeights(features, classes, etf.seed);
+      const body = seeded.length - w.length - classes;
+      expect(Array.from(withEtf.subarray(0, body))).toEqual(Array.from(seeded.subarray(0, body)));
+      expect(Array.from(withEtf.subarray(body, body + w.length))).toEqual(Array.from(w));
+      expect(Array.from(withEtf.subarray(body + w.length))).toEqual(new Array(classes).fill(0));
+      // the runtime holds θ0 too (it trains from it)
+      expect(a.getParams()).toEqual(withEtf);
+      expect(Array.from(withEtf.subarray(body))).not.toEqual(Array.from(seeded.subarray(body)));
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+});
