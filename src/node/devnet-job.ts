@@ -40,7 +40,7 @@ import { postJob } from './post-job.ts';
 import type { SignedRecordJson } from './round-protocol.ts';
 import { batchesOf, planMnistShards, writeShardIdx } from './shard-data.ts';
 import { startAll, stopAll } from './startable.ts';
-import { innerOptimizerFor, type TaskDrift, taskSpec } from './task.ts';
+import { innerOptimizerFor, type TaskAggregatorName, type TaskDrift, taskSpec } from './task.ts';
 
 export type DevnetJobOptions = {
   conn: ChainConnection;
@@ -53,6 +53,8 @@ export type DevnetJobOptions = {
   classesPerProvider?: number;
   /** The job's drift correction (default: the task's, `fixed-head`). */
   drift?: TaskDrift;
+  /** The job's all-reduce aggregator (default `mean`). */
+  aggregator?: TaskAggregatorName;
   pricePerRound?: bigint;
   /** The last N providers are Byzantine (send sign-flipped pseudo-gradients). */
   byzantine?: number;
@@ -112,7 +114,10 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     );
   const { conn, home } = o;
   const contracts = contractsOf(o.deployment);
-  const spec = taskSpec('mnist-mlp', o.drift ? { drift: o.drift } : {});
+  const spec = taskSpec('mnist-mlp', {
+    ...(o.drift ? { drift: o.drift } : {}),
+    ...(o.aggregator ? { aggregator: o.aggregator } : {}),
+  });
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const market = computeMarketClient(conn, contracts.market);
   const plan = planMnistShards(K, o.classesPerProvider ?? 3);

@@ -65,7 +65,7 @@ import type { Startable } from './startable.ts';
 import { StatusApi } from './status-api.ts';
 import { NodeStore } from './store.ts';
 import type { TaskSpec } from './task.ts';
-import { createTaskRuntime, initTaskParams } from './task-runtime.ts';
+import { createTaskRuntime, initTaskParams, taskAggregator } from './task-runtime.ts';
 import {
   deltaFilePath,
   pruneRoundFiles,
@@ -385,7 +385,7 @@ export class ProviderNode implements Startable {
       host,
       logger: this.#o.logger,
       codec: () => createCodec(spec.codec),
-      aggregator: input.aggregator,
+      aggregator: input.aggregator ?? taskAggregator(spec),
       deadlineMs: input.deadlineMs ?? 20_000,
     });
     await allreduce.start();

@@ -4,10 +4,12 @@
  * initial parameters θ0 (`etf-head` writes its designed head into them). Providers train with it
  * and validators replay with it, so a replay takes the very steps the provider took.
  */
+import { type Aggregator, meanAggregator } from '../net/aggregate.ts';
 import { applyEtfHead } from '../train/diloco/drift/etf-head.ts';
 import { fixedHeadFlags } from '../train/diloco/drift/fixed-head.ts';
 import { createRuntime } from '../train/onnx/index.ts';
 import type { Runtime } from '../train/runtime.ts';
+import { centeredClipAggregator, trimmedMeanAggregator } from '../verify/robust-aggregate.ts';
 import { innerOptimizerFor, type TaskSpec } from './task.ts';
 
 export type TaskRuntimeOptions = {
@@ -47,4 +49,16 @@ export function initTaskParams(spec: TaskSpec, runtime: Runtime): Float32Array {
     runtime.setParams(theta);
   }
   return theta;
+}
+
+/** The all-reduce aggregator of a task (every shard owner of the job uses the same). */
+export function taskAggregator(spec: TaskSpec): Aggregator {
+  switch (spec.aggregator) {
+    case 'mean':
+      return meanAggregator;
+    case 'centered-clip':
+      return centeredClipAggregator();
+    case 'trimmed-mean':
+      return trimmedMeanAggregator(0.25);
+  }
 }

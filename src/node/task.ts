@@ -28,12 +28,21 @@ export type TaskSpec = {
    * in docs/drift-correction.md). Part of the task, so of its `modelSpecHash`.
    */
   drift: TaskDrift;
+  /**
+   * How each shard owner combines the providers' Δ slices in the all-reduce (`taskAggregator`):
+   * `mean`, `centered-clip` (τ = median distance, 3 iterations) or `trimmed-mean` (β 0.25).
+   * Measurements in docs/swarm.md ("Aggregation"). Part of the task, so of its `modelSpecHash`.
+   */
+  aggregator: TaskAggregatorName;
 };
 
 export const TASKS = ['mnist-mlp'] as const;
 /** The drift corrections a job can ask for (`agora job create --drift`). */
 export const TASK_DRIFTS = ['fixed-head', 'etf-head', 'none'] as const;
 export type TaskDrift = (typeof TASK_DRIFTS)[number];
+/** The all-reduce aggregators a job can ask for (`agora job create --aggregator`). */
+export const TASK_AGGREGATORS = ['mean', 'centered-clip', 'trimmed-mean'] as const;
+export type TaskAggregatorName = (typeof TASK_AGGREGATORS)[number];
 
 /**
  * mnist-mlp: MLP 784-64-10, batch 32, AdamW 3e-3, int8 all-reduce, outer Nesterov SGD lr 1,
@@ -42,7 +51,7 @@ export type TaskDrift = (typeof TASK_DRIFTS)[number];
  * keeps the label-skewed workers from drifting apart; the sweep behind these numbers is in
  * docs/swarm.md.
  */
-export function taskSpec(task: string, opts: { drift?: string } = {}): TaskSpec {
+export function taskSpec(task: string, opts: { drift?: string; aggregator?: string } = {}): TaskSpec {
   if (task !== 'mnist-mlp') {
     throw new AgoraError('UNKNOWN_TASK', `unknown task "${task}"`, {
       hint: `use one of: ${TASKS.join(', ')}`,
@@ -54,6 +63,12 @@ export function taskSpec(task: string, opts: { drift?: string } = {}): TaskSpec 
       hint: `use one of: ${TASK_DRIFTS.join(', ')}`,
     });
   }
+  const aggregator = opts.aggregator ?? 'mean';
+  if (!(TASK_AGGREGATORS as readonly string[]).includes(aggregator)) {
+    throw new AgoraError('UNKNOWN_AGGREGATOR', `unknown aggregator "${aggregator}"`, {
+      hint: `use one of: ${TASK_AGGREGATORS.join(', ')}`,
+    });
+  }
   return {
     task,
     model: { kind: 'mlp', sizes: [784, 64, 10] },
@@ -63,12 +78,15 @@ export function taskSpec(task: string, opts: { drift?: string } = {}): TaskSpec 
     outer: { lr: 1, momentum: 0.7, nesterov: true },
     seed: 1,
     drift: drift as TaskDrift,
+    aggregator: aggregator as TaskAggregatorName,
   };
 }
 
-/** Every task spec this node can run: each task with each drift correction. */
+/** Every task spec this node can run: each task with each drift correction and aggregator. */
 export function knownTaskSpecs(): TaskSpec[] {
-  return TASKS.flatMap((t) => TASK_DRIFTS.map((drift) => taskSpec(t, { drift })));
+  return TASKS.flatMap((t) =>
+    TASK_DRIFTS.flatMap((drift) => TASK_AGGREGATORS.map((aggregator) => taskSpec(t, { drift, aggregator }))),
+  );
 }
 
 /** The task spec a job's `modelSpecHash` names, or undefined when this node does not know it. */

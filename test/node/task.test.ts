@@ -1,18 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { knownTaskSpecs, modelSpecHash, TASK_DRIFTS, taskSpec, taskSpecOf } from '../../src/node/task.ts';
-import { createTaskRuntime, initTaskParams } from '../../src/node/task-runtime.ts';
+import {
+  knownTaskSpecs,
+  modelSpecHash,
+  TASK_AGGREGATORS,
+  TASK_DRIFTS,
+  taskSpec,
+  taskSpecOf,
+} from '../../src/node/task.ts';
+import { createTaskRuntime, initTaskParams, taskAggregator } from '../../src/node/task-runtime.ts';
 import { etfHeadWeights } from '../../src/train/diloco/drift/etf-head.ts';
 
 describe('task specs and their drift corrections', () => {
   it('names each drift correction by its own model spec hash, and finds the spec from the hash', () => {
     const hashes = knownTaskSpecs().map(modelSpecHash);
-    expect(new Set(hashes).size).toBe(TASK_DRIFTS.length);
-    for (const drift of TASK_DRIFTS) {
-      const spec = taskSpec('mnist-mlp', { drift });
-      expect(taskSpecOf(modelSpecHash(spec))).toEqual(spec);
-    }
+    expect(new Set(hashes).size).toBe(TASK_DRIFTS.length * TASK_AGGREGATORS.length);
+    for (const spec of knownTaskSpecs()) expect(taskSpecOf(modelSpecHash(spec))).toEqual(spec);
     expect(taskSpecOf(`0x${'ab'.repeat(32)}`)).toBeUndefined();
     expect(() => taskSpec('mnist-mlp', { drift: 'scaffold' })).toThrow(/unknown drift correction "scaffold"/);
+    expect(() => taskSpec('mnist-mlp', { aggregator: 'krum' })).toThrow(/unknown aggregator "krum"/);
+    expect(taskSpec('mnist-mlp')).toMatchObject({ drift: 'fixed-head', aggregator: 'mean' });
+  });
+
+  it('each job aggregates with the aggregator its spec names', () => {
+    // three honest slices near 1 and one scaled ×100: the mean follows the outlier, the robust
+    // aggregators stay near the honest values
+    const contributions = [1, 1.1, 0.9, 100].map((x, i) => ({
+      peer: `p${i}`,
+      vector: Float32Array.from({ length: 8 }, () => x),
+    }));
+    const out = (aggregator: string) =>
+      taskAggregator(taskSpec('mnist-mlp', { aggregator }))(contributions)[0];
+    expect(out('mean')).toBeCloseTo(25.75, 4);
+    expect(Math.abs(out('centered-clip') - 1)).toBeLessThan(0.5);
+    expect(Math.abs(out('trimmed-mean') - 1)).toBeLessThan(0.1);
   });
 
   it('etf-head: θ0 is the seeded init with the simplex-ETF head and a zero bias', async () => {

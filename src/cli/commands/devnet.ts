@@ -19,7 +19,7 @@ import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
 import { AgoraError } from '../../errors.ts';
 import { type DevnetJobResult, runDevnetJob } from '../../node/devnet-job.ts';
 import { createLogger } from '../../node/logger.ts';
-import { TASK_DRIFTS, type TaskDrift } from '../../node/task.ts';
+import { TASK_AGGREGATORS, TASK_DRIFTS, type TaskAggregatorName, type TaskDrift } from '../../node/task.ts';
 import type { CliContext } from '../context.ts';
 import { jsonReplacer } from '../output.ts';
 import { parsePort, untilSignal } from './chain.ts';
@@ -40,6 +40,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .option('--H <n>', 'inner steps per round', '25')
     .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
     .option('--drift <name>', `drift correction of the job (${TASK_DRIFTS.join(', ')})`, 'fixed-head')
+    .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`, 'mean')
     .argument('[jsonFile]', 'with --json: write the job summary to this file')
     .action(async (jsonFile: string | undefined, o: DevnetOpts, cmd: Command) => {
       const c = ctx(cmd);
@@ -90,6 +91,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             H: int(o.H, 'H'),
             byzantine: Number(o.byzantine),
             drift: o.drift as TaskDrift,
+            aggregator: o.aggregator as TaskAggregatorName,
             onProgress: (m) => c.out.progress(m),
           });
         } catch (e) {
@@ -137,6 +139,7 @@ type DevnetOpts = {
   H: string;
   byzantine: string;
   drift: string;
+  aggregator: string;
 };
 
 function jobLines(j: DevnetJobResult): string[] {

@@ -13,7 +13,7 @@ import { AgoraError } from '../../errors.ts';
 import { findJobModel } from '../../node/job-files.ts';
 import { postJob } from '../../node/post-job.ts';
 import { NodeStore } from '../../node/store.ts';
-import { TASK_DRIFTS, taskSpec } from '../../node/task.ts';
+import { TASK_AGGREGATORS, TASK_DRIFTS, taskSpec } from '../../node/task.ts';
 import type { CliContext } from '../context.ts';
 
 type Ctx = (cmd: Command) => CliContext;
@@ -41,6 +41,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
     )
     .requiredOption('--task <task>', 'training task (mnist-mlp)')
     .option('--drift <name>', `drift correction (${TASK_DRIFTS.join(', ')})`, 'fixed-head')
+    .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`, 'mean')
     .requiredOption('--datasets <ids>', 'comma-separated DataRegistry dataset ids')
     .option('--workers <K>', 'providers (seats)', '4')
     .option('--H <n>', 'inner steps per round', '10')
@@ -51,7 +52,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
     .option('--challenge <s>', 'challenge period after the job ends, seconds', '10')
     .action(async (o: Record<string, string>, cmd: Command) => {
       const c = ctx(cmd);
-      const spec = taskSpec(o.task, { drift: o.drift });
+      const spec = taskSpec(o.task, { drift: o.drift, aggregator: o.aggregator });
       const datasetIds = o.datasets.split(',').map((s) => jobIdOf(s.trim()));
       const conn = await c.connect();
       const d = await c.deployment(conn, ['ComputeMarket', 'AgoraToken']);
