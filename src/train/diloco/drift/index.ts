@@ -18,6 +18,18 @@ export { applyEtfHead, EtfHead, type EtfHeadOptions, etfHeadWeights } from './et
 export { FedDyn, type FedDynOptions } from './feddyn.ts';
 export { FedProx } from './fedprox.ts';
 export { FixedHead, fixedHeadFlags } from './fixed-head.ts';
+export {
+  calibrateLdaHead,
+  LDA_RIDGE,
+  type LdaCalibration,
+  ldaClassMeans,
+  ldaClassStats,
+  ldaClassStatsLength,
+  ldaHead,
+  ldaScatter,
+  mlpFeatures,
+  packedLength,
+} from './lda-head.ts';
 export { LogitAdjustment, type LogitAdjustmentOptions, logitAdjustmentOffsets } from './logit-adjust.ts';
 export { Scaffold, type ScaffoldOptions } from './scaffold.ts';
 export { clearCorrections, type DriftContext, type DriftCorrection } from './types.ts';
@@ -40,6 +52,7 @@ export const DRIFT_NAMES = [
   'fixed-head+feddyn',
   'feddyn',
   'etf-head',
+  'etf-head+scaffold',
 ] as const;
 export type DriftName = (typeof DRIFT_NAMES)[number];
 
@@ -52,7 +65,8 @@ export type DriftName = (typeof DRIFT_NAMES)[number];
  * its init; no extra bytes), 'fixed-head+logit-adjust', 'fixed-head+scaffold' (variates sent every
  * opts.every-th round, default 1), 'fixed-head+scaffold+fedprox', 'fixed-head+fedprox', 'feddyn' / 'fixed-head+feddyn' (opts.alpha,
  * default 0.01; no extra bytes), 'etf-head' (simplex-ETF head of norm
- * opts.headScale, default 1, over opts.headFeatures inputs, fixed).
+ * opts.headScale, default 1, over opts.headFeatures inputs, fixed), 'etf-head+scaffold' (the ETF head
+ * plus gradient-space SCAFFOLD, variates sent every opts.every-th round).
  */
 export function createDriftCorrection(
   name: string,
@@ -121,6 +135,8 @@ export function createDriftCorrection(
       return new ComposedDrift([new FixedHead(), new FedDyn({ alpha: opts.alpha })]);
     case 'etf-head':
       return etf();
+    case 'etf-head+scaffold':
+      return new ComposedDrift([etf(), scaffold()]);
     case 'logit-adjust+fedprox':
       return new ComposedDrift([la(), new FedProx({ mu: opts.mu ?? 0.01 })]);
     default:
