@@ -4,7 +4,9 @@
  *   1. SCATTER  every peer pushes slice i (codec-encoded) to owner i;
  *   2. COMMIT   each owner, when it has every part or at the deadline, tells everyone which peers'
  *               parts it received (R_i), and pushes with it its shard aggregated over exactly R_i;
- *               each peer derives the contributor set C (allreduce-plan.ts);
+ *               each peer derives the contributor set C (allreduce-plan.ts); a peer lost before
+ *               its commit arrived here, whose parts reached every owner, is looked up at the
+ *               mirrors first (its commit may have reached the others: a pushed copy proves it);
  *   3. GATHER   a pushed shard whose R_i = C is the result (the common case: no extra message).
  *               Otherwise the peer asks the holder of the shard for it aggregated over exactly C
  *               (owner, or a deterministic fallback when the owner died; survivors resend that slice
@@ -66,6 +68,8 @@ export interface AllReduceOptions {
     afterCommit?: () => Promise<void> | void;
     /** commit without pushing the reduced shard (others must `get` it: the pre-push protocol) */
     withholdReduced?: boolean;
+    /** the commit to this peer is never sent (as if it were lost in flight when this peer died) */
+    dropCommitTo?: (to: string) => boolean;
   };
 }
 
@@ -401,7 +405,8 @@ export class AllReduce {
       : await this.#serveShard(st, myIndex, received, setDigest(round, received), false, deadline1);
     const commitSends: Promise<void>[] = [];
     for (let i = 0; i < k; i++) {
-      if (i !== myIndex) commitSends.push(this.#sendCommit(st, group[i], myIndex, received, reduced));
+      if (i === myIndex || this.#faults?.dropCommitTo?.(group[i])) continue;
+      commitSends.push(this.#sendCommit(st, group[i], myIndex, received, reduced));
     }
     if (this.#faults?.afterCommit) void Promise.all(commitSends).then(() => this.#faults?.afterCommit?.());
     await st.waitUntil(
@@ -412,6 +417,30 @@ export class AllReduce {
     for (const p of group) {
       const c = st.commits.get(p);
       if (c) commits.set(p, c);
+    }
+    // A peer lost before its commit arrived here may still have committed to others: its commit
+    // and shard were in flight when it died, and a connection torn down under them can deliver them
+    // to some peers and not to us. If it delivered its part to every live owner (the only case in
+    // which the others can count it), ask the other peers for its pushed shard over C ∪ {it}: a
+    // copy proves it committed exactly that set, and we join the others on it.
+    const late = group.filter(
+      (p) => !commits.has(p) && st.lost.has(p) && [...commits.values()].every((r) => r.includes(p)),
+    );
+    let confirmedShard: number | undefined;
+    if (late.length === 1) {
+      const x = late[0];
+      const plus = canonicalGroup([...contributorSet(group, commits), x]);
+      const copy = await this.#probeCommitted(st, group.indexOf(x), x, plus);
+      if (copy && !st.commits.has(x)) {
+        this.#log.info(
+          { round, peer: x, included: plus.length },
+          'commit of a lost peer confirmed by a mirror',
+        );
+        st.commits.set(x, plus);
+        st.reduced.set(x, copy);
+        commits.set(x, plus);
+        confirmedShard = group.indexOf(x);
+      }
     }
     const C = contributorSet(group, commits);
     const alive = group.filter((p) => commits.has(p));
@@ -430,7 +459,7 @@ export class AllReduce {
 
     // ---- 3. GATHER (+ repair, + one recovery attempt) ----
     const out = new Float32Array(vector.length);
-    const repairedShards: number[] = [];
+    const repairedShards: number[] = confirmedShard === undefined ? [] : [confirmedShard];
     const pulledShards = new Set<number>();
     const fallbackShards = new Set<number>();
     /**
@@ -658,6 +687,56 @@ export class AllReduce {
     if (!ch) return;
     this.#channels.delete(peer);
     if (ch.stream?.status === 'open') void ch.stream.close().catch(() => {});
+  }
+
+  /**
+   * Asks every other live peer (in parallel) for shard `shard` aggregated over exactly `members`,
+   * as a mirror: the copy `owner` pushed with its commit, or one a peer already fetched. Resolves
+   * with the first copy, or undefined once every peer answered without one.
+   */
+  async #probeCommitted(
+    st: RoundState,
+    shard: number,
+    owner: string,
+    members: string[],
+  ): Promise<Uint8Array | undefined> {
+    const me = this.#host.peerId;
+    const digest = setDigest(st.round, members);
+    const deadline = Date.now() + this.#deadlineMs;
+    const peers = st.group!.filter((p) => p !== me && p !== owner && !st.lost.has(p));
+    if (peers.length === 0) return undefined;
+    return new Promise((resolve) => {
+      let pending = peers.length;
+      for (const p of peers) {
+        void this.#requestShard(st, p, shard, members, digest, true, deadline).then((bytes) => {
+          pending--;
+          if (bytes) resolve(bytes);
+          else if (pending === 0) resolve(undefined);
+        });
+      }
+    });
+  }
+
+  /**
+   * What a mirror serves for `shard` over `members`: a copy it fetched, or the one the shard's
+   * owner pushed with its commit. Answers once its view of the owner is final (the commit and the
+   * pushed shard fully read, or the owner lost), so a copy still in flight is not denied.
+   */
+  async #mirrorCopy(
+    st: RoundState,
+    shard: number,
+    members: string[],
+    key: string,
+    deadline: number,
+  ): Promise<Uint8Array | undefined> {
+    const owner = st.group![shard];
+    await st.waitUntil(
+      () =>
+        st.results.has(key) || st.lost.has(owner) || (st.commits.has(owner) && !st.reducedPending.has(owner)),
+      deadline,
+    );
+    const cached = st.results.get(key);
+    return cached ? await cached : this.#pushedCopy(st, shard, members);
   }
 
   /** Whether `owner` committed a received set equal to `members` (canonical order). */
@@ -935,9 +1014,10 @@ export class AllReduce {
   ): Promise<Uint8Array | undefined> {
     const key = `${shard}|${digest}`;
     const cached = st.results.get(key);
+    if (cached) return cached;
     // A mirror also serves the copy the shard's owner pushed with its commit, if it is over
     // exactly `members` (a peer whose copy was cut off when the owner died gets it from here).
-    if (cached || mirrorOnly) return cached ?? Promise.resolve(this.#pushedCopy(st, shard, members));
+    if (mirrorOnly) return this.#mirrorCopy(st, shard, members, key, deadline);
     const p = (async () => {
       const have = () => members.every((m) => st.parts.get(shard)?.has(m));
       const ok = await st.waitUntil(

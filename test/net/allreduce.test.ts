@@ -5,7 +5,14 @@ import type { AgoraHost } from '../../src/net/host.ts';
 import { createCodec } from '../../src/train/codecs/index.ts';
 import { accounts, fullMesh, maxAbsDiff, meanOf, memoryLogger, randomVector, startHosts } from './helpers.ts';
 
-type Faulty = { index: number; hang?: Promise<void>; dieAfterCommit?: boolean; withholdReduced?: boolean };
+type Faulty = {
+  index: number;
+  hang?: Promise<void>;
+  dieAfterCommit?: boolean;
+  withholdReduced?: boolean;
+  /** its commit never reaches this peer (index) */
+  dropCommitTo?: number;
+};
 
 async function group(n: number, codec: 'fp32' | 'int8', faulty?: Faulty, streamIdleMs?: number) {
   const { logger } = memoryLogger();
@@ -34,6 +41,10 @@ async function group(n: number, codec: 'fp32' | 'int8', faulty?: Faulty, streamI
                 // i.e. while it is in C and about to serve its shard.
                 afterCommit: faulty.dieAfterCommit ? () => host.stop() : undefined,
                 withholdReduced: faulty.withholdReduced,
+                dropCommitTo:
+                  faulty.dropCommitTo === undefined
+                    ? undefined
+                    : (to) => to === hosts[faulty.dropCommitTo!].peerId,
               },
       }),
   );
@@ -259,6 +270,41 @@ describe('butterfly all-reduce', () => {
       for (const r of r2) {
         expect(r.ok, r.reason).toBe(true);
         expect(maxAbsDiff(r.result!, meanOf(vs2))).toBeLessThan(1e-6);
+      }
+    }, 30_000);
+  }
+
+  for (const withholdReduced of [false, true]) {
+    it(`a holder whose commit reached only some survivors before it died${withholdReduced ? ' (shard not pushed)' : ''}: survivors agree`, async () => {
+      // The commit (and shard) to peer 2 is lost in flight: peer 2 sees the holder die without a
+      // commit, while peers 0 and 3 have it. Peer 2 asks the others for the holder's pushed shard;
+      // with a copy it joins them on C, without one everybody recovers over C minus the holder.
+      const { hosts, ars } = await group(4, 'fp32', {
+        index: 1,
+        dieAfterCommit: true,
+        withholdReduced,
+        dropCommitTo: 2,
+      });
+      all.push(...hosts);
+      const len = 4001;
+      const vs = hosts.map((_, i) => randomVector(len, 700 + i));
+      const members = hosts.map((h) => h.peerId);
+      const reports = await Promise.all(ars.map((a, i) => a.run(1, vs[i], members)));
+      const survivors = reports.filter((_, i) => i !== 1);
+      for (const r of survivors) {
+        expect(r.ok, r.reason).toBe(true);
+        expect(r.digest).toBe(survivors[0].digest);
+        const idx = r.included.map((p) => members.indexOf(p));
+        expect(maxAbsDiff(r.result!, meanOf(idx.map((i) => vs[i])))).toBeLessThan(1e-6);
+        expect(r.seconds).toBeLessThan(1.5 + 1 + 1.5); // no deadline spent in the gather
+      }
+      const holderShard = [...members].sort().indexOf(members[1]);
+      if (withholdReduced) {
+        expect(survivors[0].included).not.toContain(members[1]);
+      } else {
+        expect(survivors[0].included.length).toBe(4);
+        // peer 2 got the holder's shard from a mirror
+        expect(reports[2].repairedShards).toEqual([holderShard]);
       }
     }, 30_000);
   }
