@@ -162,6 +162,13 @@ describe('agora node start: a job across separate processes', () => {
     ]);
     expect(create.code, create.stderr).toBe(0);
     const jobId = BigInt(JSON.parse(create.stdout).jobId);
+    const status = await runCli([...common, 'job', 'status', jobId.toString(), '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      jobId: jobId.toString(),
+      task: { task: 'mnist-mlp', drift: 'fixed-head', aggregator: 'mean' },
+      rounds,
+    });
 
     // kill -9 the third provider once a few rounds are committed
     await until(

@@ -13,7 +13,7 @@ import { AgoraError } from '../../errors.ts';
 import { findJobModel } from '../../node/job-files.ts';
 import { postJob } from '../../node/post-job.ts';
 import { NodeStore } from '../../node/store.ts';
-import { TASK_AGGREGATORS, TASK_DRIFTS, taskSpec } from '../../node/task.ts';
+import { TASK_AGGREGATORS, TASK_DRIFTS, taskSpec, taskSpecOf } from '../../node/task.ts';
 import type { CliContext } from '../context.ts';
 
 type Ctx = (cmd: Command) => CliContext;
@@ -91,7 +91,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
           txHash,
         },
         () =>
-          `job ${jobId} created: ${spec.task}, K=${workers}, H=${o.H}, ${rounds} rounds; escrow ${formatEther(escrow)} AGORA + fee ${formatEther(fee)}`,
+          `job ${jobId} created: ${spec.task} (drift ${spec.drift}, aggregator ${spec.aggregator}), K=${workers}, H=${o.H}, ${rounds} rounds; escrow ${formatEther(escrow)} AGORA + fee ${formatEther(fee)}`,
       );
     });
 
@@ -110,9 +110,13 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
       if (j.state === 'None')
         throw new AgoraError('JOB_UNKNOWN', `job ${jobId} does not exist on chain ${conn.chainId}`);
       const l = await ledger.getJobLedger(jobId);
+      const spec = taskSpecOf(j.modelSpecHash);
       const s = {
         jobId: jobId.toString(),
         state: j.state,
+        // the task its model spec hash names (undefined: a task this agora does not know)
+        task: spec ? { task: spec.task, drift: spec.drift, aggregator: spec.aggregator } : undefined,
+        modelSpecHash: j.modelSpecHash,
         requester: j.requester,
         workers: j.workers,
         innerSteps: j.innerSteps,
@@ -130,6 +134,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
       c.out.result(s, () =>
         [
           `job ${s.jobId}: ${s.state}, ${s.roundsCommitted}/${s.rounds} rounds committed (K=${s.workers}, H=${s.innerSteps})`,
+          `  task ${s.task ? `${s.task.task} (drift ${s.task.drift}, aggregator ${s.task.aggregator})` : `unknown (model spec ${s.modelSpecHash})`}`,
           `  datasets ${s.datasets.join(', ')}; participants ${s.participants.join(', ') || '-'}`,
           `  escrow ${formatEther(j.escrow)} AGORA, funded ${formatEther(l.funded)}, rewards ${formatEther(l.rewardTotal)} (claimed ${formatEther(l.claimed)})`,
           `  final model ${s.finalModelHash}`,
