@@ -1,15 +1,12 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { holdoutSplit, loadMnistNpm, shardIndices } from '../../../src/train/data/index.ts';
+import { describe, expect, it } from 'vitest';
 import {
   applyEtfHead,
   createDriftCorrection,
   EtfHead,
   etfHeadWeights,
   runDiloco,
-  type SimulationData,
 } from '../../../src/train/diloco/index.ts';
-import { createRuntime } from '../../../src/train/onnx/index.ts';
-import { innerConfig } from '../../../src/train/schedule.ts';
+import { skewSimulation } from './skew-simulation.ts';
 
 function column(w: Float32Array, C: number, c: number): number[] {
   return Array.from({ length: w.length / C }, (_, i) => w[i * C + c]);
@@ -45,25 +42,7 @@ describe('ETF head', () => {
     expect(Array.from(theta.subarray(164))).toEqual([0, 0, 0, 0]);
   });
 
-  const ds = loadMnistNpm();
-  const split = holdoutSplit(ds.size, 0.1, { seed: 3 });
-  const shards = shardIndices(
-    { indices: split.train.filter((_, i) => i % 6 === 0), labels: ds.labels, numClasses: 10 },
-    3,
-    { kind: 'label-skew', classesPerWorker: 4, seed: 1 },
-  );
-  const data: SimulationData = {
-    dataset: ds,
-    shards,
-    evalBatches: [ds.getBatch(split.eval.subarray(0, 200))],
-  };
-  const OPT = innerConfig({ lr: 0.003, totalSteps: 60 });
-  const rts = Array.from({ length: 3 }, () =>
-    createRuntime({ model: { kind: 'mlp', sizes: [784, 16, 10] }, optimizer: OPT, stepsPerCall: 4 }),
-  );
-  afterAll(async () => {
-    for (const r of rts) await r.dispose();
-  });
+  const { data, optimizer: OPT, runtimes: rts } = skewSimulation({ totalSteps: 60, stepsPerCall: 4 });
 
   it('in runDiloco: the global head is the seeded ETF head from start to end; the body trains; no extra bytes', async () => {
     const cfg = { innerSteps: 20, rounds: 3, batchSize: 16, codec: 'int8', seed: 4, chunk: 20 } as const;

@@ -1,16 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { holdoutSplit, loadMnistNpm, shardIndices } from '../../../src/train/data/index.ts';
-import {
-  type DriftContext,
-  FedDyn,
-  runDiloco,
-  Scaffold,
-  type SimulationData,
-} from '../../../src/train/diloco/index.ts';
+import { describe, expect, it } from 'vitest';
+import { type DriftContext, FedDyn, runDiloco, Scaffold } from '../../../src/train/diloco/index.ts';
 import { Rng } from '../../../src/train/models/prng.ts';
 import { createRuntime } from '../../../src/train/onnx/index.ts';
 import type { InnerOptimizerConfig, TensorBatch } from '../../../src/train/runtime.ts';
-import { innerConfig } from '../../../src/train/schedule.ts';
+import { skewSimulation } from './skew-simulation.ts';
 
 const ctx = (paramCount: number, workers: number): DriftContext => ({
   workers,
@@ -77,25 +70,7 @@ describe('FedDyn (zero-byte dynamic regularization)', () => {
 });
 
 describe('SCAFFOLD with variates every n-th round', () => {
-  const ds = loadMnistNpm();
-  const split = holdoutSplit(ds.size, 0.1, { seed: 3 });
-  const shards = shardIndices(
-    { indices: split.train.filter((_, i) => i % 6 === 0), labels: ds.labels, numClasses: 10 },
-    3,
-    { kind: 'label-skew', classesPerWorker: 4, seed: 1 },
-  );
-  const data: SimulationData = {
-    dataset: ds,
-    shards,
-    evalBatches: [ds.getBatch(split.eval.subarray(0, 200))],
-  };
-  const OPT = innerConfig({ lr: 0.003, totalSteps: 50 });
-  const rts = Array.from({ length: 3 }, () =>
-    createRuntime({ model: { kind: 'mlp', sizes: [784, 16, 10] }, optimizer: OPT, stepsPerCall: 5 }),
-  );
-  afterAll(async () => {
-    for (const r of rts) await r.dispose();
-  });
+  const { data, optimizer: OPT, runtimes: rts } = skewSimulation({ totalSteps: 50, stepsPerCall: 5 });
   const cfg = { innerSteps: 10, rounds: 5, batchSize: 16, codec: 'int8', seed: 4, chunk: 10 } as const;
 
   it('sends (and updates) the variates only in rounds 1, 1+n, …; the correction stays in force between', async () => {
