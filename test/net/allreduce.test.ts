@@ -143,8 +143,9 @@ describe('butterfly all-reduce', () => {
     const { logger } = memoryLogger();
     ars[0] = new AllReduce({ host: hosts[0], logger, codec: () => createCodec('fp32'), deadlineMs: 5000 });
     await ars[0].start();
-    // (pushes written before the reset arrives are lost: a restart costs at most one deadline)
-    await new Promise((r) => setTimeout(r, 200));
+    // (pushes written before the reset arrives are lost: a restart costs at most one deadline; 1 s
+    // lets the reset reach the senders on a loaded machine, where 200 ms once did not)
+    await new Promise((r) => setTimeout(r, 1000));
     expect(await round(2)).toBeLessThan(2.5); // not a 5 s deadline
   }, 30_000);
 
