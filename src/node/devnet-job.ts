@@ -114,10 +114,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     );
   const { conn, home } = o;
   const contracts = contractsOf(o.deployment);
-  const spec = taskSpec('mnist-mlp', {
-    ...(o.drift ? { drift: o.drift } : {}),
-    ...(o.aggregator ? { aggregator: o.aggregator } : {}),
-  });
+  const spec = taskSpec('mnist-mlp', { drift: o.drift, aggregator: o.aggregator });
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const market = computeMarketClient(conn, contracts.market);
   const plan = planMnistShards(K, o.classesPerProvider ?? 3);
