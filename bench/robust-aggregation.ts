@@ -11,20 +11,17 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type Aggregator, meanAggregator } from '../src/net/aggregate.ts';
+import type { Aggregator } from '../src/net/aggregate.ts';
 import { shardBounds } from '../src/net/allreduce-plan.ts';
 import { batchesOf, planMnistShards } from '../src/node/shard-data.ts';
-import { innerOptimizerFor, taskSpec } from '../src/node/task.ts';
+import { innerOptimizerFor, TASK_AGGREGATORS, taskSpec } from '../src/node/task.ts';
+import { taskAggregator } from '../src/node/task-runtime.ts';
 import { createCodec } from '../src/train/codecs/index.ts';
 import { createRng, mixSeed, normal } from '../src/train/data/rng.ts';
 import { BatchSampler } from '../src/train/data/sampler.ts';
 import { createRuntime } from '../src/train/onnx/index.ts';
 import { OuterOptimizer } from '../src/train/outer-optimizer.ts';
-import {
-  centeredClipAggregator,
-  medianAggregator,
-  trimmedMeanAggregator,
-} from '../src/verify/robust-aggregate.ts';
+import { medianAggregator } from '../src/verify/robust-aggregate.ts';
 
 const { values } = parseArgs({
   options: {
@@ -44,11 +41,12 @@ const spec = taskSpec('mnist-mlp');
 const plan = planMnistShards(K, Number(values.classes));
 const testBatches = batchesOf(plan.pool, plan.test);
 
+// the aggregators a job can ask for, exactly as its shard owners run them, plus the median
 const AGGREGATORS: Record<string, Aggregator> = {
-  mean: meanAggregator,
-  'trimmed-mean': trimmedMeanAggregator(0.25),
+  ...Object.fromEntries(
+    TASK_AGGREGATORS.map((name) => [name, taskAggregator(taskSpec('mnist-mlp', { aggregator: name }))]),
+  ),
   median: medianAggregator,
-  'centered-clip': centeredClipAggregator(),
 };
 type Attack = 'none' | 'sign-flip' | 'scaled' | 'noise';
 
