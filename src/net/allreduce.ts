@@ -49,6 +49,11 @@ export interface AllReduceOptions {
   /** Makes a codec; one instance per outgoing slice (stateful codecs keep their residual). */
   codec: () => Codec;
   aggregator?: Aggregator;
+  /**
+   * The libp2p protocol (default ALLREDUCE_PROTOCOL). A second AllReduce on the same host, with
+   * another codec or aggregator, needs a protocol of its own.
+   */
+  protocol?: string;
   /** Time owners wait for parts, and requesters wait for a shard (default 10 s). */
   deadlineMs?: number;
   /** Extra time for small control messages (commits) after the data deadline (default 1 s). */
@@ -198,6 +203,7 @@ export class AllReduce {
   readonly #log: Logger;
   readonly #codecFactory: () => Codec;
   readonly #aggregate: Aggregator;
+  readonly #protocol: string;
   readonly #deadlineMs: number;
   readonly #graceMs: number;
   readonly #maxElements: number;
@@ -248,6 +254,7 @@ export class AllReduce {
     this.#log = opts.logger.child({ mod: 'net/allreduce' });
     this.#codecFactory = opts.codec;
     this.#aggregate = opts.aggregator ?? meanAggregator;
+    this.#protocol = opts.protocol ?? ALLREDUCE_PROTOCOL;
     this.#deadlineMs = opts.deadlineMs ?? 10_000;
     this.#graceMs = opts.graceMs ?? 1000;
     this.#maxElements = opts.maxElements ?? 2 ** 28;
@@ -260,7 +267,7 @@ export class AllReduce {
   async start(): Promise<void> {
     this.#stopped = false;
     await this.#host.handle(
-      ALLREDUCE_PROTOCOL,
+      this.#protocol,
       (stream, peer) => {
         // Streams reset by stop() end quietly.
         const p = this.#onStream(stream, peer).catch((err: unknown) => {
@@ -290,7 +297,7 @@ export class AllReduce {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#host.removeEventListener('peer:lost', this.#onLost);
-    if (this.#host.isStarted()) await this.#host.libp2p.unhandle(ALLREDUCE_PROTOCOL).catch(() => {});
+    if (this.#host.isStarted()) await this.#host.libp2p.unhandle(this.#protocol).catch(() => {});
     for (const peer of [...this.#channels.keys()]) this.#dropChannel(peer);
     // Reset the streams peers push to: their next push opens a stream to whatever handles the
     // protocol now (a restarted AllReduce), instead of feeding this stopped one.
@@ -664,7 +671,7 @@ export class AllReduce {
         const reused = stream !== undefined;
         try {
           if (!stream) {
-            stream = await this.#host.newStream(to, ALLREDUCE_PROTOCOL, timeoutMs);
+            stream = await this.#host.newStream(to, this.#protocol, timeoutMs);
             c.stream = stream;
           }
           let n = 0;
@@ -782,7 +789,7 @@ export class AllReduce {
     let stream: Stream | undefined;
     try {
       const remaining = Math.max(1, deadline - Date.now());
-      stream = await this.#host.newStream(from, ALLREDUCE_PROTOCOL, remaining);
+      stream = await this.#host.newStream(from, this.#protocol, remaining);
       const sent = await writeFrame(
         stream,
         encodeJson({ t: 'get', round: st.round, shard, members, mirrorOnly }),

@@ -38,6 +38,7 @@ import {
   checkAttestationValid,
 } from '../verify/check-attestation.ts';
 import { executeFraudSlashWhenDue, verifyRoundRecordSignature } from '../verify/evidence.ts';
+import { ldaStatsSigner } from '../verify/lda-calibration.ts';
 import { roundTraceSigner, traceFromJson, traceProblems } from '../verify/trace-wire.ts';
 import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
 import { jobModelPath } from './job-files.ts';
@@ -62,6 +63,7 @@ import {
 } from './round-protocol.ts';
 import type { Startable } from './startable.ts';
 import type { NodeStore } from './store.ts';
+import { taskSpecOf } from './task.ts';
 
 export type CoordinatorOptions = {
   conn: ChainConnection;
@@ -105,6 +107,8 @@ export class JobCoordinator implements Startable {
   #loop?: Promise<void>;
   /** The job's inner steps per round (a record's trace must have them). */
   #innerSteps = 0;
+  /** The job's last round when its task computes an LDA head there (records must commit to it), else −1. */
+  #ldaRound = -1;
   /** The all-reduce groups being formed, by `round:attempt`: who said it is ready, and the decision. */
   readonly #forming = new Map<string, { ready: Set<string>; members: Promise<Address[]> }>();
 
@@ -124,7 +128,9 @@ export class JobCoordinator implements Startable {
   async start(): Promise<void> {
     const { conn, contracts, jobId } = this.#o;
     this.#peers = await jobPeers(conn, contracts, jobId);
-    this.#innerSteps = (await computeMarketClient(conn, contracts.market).getJob(jobId)).innerSteps;
+    const job = await computeMarketClient(conn, contracts.market).getJob(jobId);
+    this.#innerSteps = job.innerSteps;
+    if (taskSpecOf(job.modelSpecHash)?.calibration === 'lda-head') this.#ldaRound = job.rounds - 1;
     const host = new AgoraHost({
       account: this.#o.account,
       chainId: conn.chainId,
@@ -232,6 +238,7 @@ export class JobCoordinator implements Startable {
       provenance: SignedRecordJson['provenance'];
       trace: TraceJson;
       traceSignature: string;
+      lda?: { hash: string; signature: string } | undefined;
     },
     from: Address,
   ): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -279,6 +286,20 @@ export class JobCoordinator implements Startable {
     if (problems.length > 0) return { ok: false, reason: `bad round trace: ${problems.join('; ')}` };
     const traceSigner = await roundTraceSigner(trace, req.traceSignature as Hex).catch(() => undefined);
     if (traceSigner !== getAddress(record.worker)) return { ok: false, reason: 'bad round trace signature' };
+    // the last round of an lda-head job: the worker's signed commitment to its LDA statistics
+    if (req.round === this.#ldaRound) {
+      if (!req.lda)
+        return { ok: false, reason: 'the last round of an lda-head job needs the LDA statistics commitment' };
+      const ldaSigner = await ldaStatsSigner(
+        jobId,
+        req.round,
+        record.worker,
+        req.lda.hash as Hex,
+        req.lda.signature as Hex,
+      ).catch(() => undefined);
+      if (ldaSigner !== getAddress(record.worker))
+        return { ok: false, reason: 'bad LDA statistics signature' };
+    }
     // persisted before the reply
     return store.transaction(() => {
       const row = store.getRound(jobId, req.round);
@@ -302,6 +323,7 @@ export class JobCoordinator implements Startable {
           provenance: req.provenance,
           trace: req.trace,
           traceSignature: req.traceSignature,
+          ...(req.lda ? { lda: req.lda } : {}),
         },
       };
       store.saveRound(jobId, req.round, 'collecting', data);

@@ -56,6 +56,8 @@ export type NodeDaemonOptions = {
   byzantine?: boolean;
   /** Provider fault injection: a wrong model in the first attempt of this round. */
   divergeRound?: number;
+  /** Provider fault injection: relabelled (poisoned) LDA statistics in a job's last round. */
+  poisonLda?: boolean;
   /** Requester: how long to keep serving the reward split after a job is done (default 30 s). */
   lingerMs?: number;
   onProgress?: (message: string) => void;
@@ -82,7 +84,7 @@ export class NodeDaemon implements Startable {
         hint: `use one of: ${NODE_ROLES.join(', ')}`,
       });
     }
-    if (o.role !== 'provider' && (o.data || o.byzantine || o.divergeRound !== undefined)) {
+    if (o.role !== 'provider' && (o.data || o.byzantine || o.poisonLda || o.divergeRound !== undefined)) {
       throw new AgoraError('BAD_OPTION', `data and fault injection are provider options, not ${o.role}'s`);
     }
     this.name = o.name;
@@ -156,6 +158,7 @@ export class NodeDaemon implements Startable {
         contracts: o.contracts,
         logger: this.#logger,
         byzantine: o.byzantine === true,
+        poisonLda: o.poisonLda === true,
         ...(o.divergeRound !== undefined ? { divergeRound: o.divergeRound } : {}),
       });
       this.#provider = p;

@@ -40,7 +40,13 @@ import { postJob } from './post-job.ts';
 import type { SignedRecordJson } from './round-protocol.ts';
 import { batchesOf, planMnistShards, writeShardIdx } from './shard-data.ts';
 import { startAll, stopAll } from './startable.ts';
-import { innerOptimizerFor, type TaskAggregatorName, type TaskDrift, taskSpec } from './task.ts';
+import {
+  innerOptimizerFor,
+  type TaskAggregatorName,
+  type TaskCalibration,
+  type TaskDrift,
+  taskSpec,
+} from './task.ts';
 
 export type DevnetJobOptions = {
   conn: ChainConnection;
@@ -55,9 +61,16 @@ export type DevnetJobOptions = {
   drift?: TaskDrift;
   /** The job's all-reduce aggregator (default `mean`). */
   aggregator?: TaskAggregatorName;
+  /** What the job's last round does to the output layer (default `lda-head`). */
+  calibration?: TaskCalibration;
   pricePerRound?: bigint;
   /** The last N providers are Byzantine (send sign-flipped pseudo-gradients). */
   byzantine?: number;
+  /**
+   * The last N providers poison the LDA head: relabelled class statistics in the last round
+   * (a fault injection for tests; they train honestly until then).
+   */
+  poisonLda?: number;
   /** Evaluate the latest committed model every this many rounds (default: R/10). */
   evalEvery?: number;
   /** Chain poll interval of the daemons (default 250 ms). */
@@ -114,7 +127,11 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     );
   const { conn, home } = o;
   const contracts = contractsOf(o.deployment);
-  const spec = taskSpec('mnist-mlp', { drift: o.drift, aggregator: o.aggregator });
+  const spec = taskSpec('mnist-mlp', {
+    drift: o.drift,
+    aggregator: o.aggregator,
+    calibration: o.calibration,
+  });
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const market = computeMarketClient(conn, contracts.market);
   const plan = planMnistShards(K, o.classesPerProvider ?? 3);
@@ -153,6 +170,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       bootstrap: [boot],
       price: o.pricePerRound ?? parseEther('1'),
       byzantine: i >= K - byzantine,
+      poisonLda: i >= K - (o.poisonLda ?? 0),
     });
   });
   const nodes = [requester, validator, ...providers];

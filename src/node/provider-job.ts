@@ -308,6 +308,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
       provenance: r.provenance,
       trace: r.trace,
       traceSignature: r.traceSignature,
+      ...(r.lda ? { lda: r.lda } : {}),
     }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
     if (!reply.ok) log.debug({ round: c, attempt: a, reason: reply.reason }, 'record not taken yet');
     return reply.ok;

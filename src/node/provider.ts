@@ -28,7 +28,7 @@ import { type ProvenanceRecord, provenanceRecord } from '../data/provenance.ts';
 import { loadDataset, loadHashes } from '../data/store.ts';
 import type { SamplePair } from '../data/usage.ts';
 import { AgoraError } from '../errors.ts';
-import type { Aggregator } from '../net/aggregate.ts';
+import { type Aggregator, meanAggregator } from '../net/aggregate.ts';
 import { AllReduce, type RoundReport } from '../net/allreduce.ts';
 import { AgoraHost } from '../net/host.ts';
 import { readCheckpointFile, writeCheckpointFile } from '../train/checkpoint/files.ts';
@@ -42,6 +42,15 @@ import { mixSeed } from '../train/data/rng.ts';
 import { BatchSampler, type SamplerState } from '../train/data/sampler.ts';
 import { OuterOptimizer, type OuterOptimizerState } from '../train/outer-optimizer.ts';
 import type { Runtime } from '../train/runtime.ts';
+import {
+  encodeLdaStats,
+  ldaFirstVector,
+  ldaHeadFromReduced,
+  ldaSecondVector,
+  ldaShapeOf,
+  setHead,
+  signLdaStats,
+} from '../verify/lda-calibration.ts';
 import {
   asReplayable,
   type InnerState,
@@ -68,6 +77,7 @@ import type { TaskSpec } from './task.ts';
 import { createTaskRuntime, initTaskParams, taskAggregator } from './task-runtime.ts';
 import {
   deltaFilePath,
+  ldaStatsFilePath,
   pruneRoundFiles,
   readTraceStateBytes,
   traceFilePath,
@@ -93,6 +103,11 @@ export type ProviderOptions = {
    * as if this provider's all-reduce had gone wrong (its model hash differs from its peers').
    */
   divergeRound?: number;
+  /**
+   * Fault injection: in the last round's LDA head, compute (and sign) the class statistics with
+   * every label shifted by one class, as a provider poisoning the head would.
+   */
+  poisonLda?: boolean;
   threads?: number;
 };
 
@@ -119,7 +134,12 @@ export type ProviderRound = {
   /** The round's trace (window boundary hashes) and this provider's signature of its hash. */
   trace: RoundTraceJson;
   traceSignature: Hex;
+  /** The last round of an `lda-head` job: the hash of its LDA statistics and its signature of them. */
+  lda?: LdaStatement;
 };
+
+/** A provider's signed commitment to its LDA statistics (`ldaStatsDigest`). */
+export type LdaStatement = { hash: Hex; signature: Hex };
 
 type JobContext = {
   jobId: bigint;
@@ -134,11 +154,16 @@ type JobContext = {
   sampler: BatchSampler;
   host: AgoraHost;
   allreduce: AllReduce;
+  /** The fp32 mean all-reduce of the LDA statistics (jobs with `calibration: 'lda-head'`). */
+  statsAllreduce?: AllReduce;
   /** Next round to run. */
   nextRound: number;
   /** θ and the outer state at the start of the last round trained (for a retried all-reduce). */
   start?: { round: number; theta: Float32Array; outer: OuterOptimizerState };
 };
+
+/** The libp2p protocol of the LDA statistics all-reduce (fp32, mean), beside the Δ all-reduce's. */
+export const LDA_STATS_PROTOCOL = '/agora/allreduce-lda/1';
 
 /**
  * The all-reduce round id of a job round's attempt (a retried round runs a fresh all-reduce, and
@@ -227,6 +252,7 @@ export class ProviderNode implements Startable {
     this.#job = undefined;
     if (j) {
       await j.allreduce.stop();
+      await j.statsAllreduce?.stop();
       await j.host.stop();
       await j.runtime.dispose();
     }
@@ -389,6 +415,18 @@ export class ProviderNode implements Startable {
       deadlineMs: input.deadlineMs ?? 20_000,
     });
     await allreduce.start();
+    let statsAllreduce: AllReduce | undefined;
+    if (spec.calibration === 'lda-head') {
+      statsAllreduce = new AllReduce({
+        host,
+        logger: this.#o.logger,
+        codec: () => createCodec('fp32'),
+        aggregator: meanAggregator,
+        protocol: LDA_STATS_PROTOCOL,
+        deadlineMs: input.deadlineMs ?? 20_000,
+      });
+      await statsAllreduce.start();
+    }
     this.#job = {
       jobId,
       spec,
@@ -402,6 +440,7 @@ export class ProviderNode implements Startable {
       sampler,
       host,
       allreduce,
+      ...(statsAllreduce ? { statsAllreduce } : {}),
       nextRound,
     };
     this.store.upsertJob(jobId, this.role, 'training', { H: input.H, rounds: input.rounds });
@@ -484,7 +523,7 @@ export class ProviderNode implements Startable {
     writeTraceStates(traceFilePath(dir, round), states);
     pruneRoundFiles(dir, round - TRACE_RETENTION_ROUNDS + 1);
     const t1 = performance.now();
-    const reduced = await this.#reduce(j, round, attempt, delta, members);
+    const reduced = await this.#reduce(j, round, attempt, delta, members, trace.samplerStart);
     const t2 = performance.now();
     const provenance = provenanceRecord({
       worker: this.address,
@@ -507,6 +546,7 @@ export class ProviderNode implements Startable {
       trainLoss,
       trace: traceToJson(trace),
       traceSignature,
+      ...(reduced.lda ? { lda: reduced.lda } : {}),
     });
     this.#o.logger.info(
       {
@@ -579,10 +619,12 @@ export class ProviderNode implements Startable {
     const delta = new Float32Array(
       stored.buffer.slice(stored.byteOffset, stored.byteOffset + stored.byteLength),
     );
-    const reduced = await this.#reduce(j, round, attempt, delta, members);
+    const reduced = await this.#reduce(j, round, attempt, delta, members, traceFromJson(trace).samplerStart);
     const provenance = row.data.provenance as ProvenanceRecord;
+    const { lda: _old, ...kept } = row.data;
     this.#saveReduced(j, round, reduced, 'signed', {
-      ...row.data,
+      ...kept,
+      ...(reduced.lda ? { lda: reduced.lda } : {}),
       modelHash: reduced.modelHash,
       bytesSent: Number(row.data.bytesSent ?? 0) + reduced.report.bytesSent,
       included: reduced.report.included,
@@ -622,20 +664,31 @@ export class ProviderNode implements Startable {
     });
   }
 
-  /** All-reduce of Δ (id = round · 1000 + attempt), outer step, checkpoint file written. */
+  /**
+   * All-reduce of Δ (id = round · 1000 + attempt), outer step, the LDA head in the last round of an
+   * `lda-head` job (`#calibrate`), checkpoint file written.
+   */
   async #reduce(
     j: JobContext,
     round: number,
     attempt: number,
     delta: Float32Array,
     members: readonly string[],
-  ): Promise<{ report: RoundReport; modelHash: Hex; checkpointPath: string }> {
+    samplerStart: SamplerState,
+  ): Promise<{ report: RoundReport; modelHash: Hex; checkpointPath: string; lda?: LdaStatement }> {
     const report = await j.allreduce.run(allReduceId(round, attempt), delta, members);
     this.bytesSent += report.bytesSent;
     // ok=false: keep the local update for this round (DiLoCo tolerates dropped outer gradients)
     j.outer.apply(j.theta, report.ok && report.result ? report.result : delta);
     if (this.#o.divergeRound === round && attempt === 0) {
       j.theta[0] += 1e-3 * (1 + Number.parseInt(this.address.slice(2, 6), 16)); // differs per provider
+    }
+    let lda: LdaStatement | undefined;
+    if (j.statsAllreduce && round === j.rounds - 1) {
+      const group = report.ok ? report.included : members;
+      const c = await this.#calibrate(j, round, attempt, group, samplerStart);
+      lda = c.statement;
+      report.bytesSent += c.bytesSent;
     }
     const { bytes, hash: modelHash } = encodeTrainingCheckpoint({
       params: j.theta,
@@ -646,7 +699,75 @@ export class ProviderNode implements Startable {
     mkdirSync(dir, { recursive: true });
     const checkpointPath = join(dir, `round-${round}.safetensors`);
     writeCheckpointFile(checkpointPath, bytes);
-    return { report, modelHash, checkpointPath };
+    return { report, modelHash, checkpointPath, ...(lda ? { lda } : {}) };
+  }
+
+  /**
+   * The LDA head of the last round (src/verify/lda-calibration.ts): features of the round's samples
+   * (its trace's sampler, in step order) under θ*, the class statistics all-reduced (fp32 mean), the
+   * scatter around the reduced class means all-reduced, the head solved and written into θ. The
+   * statistics are persisted and signed before θ changes; a failed all-reduce uses this provider's
+   * own vector (its model then differs from its peers', and the coordinator retries the round).
+   */
+  async #calibrate(
+    j: JobContext,
+    round: number,
+    attempt: number,
+    group: readonly string[],
+    samplerStart: SamplerState,
+  ): Promise<{ statement: LdaStatement; bytesSent: number }> {
+    const reducer = j.statsAllreduce!;
+    const sizes = j.spec.model.sizes;
+    const shape = ldaShapeOf(sizes);
+    const indices = windowBatches({
+      shard: Int32Array.from({ length: j.data.size }, (_, i) => i),
+      batchSize: j.sampler.batchSize,
+      samplerSeed: mixSeed(j.spec.seed, Number(j.datasetId)),
+      samplerStart,
+      startStep: 0,
+      steps: j.H,
+    }).flatMap((s) => Array.from(s));
+    const batch = j.data.getBatch(indices);
+    const labels = this.#o.poisonLda ? batch.targets.map((y) => (y + 1) % shape.classes) : batch.targets;
+    const first = ldaFirstVector(j.theta, sizes, batch.inputs as Float32Array, labels);
+    const id = allReduceId(round, attempt) * 2;
+    const r1 = await reducer.run(id, first.classStats, group);
+    const reducedClassStats = r1.ok && r1.result ? r1.result : first.classStats;
+    const scatter = ldaSecondVector(first.features, labels, reducedClassStats, shape);
+    const r2 = await reducer.run(id + 1, scatter, group);
+    const reducedScatter = r2.ok && r2.result ? r2.result : scatter;
+    const payload = encodeLdaStats({
+      classStats: first.classStats,
+      scatter,
+      reducedClassStats,
+      reducedScatter,
+    });
+    const hash = keccak256(payload);
+    const signature = await signLdaStats(this.#o.account, j.jobId, round, hash);
+    const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(ldaStatsFilePath(dir, round), payload);
+    const head = ldaHeadFromReduced(reducedClassStats, reducedScatter, shape);
+    if (head) setHead(j.theta, head);
+    else
+      this.#o.logger.warn(
+        { node: this.name, round },
+        'the LDA statistics give no head: the model keeps its own',
+      );
+    this.#o.logger.info(
+      { node: this.name, round, samples: indices.length, group: group.length, ok: r1.ok && r2.ok },
+      'LDA head computed',
+    );
+    return { statement: { hash, signature }, bytesSent: r1.bytesSent + r2.bytesSent };
+  }
+
+  /** This node's signed LDA statistics of `round` (payload bytes and statement), if it has them. */
+  ldaStatsOf(jobId: bigint, round: number): { payload: Uint8Array; statement: LdaStatement } | undefined {
+    const statement = this.store.getRound(jobId, round)?.data.lda as LdaStatement | undefined;
+    const path = ldaStatsFilePath(join(this.#o.dir, 'jobs', jobId.toString()), round);
+    if (!statement || !existsSync(path)) return undefined;
+    const payload = new Uint8Array(readFileSync(path));
+    return keccak256(payload) === statement.hash ? { payload, statement } : undefined;
   }
 
   /** The job's libp2p host (to serve more protocols on it). */
@@ -838,6 +959,7 @@ export class ProviderNode implements Startable {
     if (!j) return;
     this.#job = undefined;
     await j.allreduce.stop();
+    await j.statsAllreduce?.stop();
     await j.host.stop();
     await j.runtime.dispose();
     this.store.upsertJob(j.jobId, this.role, 'trained');

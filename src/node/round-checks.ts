@@ -37,7 +37,7 @@ import {
 } from '../verify/replay.ts';
 import { decodeInnerState, decodeWindowSamples } from '../verify/trace-wire.ts';
 import { peerOf } from './job-sync.ts';
-import { roundRequest } from './round-protocol.ts';
+import { type RoundRequestOf, roundRequest } from './round-protocol.ts';
 import type { TaskSpec } from './task.ts';
 import { windowDataset, windowSampleProblems } from './window-data.ts';
 
@@ -58,6 +58,8 @@ export type WorkerRoundCheck = {
   samples: { status: CheckStatus; reason?: string };
   link: { status: CheckStatus; reason?: string; cosine?: number; normRatio?: number; mismatched?: number };
   replays: ReplayResult[];
+  /** The last round of an `lda-head` job: the check of its LDA statistics (src/node/lda-checks.ts). */
+  lda?: { status: CheckStatus; reason?: string };
   /** Bytes fetched from the worker for these checks (states and window samples). */
   bytesFetched: number;
   /** Set when a check failed: what the validator reports. */
@@ -105,6 +107,32 @@ export type WorkerRoundInput = {
 };
 
 class Unverifiable extends Error {}
+
+/**
+ * One binary payload from a worker (`trace-state`, `window-samples`, `lda-stats`), tried `attempts`
+ * times (default 3) with `retryDelayMs` (default 1 s) between; `ok: false` with the last reason when
+ * no try succeeded.
+ */
+export async function fetchFromWorker(
+  i: { host: AgoraHost; attempts?: number; retryDelayMs?: number; timeoutMs?: number; signal?: AbortSignal },
+  worker: Address,
+  req: RoundRequestOf<'trace-state' | 'window-samples' | 'lda-stats'>,
+): Promise<{ ok: true; payload: Uint8Array } | { ok: false; reason: string }> {
+  const attempts = i.attempts ?? 3;
+  let last = 'not connected';
+  for (let a = 0; a < attempts && !i.signal?.aborted; a++) {
+    if (a > 0) await new Promise((r) => setTimeout(r, i.retryDelayMs ?? 1000));
+    const p = peerOf(i.host, worker);
+    if (!p) continue;
+    const r = await roundRequest(i.host, p, req, {
+      timeoutMs: i.timeoutMs ?? 10_000,
+      maxPayloadBytes: 256 * 1024 * 1024,
+    }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
+    if (r.ok && r.payload) return { ok: true, payload: r.payload };
+    last = r.ok ? 'no payload' : r.reason;
+  }
+  return { ok: false, reason: last };
+}
 
 export async function checkWorkerRound(i: WorkerRoundInput): Promise<WorkerRoundCheck> {
   const { trace } = i;
@@ -164,25 +192,10 @@ export async function checkWorkerRound(i: WorkerRoundInput): Promise<WorkerRound
 
   // ---- fetching from the worker, with retries; a fetch that never succeeds is `Unverifiable`
   const fetch = async (t: 'trace-state' | 'window-samples', k: number): Promise<Uint8Array> => {
-    const attempts = i.attempts ?? 3;
-    let last = 'not connected';
-    for (let a = 0; a < attempts && !i.signal?.aborted; a++) {
-      if (a > 0) await new Promise((r) => setTimeout(r, i.retryDelayMs ?? 1000));
-      const p = peerOf(i.host, worker);
-      if (!p) continue;
-      const r = await roundRequest(
-        i.host,
-        p,
-        { t, jobId: i.jobId.toString(), round: i.round, k },
-        { timeoutMs: i.timeoutMs ?? 10_000, maxPayloadBytes: 256 * 1024 * 1024 },
-      ).catch((e: Error) => ({ ok: false as const, reason: e.message }));
-      if (r.ok && r.payload) {
-        out.bytesFetched += r.payload.byteLength;
-        return r.payload;
-      }
-      last = r.ok ? 'no payload' : r.reason;
-    }
-    throw new Unverifiable(`${t} ${k}: ${last}`);
+    const r = await fetchFromWorker(i, worker, { t, jobId: i.jobId.toString(), round: i.round, k });
+    if (!r.ok) throw new Unverifiable(`${t} ${k}: ${r.reason}`);
+    out.bytesFetched += r.payload.byteLength;
+    return r.payload;
   };
   const states = new Map<number, InnerState>();
   const state = async (k: number): Promise<InnerState> => {

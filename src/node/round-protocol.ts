@@ -1,7 +1,7 @@
 /**
  * `/agora/round/1`: the round protocol between the separate processes of one job (adapter over
  * AgoraHost). One request per stream: a JSON request frame, a JSON reply frame (`ok` or a reason),
- * and for `delta` / `checkpoint` / `trace-state` / `window-samples` one binary frame after the reply. Every frame is size-limited and
+ * and for `delta` / `checkpoint` / `trace-state` / `window-samples` / `lda-stats` one binary frame after the reply. Every frame is size-limited and
  * schema-checked; a malformed request gets `{ ok: false, reason }` and never crashes the node.
  *
  *   provider → coordinator  `record`        its signed round record, provenance and model hash
@@ -12,6 +12,8 @@
  *   validator → provider    `window-samples` window k's sample indices, records and Merkle proofs
  *                                            (`encodeWindowSamples`)
  *   any → provider          `checkpoint`    the provider's checkpoint of a round (safetensors bytes)
+ *   validator → provider    `lda-stats`     the provider's signed LDA statistics of the last round
+ *                                            (`encodeLdaStats`, src/verify/lda-calibration.ts)
  *   validator → coordinator `checked`       the validator checked a round (+ its signed attestation
  *                                           of the workers it could not verify)
  *   coordinator → provider  `sign-rewards`  the reward split; the provider recomputes and co-signs
@@ -86,6 +88,8 @@ const traceSchema = z.object({
   checkpoints: z.array(hex32).min(2).max(MAX_TRACE_CHECKPOINTS),
 });
 export type TraceJson = z.infer<typeof traceSchema>;
+/** A worker's signed commitment to its LDA statistics (last round of an `lda-head` job). */
+const ldaStatement = z.object({ hash: hex32, signature: sig });
 const signedRecord = z.object({
   record: recordSchema,
   signature: sig,
@@ -93,6 +97,8 @@ const signedRecord = z.object({
   /** the worker's round trace and its EIP-191 signature of `roundTraceHash` (checked by the coordinator) */
   trace: traceSchema.optional(),
   traceSignature: sig.optional(),
+  /** its signed LDA statistics commitment (`ldaStatsDigest`; checked by the coordinator) */
+  lda: ldaStatement.optional(),
 });
 export type SignedRecordJson = z.infer<typeof signedRecord>;
 const validatorWork = z.object({ account: address, checks: z.number().int().min(0).max(1_000_000) });
@@ -121,6 +127,7 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
     provenance: provenanceSchema,
     trace: traceSchema,
     traceSignature: sig,
+    lda: ldaStatement.optional(),
   }),
   z.object({
     t: z.literal('sign-commit'),
@@ -145,6 +152,7 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
     k: z.number().int().min(0).max(MAX_TRACE_CHECKPOINTS),
   }),
   z.object({ t: z.literal('checkpoint'), jobId, round }),
+  z.object({ t: z.literal('lda-stats'), jobId, round }),
   z.object({
     t: z.literal('checked'),
     jobId,
@@ -194,6 +202,10 @@ const replySchemas = {
     fail,
   ]),
   'window-samples': z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), bytes: z.number().int().min(0) }),
+    fail,
+  ]),
+  'lda-stats': z.discriminatedUnion('ok', [
     z.object({ ok: z.literal(true), bytes: z.number().int().min(0) }),
     fail,
   ]),

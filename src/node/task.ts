@@ -34,6 +34,14 @@ export type TaskSpec = {
    * Measurements in docs/swarm.md ("Aggregation"). Part of the task, so of its `modelSpecHash`.
    */
   aggregator: TaskAggregatorName;
+  /**
+   * What the last round does after its outer step. `lda-head`: the providers replace the output
+   * layer with the closed-form LDA head of their last round's samples under the final body (two
+   * small fp32 all-reduces; src/verify/lda-calibration.ts; measurements in docs/drift-correction.md);
+   * validators recompute each provider's statistics. `none`: the model is the last outer step's.
+   * Part of the task, so of its `modelSpecHash`.
+   */
+  calibration: TaskCalibration;
 };
 
 export const TASKS = ['mnist-mlp'] as const;
@@ -43,6 +51,9 @@ export type TaskDrift = (typeof TASK_DRIFTS)[number];
 /** The all-reduce aggregators a job can ask for (`agora job create --aggregator`). */
 export const TASK_AGGREGATORS = ['mean', 'centered-clip', 'trimmed-mean'] as const;
 export type TaskAggregatorName = (typeof TASK_AGGREGATORS)[number];
+/** What the last round does to the output layer (`agora job create --calibration`). */
+export const TASK_CALIBRATIONS = ['lda-head', 'none'] as const;
+export type TaskCalibration = (typeof TASK_CALIBRATIONS)[number];
 
 /**
  * mnist-mlp: MLP 784-64-10, batch 32, AdamW 3e-3, int8 all-reduce, outer Nesterov SGD lr 1,
@@ -51,7 +62,10 @@ export type TaskAggregatorName = (typeof TASK_AGGREGATORS)[number];
  * keeps the label-skewed workers from drifting apart; the sweep behind these numbers is in
  * docs/swarm.md.
  */
-export function taskSpec(task: string, opts: { drift?: string; aggregator?: string } = {}): TaskSpec {
+export function taskSpec(
+  task: string,
+  opts: { drift?: string; aggregator?: string; calibration?: string } = {},
+): TaskSpec {
   if (task !== 'mnist-mlp') {
     throw new AgoraError('UNKNOWN_TASK', `unknown task "${task}"`, {
       hint: `use one of: ${TASKS.join(', ')}`,
@@ -69,6 +83,12 @@ export function taskSpec(task: string, opts: { drift?: string; aggregator?: stri
       hint: `use one of: ${TASK_AGGREGATORS.join(', ')}`,
     });
   }
+  const calibration = opts.calibration ?? 'lda-head';
+  if (!(TASK_CALIBRATIONS as readonly string[]).includes(calibration)) {
+    throw new AgoraError('UNKNOWN_CALIBRATION', `unknown calibration "${calibration}"`, {
+      hint: `use one of: ${TASK_CALIBRATIONS.join(', ')}`,
+    });
+  }
   return {
     task,
     model: { kind: 'mlp', sizes: [784, 64, 10] },
@@ -79,13 +99,18 @@ export function taskSpec(task: string, opts: { drift?: string; aggregator?: stri
     seed: 1,
     drift: drift as TaskDrift,
     aggregator: aggregator as TaskAggregatorName,
+    calibration: calibration as TaskCalibration,
   };
 }
 
-/** Every task spec this node can run: each task with each drift correction and aggregator. */
+/** Every task spec this node can run: each task with each drift correction, aggregator and calibration. */
 export function knownTaskSpecs(): TaskSpec[] {
   return TASKS.flatMap((t) =>
-    TASK_DRIFTS.flatMap((drift) => TASK_AGGREGATORS.map((aggregator) => taskSpec(t, { drift, aggregator }))),
+    TASK_DRIFTS.flatMap((drift) =>
+      TASK_AGGREGATORS.flatMap((aggregator) =>
+        TASK_CALIBRATIONS.map((calibration) => taskSpec(t, { drift, aggregator, calibration })),
+      ),
+    ),
   );
 }
 

@@ -32,6 +32,11 @@ export function deltaFilePath(jobDir: string, round: number): string {
   return join(jobDir, `round-${round}.delta`);
 }
 
+/** The signed LDA statistics of a job's last round (src/verify/lda-calibration.ts); not pruned. */
+export function ldaStatsFilePath(jobDir: string, round: number): string {
+  return join(jobDir, `round-${round}.lda`);
+}
+
 function atomicWrite(path: string, data: Uint8Array): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, data);

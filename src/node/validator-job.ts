@@ -43,6 +43,7 @@ import {
   jobSplitFromChain,
   peerOf,
 } from './job-sync.ts';
+import { checkLdaStats, type LdaCheckInput } from './lda-checks.ts';
 import type { Logger } from './logger.ts';
 import type { JobNetOptions } from './provider.ts';
 import { checkWorkerRound, replaySeed, type WorkerRoundCheck } from './round-checks.ts';
@@ -245,6 +246,9 @@ export async function runValidatorJob(
           );
         }
       }
+      if (spec.calibration === 'lda-head' && round === job.rounds - 1 && traced.length > 0) {
+        await checkLastRoundLda(round, onChain.modelHash, traced, checks);
+      }
       const evidence = checks.flatMap((c) => (c.evidence ? [c.evidence] : []));
       const already = await reportedAsOf(conn, contracts.market, jobId);
       const toReport = evidence.filter((e) => !already.has(e.worker.toLowerCase()));
@@ -292,7 +296,9 @@ export async function runValidatorJob(
             ? []
             : [
                 ...unusable.map((w) => getAddress(w)),
-                ...checks.filter((c) => c.link.status === 'unverifiable').map((c) => getAddress(c.worker)),
+                ...checks
+                  .filter((c) => c.link.status === 'unverifiable' || c.lda?.status === 'unverifiable')
+                  .map((c) => getAddress(c.worker)),
               ];
         const attestation = await signCheckAttestation(o.account, jobId, round, unverifiable);
         await roundRequest(host, coord, {
@@ -338,6 +344,70 @@ export async function runValidatorJob(
     });
     if (claimed !== undefined) progress(`validator: claimed ${claimed} wei from job ${jobId}`);
     return { checked, reported };
+
+    /**
+     * The LDA statistics of the last round's workers, against the round's committed model: each
+     * result goes into the worker's round check (a failure is its evidence, if it has none yet).
+     */
+    async function checkLastRoundLda(
+      round: number,
+      modelHash: Hex,
+      traced: readonly { r: SignedRecordJson; trace: RoundTrace; traceSignature: Hex }[],
+      checks: WorkerRoundCheck[],
+    ): Promise<void> {
+      const ck = await fetchCommittedCheckpoint({
+        host,
+        providers: peers.providers,
+        jobId,
+        round,
+        want: modelHash,
+        logger,
+      });
+      const workers: LdaCheckInput['workers'][number][] = [];
+      for (const x of traced) {
+        const ids = Object.keys(x.r.provenance.samplePairs);
+        if (ids.length !== 1 || !jobDatasets.has(ids[0])) continue;
+        workers.push({
+          trace: x.trace,
+          traceSignature: x.traceSignature,
+          statement: x.r.lda,
+          dataset: await datasetOf(ids[0]),
+        });
+      }
+      // a bug or a malformed committed model must not end the validator's job: unverifiable, logged
+      const results = await checkLdaStats({
+        host,
+        jobId,
+        round,
+        spec: spec!,
+        committed: ck ? decodeTrainingCheckpoint(ck.bytes).params : undefined,
+        committedModelHash: modelHash,
+        workers,
+        ...(o.signal ? { signal: o.signal } : {}),
+      }).catch((e: Error) =>
+        workers.map((w) => ({
+          worker: getAddress(w.trace.worker),
+          status: 'unverifiable' as const,
+          reason: `LDA check failed: ${e.message}`,
+          bytesFetched: 0,
+          evidence: undefined,
+        })),
+      );
+      for (const l of results) {
+        const c = checks.find((x) => getAddress(x.worker) === l.worker);
+        if (!c) continue;
+        c.lda = { status: l.status, ...(l.reason ? { reason: l.reason } : {}) };
+        c.bytesFetched += l.bytesFetched;
+        if (l.evidence) c.evidence ??= l.evidence;
+      }
+      logger.info(
+        {
+          round,
+          lda: results.map((l) => `${l.worker.slice(0, 8)}:${l.status}${l.reason ? `(${l.reason})` : ''}`),
+        },
+        'LDA statistics checked',
+      );
+    }
   } finally {
     await runtime.dispose();
     await replayRt.dispose();
@@ -403,6 +473,7 @@ function summary(c: WorkerRoundCheck): Record<string, unknown> {
     samples: c.samples,
     link: c.link,
     replays: c.replays,
+    ...(c.lda ? { lda: c.lda } : {}),
     bytesFetched: c.bytesFetched,
     failed: c.evidence !== undefined,
   };

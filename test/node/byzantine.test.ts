@@ -70,3 +70,52 @@ describe('devnet job with a Byzantine provider', () => {
     expect(res.testAccuracy).toBeGreaterThan(0.5);
   });
 });
+
+/**
+ * A provider that trains honestly but poisons the LDA head of the last round (its class statistics
+ * computed with shifted labels, and signed): the validator recomputes them from the provider's
+ * last-round samples under the committed model, reports it with the signed statistics as evidence,
+ * and it is slashed and unpaid.
+ */
+describe('devnet job with a provider that poisons the LDA head', () => {
+  let chain: EmbeddedChain;
+  let deployment: Deployment;
+  let res: DevnetJobResult;
+  let conn: Awaited<ReturnType<typeof connectChain>>;
+  const poisoner = devnetAccount(4).address; // provider-4
+
+  beforeAll(async () => {
+    chain = await startEmbeddedChain();
+    conn = await connectChain({ provider: chain.provider });
+    deployment = await deployProtocol(conn, devnetAccount(0));
+    const home = tempHome();
+    res = await runDevnetJob({
+      conn,
+      deployment,
+      home,
+      logger: createLogger({ name: 'test', level: 'warn', file: join(home, 'devnet.log') }),
+      providers: 4,
+      rounds: 4,
+      H: 25,
+      poisonLda: 1,
+    });
+  }, 240_000);
+  afterAll(async () => chain?.stop());
+
+  it('is reported for its LDA statistics of the last round, slashed and unpaid', async () => {
+    const c = contractsOf(deployment);
+    const market = computeMarketClient(conn, c.market);
+    const jobId = BigInt(res.jobId);
+    const reports = await fraudReports(conn, c.market, jobId);
+    expect(reports.map((r) => [r.provider, r.round])).toEqual([[poisoner, 3]]);
+    expect(res.slashed).toEqual([poisoner]);
+    expect((await market.seatOf(jobId, poisoner)).slashed).toBe(true);
+    for (const honest of [1, 2, 3].map((i) => devnetAccount(i).address)) {
+      expect((await market.seatOf(jobId, honest)).slashed).toBe(false);
+    }
+    expect(res.rewards.filter((r) => r.address === poisoner)).toEqual([]);
+    const l = await trainingLedgerClient(conn, c.ledger).getJobLedger(jobId);
+    expect(l.roundsCommitted).toBe(4);
+    expect(l.claimed).toBe(l.funded);
+  });
+});

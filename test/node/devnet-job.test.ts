@@ -22,6 +22,7 @@ import { createLogger } from '../../src/node/logger.ts';
 import { contractsOf } from '../../src/node/node-contracts.ts';
 import { ProviderNode } from '../../src/node/provider.ts';
 import { loadShard } from '../../src/node/shard-data.ts';
+import { NodeStore } from '../../src/node/store.ts';
 import { taskSpec } from '../../src/node/task.ts';
 import { createTaskRuntime, initTaskParams } from '../../src/node/task-runtime.ts';
 import { readCheckpointFile } from '../../src/train/checkpoint/files.ts';
@@ -99,23 +100,39 @@ describe('devnet job (4 providers, validator, requester)', () => {
     expect(verifyProvenance(m, facts, checkpointHash(bytes))).toEqual([]);
   });
 
-  it('the model keeps the task’s fixed classifier head (its θ0) and trained the body', async () => {
+  it('the head stays the task’s fixed head (θ0) until the last round, which writes the LDA head; the validator checked it', async () => {
     const spec = taskSpec('mnist-mlp');
     expect(['fixed-head', 'etf-head']).toContain(spec.drift);
-    const trained = decodeTrainingCheckpoint(readCheckpointFile(res.modelPath).bytes).params;
+    expect(spec.calibration).toBe('lda-head');
+    const final = decodeTrainingCheckpoint(readCheckpointFile(res.modelPath).bytes).params;
+    const store = new NodeStore(join(home, 'nodes', 'provider-1', 'node.db'));
+    const beforeLast = store.getCheckpoint(res.jobId, 38);
+    const validator = new NodeStore(join(home, 'nodes', 'validator', 'node.db'));
+    const lastChecks = validator.getRound(res.jobId, 39)?.data.checks as {
+      worker: string;
+      lda?: { status: string };
+    }[];
+    store.close();
+    validator.close();
+    const before = decodeTrainingCheckpoint(readCheckpointFile(beforeLast!.path).bytes).params;
     const rt = createTaskRuntime(spec, { totalSteps: 1 });
     try {
       const init = initTaskParams(spec, rt);
       const [hidden, classes] = spec.model.sizes.slice(-2);
       const head = hidden * classes + classes;
-      expect(trained.length).toBe(init.length);
-      expect(Array.from(trained.subarray(-head))).toEqual(Array.from(init.subarray(-head)));
+      expect(final.length).toBe(init.length);
+      expect(Array.from(before.subarray(-head))).toEqual(Array.from(init.subarray(-head)));
+      let changed = 0;
+      for (let i = init.length - head; i < init.length; i++) if (final[i] !== init[i]) changed++;
+      expect(changed).toBe(head);
       let moved = 0;
-      for (let i = 0; i < init.length - head; i++) if (trained[i] !== init[i]) moved++;
+      for (let i = 0; i < init.length - head; i++) if (final[i] !== init[i]) moved++;
       expect(moved).toBeGreaterThan((init.length - head) / 2);
     } finally {
       await rt.dispose();
     }
+    // every provider's LDA statistics were recomputed from its samples and matched
+    expect(lastChecks.map((c) => c.lda?.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
   });
 
   it('a provider reopened on its store resumes after its last persisted round, with the same model', async () => {

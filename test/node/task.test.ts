@@ -3,6 +3,7 @@ import {
   knownTaskSpecs,
   modelSpecHash,
   TASK_AGGREGATORS,
+  TASK_CALIBRATIONS,
   TASK_DRIFTS,
   taskSpec,
   taskSpecOf,
@@ -13,12 +14,19 @@ import { etfHeadWeights } from '../../src/train/diloco/drift/etf-head.ts';
 describe('task specs and their drift corrections', () => {
   it('names each drift correction by its own model spec hash, and finds the spec from the hash', () => {
     const hashes = knownTaskSpecs().map(modelSpecHash);
-    expect(new Set(hashes).size).toBe(TASK_DRIFTS.length * TASK_AGGREGATORS.length);
+    expect(new Set(hashes).size).toBe(
+      TASK_DRIFTS.length * TASK_AGGREGATORS.length * TASK_CALIBRATIONS.length,
+    );
     for (const spec of knownTaskSpecs()) expect(taskSpecOf(modelSpecHash(spec))).toEqual(spec);
     expect(taskSpecOf(`0x${'ab'.repeat(32)}`)).toBeUndefined();
     expect(() => taskSpec('mnist-mlp', { drift: 'scaffold' })).toThrow(/unknown drift correction "scaffold"/);
     expect(() => taskSpec('mnist-mlp', { aggregator: 'krum' })).toThrow(/unknown aggregator "krum"/);
-    expect(taskSpec('mnist-mlp')).toMatchObject({ drift: 'fixed-head', aggregator: 'mean' });
+    expect(taskSpec('mnist-mlp')).toMatchObject({
+      drift: 'fixed-head',
+      aggregator: 'mean',
+      calibration: 'lda-head',
+    });
+    expect(() => taskSpec('mnist-mlp', { calibration: 'platt' })).toThrow(/unknown calibration "platt"/);
   });
 
   it('each job aggregates with the aggregator its spec names', () => {

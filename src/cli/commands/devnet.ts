@@ -19,7 +19,14 @@ import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
 import { AgoraError } from '../../errors.ts';
 import { type DevnetJobResult, runDevnetJob } from '../../node/devnet-job.ts';
 import { createLogger } from '../../node/logger.ts';
-import { TASK_AGGREGATORS, TASK_DRIFTS, type TaskAggregatorName, type TaskDrift } from '../../node/task.ts';
+import {
+  TASK_AGGREGATORS,
+  TASK_CALIBRATIONS,
+  TASK_DRIFTS,
+  type TaskAggregatorName,
+  type TaskCalibration,
+  type TaskDrift,
+} from '../../node/task.ts';
 import type { CliContext } from '../context.ts';
 import { jsonReplacer } from '../output.ts';
 import { parsePort, untilSignal } from './chain.ts';
@@ -41,6 +48,11 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
     .option('--drift <name>', `drift correction of the job (${TASK_DRIFTS.join(', ')})`, 'fixed-head')
     .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`, 'mean')
+    .option(
+      '--calibration <name>',
+      `what the job's last round does to the output layer (${TASK_CALIBRATIONS.join(', ')})`,
+      'lda-head',
+    )
     .argument('[jsonFile]', 'with --json: write the job summary to this file')
     .action(async (jsonFile: string | undefined, o: DevnetOpts, cmd: Command) => {
       const c = ctx(cmd);
@@ -92,6 +104,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             byzantine: Number(o.byzantine),
             drift: o.drift as TaskDrift,
             aggregator: o.aggregator as TaskAggregatorName,
+            calibration: o.calibration as TaskCalibration,
             onProgress: (m) => c.out.progress(m),
           });
         } catch (e) {
@@ -140,6 +153,7 @@ type DevnetOpts = {
   byzantine: string;
   drift: string;
   aggregator: string;
+  calibration: string;
 };
 
 function jobLines(j: DevnetJobResult): string[] {

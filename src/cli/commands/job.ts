@@ -13,7 +13,7 @@ import { AgoraError } from '../../errors.ts';
 import { findJobModel } from '../../node/job-files.ts';
 import { postJob } from '../../node/post-job.ts';
 import { NodeStore } from '../../node/store.ts';
-import { TASK_AGGREGATORS, TASK_DRIFTS, taskSpec, taskSpecOf } from '../../node/task.ts';
+import { TASK_AGGREGATORS, TASK_CALIBRATIONS, TASK_DRIFTS, taskSpec, taskSpecOf } from '../../node/task.ts';
 import type { CliContext } from '../context.ts';
 
 type Ctx = (cmd: Command) => CliContext;
@@ -42,6 +42,11 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
     .requiredOption('--task <task>', 'training task (mnist-mlp)')
     .option('--drift <name>', `drift correction (${TASK_DRIFTS.join(', ')})`, 'fixed-head')
     .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`, 'mean')
+    .option(
+      '--calibration <name>',
+      `what the last round does to the output layer (${TASK_CALIBRATIONS.join(', ')})`,
+      'lda-head',
+    )
     .requiredOption('--datasets <ids>', 'comma-separated DataRegistry dataset ids')
     .option('--workers <K>', 'providers (seats)', '4')
     .option('--H <n>', 'inner steps per round', '10')
@@ -52,7 +57,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
     .option('--challenge <s>', 'challenge period after the job ends, seconds', '10')
     .action(async (o: Record<string, string>, cmd: Command) => {
       const c = ctx(cmd);
-      const spec = taskSpec(o.task, { drift: o.drift, aggregator: o.aggregator });
+      const spec = taskSpec(o.task, { drift: o.drift, aggregator: o.aggregator, calibration: o.calibration });
       const datasetIds = o.datasets.split(',').map((s) => jobIdOf(s.trim()));
       const conn = await c.connect();
       const d = await c.deployment(conn, ['ComputeMarket', 'AgoraToken']);
@@ -91,7 +96,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
           txHash,
         },
         () =>
-          `job ${jobId} created: ${spec.task} (drift ${spec.drift}, aggregator ${spec.aggregator}), K=${workers}, H=${o.H}, ${rounds} rounds; escrow ${formatEther(escrow)} AGORA + fee ${formatEther(fee)}`,
+          `job ${jobId} created: ${spec.task} (drift ${spec.drift}, aggregator ${spec.aggregator}, calibration ${spec.calibration}), K=${workers}, H=${o.H}, ${rounds} rounds; escrow ${formatEther(escrow)} AGORA + fee ${formatEther(fee)}`,
       );
     });
 
@@ -115,7 +120,9 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
         jobId: jobId.toString(),
         state: j.state,
         // the task its model spec hash names (undefined: a task this agora does not know)
-        task: spec ? { task: spec.task, drift: spec.drift, aggregator: spec.aggregator } : undefined,
+        task: spec
+          ? { task: spec.task, drift: spec.drift, aggregator: spec.aggregator, calibration: spec.calibration }
+          : undefined,
         modelSpecHash: j.modelSpecHash,
         requester: j.requester,
         workers: j.workers,
@@ -134,7 +141,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
       c.out.result(s, () =>
         [
           `job ${s.jobId}: ${s.state}, ${s.roundsCommitted}/${s.rounds} rounds committed (K=${s.workers}, H=${s.innerSteps})`,
-          `  task ${s.task ? `${s.task.task} (drift ${s.task.drift}, aggregator ${s.task.aggregator})` : `unknown (model spec ${s.modelSpecHash})`}`,
+          `  task ${s.task ? `${s.task.task} (drift ${s.task.drift}, aggregator ${s.task.aggregator}, calibration ${s.task.calibration})` : `unknown (model spec ${s.modelSpecHash})`}`,
           `  datasets ${s.datasets.join(', ')}; participants ${s.participants.join(', ') || '-'}`,
           `  escrow ${formatEther(j.escrow)} AGORA, funded ${formatEther(l.funded)}, rewards ${formatEther(l.rewardTotal)} (claimed ${formatEther(l.claimed)})`,
           `  final model ${s.finalModelHash}`,

@@ -157,7 +157,8 @@ export const LDA_RIDGE = 1e-4;
 /**
  * The LDA head { weight [d, C] row-major, bias [C] } from (summed or averaged, with the same scale)
  * class statistics and within-class scatter; Σ = scatter / N + λ·(tr/d)·I. Classes without samples
- * get weight 0 and bias −1e4.
+ * get weight 0 and bias −1e4. `scatterSamples`: the sample count (same scale) the scatter was summed
+ * over, when it may differ from the class statistics' (default: the same).
  */
 export function ldaHead(
   classStats: Float32Array,
@@ -165,6 +166,7 @@ export function ldaHead(
   d: number,
   classes: number,
   ridge = LDA_RIDGE,
+  scatterSamples?: number,
 ): { weight: Float32Array; bias: Float32Array } {
   const C = classes;
   if (scatter.length !== packedLength(d)) throw new AgoraError('DRIFT_BAD_CONFIG', 'bad LDA scatter length.');
@@ -172,11 +174,13 @@ export function ldaHead(
   const counts = Array.from(classStats.subarray(0, C), Number);
   const N = counts.reduce((a, b) => a + b, 0);
   if (!(N > 0)) throw new AgoraError('DRIFT_BAD_CONFIG', 'LDA statistics hold no samples.');
+  const NS = scatterSamples ?? N;
+  if (!(NS > 0)) throw new AgoraError('DRIFT_BAD_CONFIG', 'the LDA scatter holds no samples.');
   const S = new Float64Array(d * d);
   let k = 0;
   for (let i = 0; i < d; i++) {
     for (let j = i; j < d; j++) {
-      const v = scatter[k++] / N;
+      const v = scatter[k++] / NS;
       S[i * d + j] = v;
       S[j * d + i] = v;
     }
