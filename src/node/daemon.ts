@@ -197,14 +197,15 @@ export class NodeDaemon implements Startable {
       onTick = async () => {
         for (const jobId of await p.releaseEndedStakes())
           this.#progress(`${this.name}: stake of job ${jobId} released`);
-        for (const row of p.store.listJobs('awaiting-stake')) {
+        // jobs waiting for stake, and joins whose transaction failed (tried again: joinJob is idempotent)
+        for (const row of [...p.store.listJobs('awaiting-stake'), ...p.store.listJobs('joining')]) {
           const jobId = BigInt(row.jobId);
           const j = await market.getJob(jobId);
-          if (j.state !== 'Open') p.store.upsertJob(jobId, 'provider', 'over', { state: j.state });
-          else if ((await p.freeStake()) >= j.stakePerWorker) {
+          const seated = (await market.seatOf(jobId, p.address)).lockedStake > 0n;
+          if (seated || (j.state === 'Open' && (await p.freeStake()) >= j.stakePerWorker)) {
             await p.joinJob(jobId);
             this.#progress(`${this.name}: joined job ${jobId}`);
-          }
+          } else if (j.state !== 'Open') p.store.upsertJob(jobId, 'provider', 'over', { state: j.state });
         }
         if (this.#running.size > 0) return;
         for (const row of p.store.listJobs()) {

@@ -332,12 +332,21 @@ export class ProviderNode implements Startable {
     return p.stake - p.locked;
   }
 
-  /** Joins an open job (persisted first, so a restart knows it is in). */
+  /**
+   * Joins an open job (persisted first, so a restart knows it is in). Idempotent: a job this
+   * provider already has a seat in (a join whose transaction went through, though the node did not
+   * see it) is only marked `joined`.
+   */
   async joinJob(jobId: bigint): Promise<void> {
     const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
     const job = await market.getJob(jobId);
     const seat = await market.seatOf(jobId, this.address);
-    if (seat.lockedStake > 0n) return;
+    if (seat.lockedStake > 0n) {
+      const row = this.store.getJob(jobId);
+      if (!row || row.state === 'joining' || row.state === 'awaiting-stake')
+        this.store.upsertJob(jobId, this.role, 'joined');
+      return;
+    }
     await tokenClient(this.#o.conn, this.#o.contracts.token).ensureAllowance(
       this.signer,
       market.address,

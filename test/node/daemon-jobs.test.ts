@@ -18,6 +18,7 @@ import { contractsOf } from '../../src/node/node-contracts.ts';
 import { postJob } from '../../src/node/post-job.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { startAll, stopAll } from '../../src/node/startable.ts';
+import { NodeStore } from '../../src/node/store.ts';
 import { taskSpec } from '../../src/node/task.ts';
 import { tempHome } from '../helpers/cli.ts';
 
@@ -44,7 +45,11 @@ describe('node daemons: jobs one after another', () => {
     const conn = await connectChain({ provider: chain.provider });
     const contracts = contractsOf(await deployProtocol(conn, devnetAccount(0)));
     const home = tempHome();
-    const logger = createLogger({ name: 'test', level: 'warn', file: join(home, 'nodes.log') });
+    const logger = createLogger({
+      name: 'test',
+      level: process.env.AGORA_TEST_LOG ?? 'warn',
+      file: join(home, 'nodes.log'),
+    });
     const plan = planMnistShards(2, 5);
     // the requester serves the reward split for 5 s after a job (claimants fetch it), then takes the next
     const base = { home, conn, contracts, logger, pollMs: 200, lingerMs: 5000 };
@@ -124,4 +129,67 @@ describe('node daemons: jobs one after another', () => {
       expect(others[0].store.getJob(jobId)?.state).toBe('done');
     }
   }, 400_000);
+});
+
+describe('a provider daemon whose join transaction failed', () => {
+  let chain: EmbeddedChain | undefined;
+  let daemon: NodeDaemon | undefined;
+  afterAll(async () => {
+    await daemon?.stop();
+    await chain?.stop();
+  });
+
+  it('tries the join again on its next tick (the job row stays `joining` otherwise)', async () => {
+    chain = await startEmbeddedChain();
+    const conn = await connectChain({ provider: chain.provider });
+    const contracts = contractsOf(await deployProtocol(conn, devnetAccount(0)));
+    const home = tempHome();
+    const logger = createLogger({ name: 'test', level: 'warn', file: join(home, 'nodes.log') });
+    const plan = planMnistShards(2, 5);
+    const opts = {
+      home,
+      conn,
+      contracts,
+      logger,
+      pollMs: 200,
+      role: 'provider' as const,
+      name: 'p1',
+      account: devnetAccount(1),
+      data: writeShardIdx(plan.pool, plan.shards[0], join(home, 'shard-1')),
+      bootstrap: [],
+    };
+    // first start: registers the data set and stakes an offer
+    const first = new NodeDaemon(opts);
+    await first.start();
+    const datasetId = first.datasetId!;
+    await first.stop();
+    const { jobId } = await postJob({
+      conn,
+      contracts,
+      signer: walletClientFor(conn, devnetAccount(10)),
+      store: new NodeStore(join(home, 'requester.db')),
+      spec: taskSpec('mnist-mlp'),
+      datasetIds: [datasetId],
+      workers: 2,
+      innerSteps: 5,
+      rounds: 2,
+      pricePerRound: 10n ** 18n,
+    });
+    // as if the daemon had seen the job and its joinJob transaction had failed: the row says
+    // `joining`, and the watcher is past the job's JobCreated event
+    const market = computeMarketClient(conn, contracts.market);
+    const store = new NodeStore(join(home, 'nodes', 'p1', 'node.db'));
+    const head = await conn.publicClient.getBlockNumber({ cacheTime: 0 });
+    store.setJson('watcher.nextBlock', (head + 1n).toString());
+    store.upsertJob(jobId, 'provider', 'joining');
+    store.close();
+    daemon = new NodeDaemon(opts);
+    await daemon.start();
+    await until(
+      'the retried join',
+      async () => (daemon!.store.getJob(jobId)?.state === 'joined' ? true : undefined),
+      30_000,
+    );
+    expect((await market.seatOf(jobId, devnetAccount(1).address)).lockedStake).toBeGreaterThan(0n);
+  }, 120_000);
 });
