@@ -34,6 +34,7 @@ import {
   mlpFeatures,
   packedLength,
 } from '../train/diloco/drift/lda-head.ts';
+import { sameBits } from './link-check.ts';
 
 /** Feature width d (the head's inputs) and classes C of an MLP. */
 export type LdaShape = { features: number; classes: number };
@@ -187,14 +188,6 @@ export async function ldaStatsSigner(
       signature,
     }),
   );
-}
-
-function sameBits(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
 }
 
 /** True when `committed`'s head is the one `stats`' reduced statistics give (bit-exact). */
