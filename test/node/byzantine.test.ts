@@ -14,11 +14,29 @@ import type { Deployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
-import { type DevnetJobResult, runDevnetJob } from '../../src/node/devnet-job.ts';
+import { type DevnetJobOptions, type DevnetJobResult, runDevnetJob } from '../../src/node/devnet-job.ts';
 import { fraudReports } from '../../src/node/job-chain.ts';
 import { createLogger } from '../../src/node/logger.ts';
 import { contractsOf } from '../../src/node/node-contracts.ts';
 import { tempHome } from '../helpers/cli.ts';
+
+/** A devnet job (4 providers, H 25) on a fresh embedded chain with the protocol deployed. */
+async function jobOnFreshChain(job: Pick<DevnetJobOptions, 'rounds' | 'byzantine' | 'poisonLda'>) {
+  const chain = await startEmbeddedChain();
+  const conn = await connectChain({ provider: chain.provider });
+  const deployment = await deployProtocol(conn, devnetAccount(0));
+  const home = tempHome();
+  const res = await runDevnetJob({
+    conn,
+    deployment,
+    home,
+    logger: createLogger({ name: 'test', level: 'warn', file: join(home, 'devnet.log') }),
+    providers: 4,
+    H: 25,
+    ...job,
+  });
+  return { chain, conn, deployment, res };
+}
 
 describe('devnet job with a Byzantine provider', () => {
   let chain: EmbeddedChain;
@@ -28,20 +46,7 @@ describe('devnet job with a Byzantine provider', () => {
   const byzantine = devnetAccount(4).address; // provider-4
 
   beforeAll(async () => {
-    chain = await startEmbeddedChain();
-    conn = await connectChain({ provider: chain.provider });
-    deployment = await deployProtocol(conn, devnetAccount(0));
-    const home = tempHome();
-    res = await runDevnetJob({
-      conn,
-      deployment,
-      home,
-      logger: createLogger({ name: 'test', level: 'warn', file: join(home, 'devnet.log') }),
-      providers: 4,
-      rounds: 12,
-      H: 25,
-      byzantine: 1,
-    });
+    ({ chain, conn, deployment, res } = await jobOnFreshChain({ rounds: 12, byzantine: 1 }));
   }, 240_000);
   afterAll(async () => chain?.stop());
 
@@ -85,20 +90,7 @@ describe('devnet job with a provider that poisons the LDA head', () => {
   const poisoner = devnetAccount(4).address; // provider-4
 
   beforeAll(async () => {
-    chain = await startEmbeddedChain();
-    conn = await connectChain({ provider: chain.provider });
-    deployment = await deployProtocol(conn, devnetAccount(0));
-    const home = tempHome();
-    res = await runDevnetJob({
-      conn,
-      deployment,
-      home,
-      logger: createLogger({ name: 'test', level: 'warn', file: join(home, 'devnet.log') }),
-      providers: 4,
-      rounds: 4,
-      H: 25,
-      poisonLda: 1,
-    });
+    ({ chain, conn, deployment, res } = await jobOnFreshChain({ rounds: 4, poisonLda: 1 }));
   }, 240_000);
   afterAll(async () => chain?.stop());
 
