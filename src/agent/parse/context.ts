@@ -155,7 +155,7 @@ export function findParties(ctx: Ctx, skip: ReadonlySet<number> = new Set()): Pa
       out.push({ status: 'ok', value: t.text, index: i });
       return;
     }
-    if (t.kind !== 'word') return;
+    if (t.kind !== 'word' || spanAt(ctx, i) >= 0) return;
     const known = ctx.contactByLower.get(t.norm);
     if (known !== undefined && !t.corrected) {
       out.push({ status: 'ok', value: known, index: i });

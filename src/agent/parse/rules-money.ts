@@ -82,9 +82,18 @@ export const transferRule = (ctx: Ctx): ParseResult | undefined => {
 export const channelRule = (ctx: Ctx): ParseResult | undefined => {
   const cli = /^pay (open|close)\b/.exec(ctx.flat);
   if (!has(ctx, 'channel', 'channels') && !cli) return undefined;
+  // "the channel I have open", "my open channel": "open" describes a channel there, it is not the verb.
+  const openVerb = ctx.ts.some(
+    (t, i) =>
+      t.kind === 'word' &&
+      t.norm === 'open' &&
+      !['have', 'has', 'is', 'are', 'still', 'currently', 'my', 'the', 'an', 'already'].includes(
+        ctx.ts[i - 1]?.norm ?? '',
+      ),
+  );
   const opening = cli
     ? cli[1] === 'open'
-    : has(ctx, 'open', 'start', 'create', 'new', 'setup') || phrase(ctx, /\bset up\b/);
+    : openVerb || has(ctx, 'start', 'create', 'new', 'setup') || phrase(ctx, /\bset up\b/);
   const closing = cli ? cli[1] === 'close' : has(ctx, 'close', 'shut', 'end', 'finish', 'settle');
   if (opening === closing) {
     return clarify(

@@ -233,46 +233,49 @@ export const jobRule = (ctx: Ctx): ParseResult | undefined => {
   const spanStarting = (i: number) => ctx.nums.find((s) => s.start === i);
   const spanEnding = (i: number) => ctx.nums.find((s) => s.end === i);
   const ts = ctx.ts;
-  // datasets: "dataset(s) 1, 2 and 3"
+  // datasets: "dataset(s) 1, 2 and 3" (a number followed by "workers"/"rounds"/"agora" is not an id)
+  const countWord = (j: number) => {
+    const w = ts[j]?.norm ?? '';
+    return WORKER_WORDS.has(w) || ROUND_WORDS.has(w) || ['per', 'agora', 'tokens', 'token', 'a'].includes(w);
+  };
   for (let i = 0; i < ts.length; i++) {
     if (!['dataset', 'datasets', 'data'].includes(ts[i]!.norm) || ts[i]!.kind !== 'word') continue;
     const ids: string[] = [];
     let j = i + 1;
+    let afterAnd = false;
     while (j < ts.length) {
       const s = spanStarting(j);
       if (s) {
+        if (countWord(s.end) && !spanStarting(s.end + 1)) break;
         const id = integerOf(s);
         if (id === undefined) return clarify('Dataset ids are whole numbers: which datasets?');
         ids.push(id);
         used.add(s);
         j = s.end;
-      } else if (
-        ts[j]!.norm === 'and' ||
-        ts[j]!.norm === '&' ||
-        ts[j]!.norm === 'number' ||
-        ts[j]!.norm === 'ids'
-      ) {
+        if (afterAnd) break;
+      } else if (['and', '&'].includes(ts[j]!.norm)) {
+        afterAnd = true;
+        j++;
+      } else if (['number', 'ids', 'numbers', '#'].includes(ts[j]!.norm)) {
         j++;
       } else break;
     }
     if (ids.length)
       args.datasets = [...(Array.isArray(args.datasets) ? (args.datasets as string[]) : []), ...ids];
   }
-  const count = (words: Set<string>, key: 'workers' | 'rounds'): string | undefined => {
-    for (let i = 0; i < ts.length; i++) {
-      if (ts[i]!.kind !== 'word' || !words.has(ts[i]!.norm)) continue;
-      const before = spanEnding(i);
-      const s = before && !used.has(before) ? before : spanStarting(i + 1);
-      if (!s || used.has(s)) continue;
-      const v = integerOf(s);
-      if (v === undefined || v === '0') return `The number of ${key} must be a whole number above 0.`;
-      args[key] = Number(v);
-      used.add(s);
-    }
-    return undefined;
-  };
-  const bad = count(WORKER_WORDS, 'workers') ?? count(ROUND_WORDS, 'rounds');
-  if (bad) return clarify(bad);
+  // workers and rounds, in the order they are written: "4 workers", "workers 4", "rounds 100 workers 2"
+  for (let i = 0; i < ts.length; i++) {
+    const w = ts[i]!.kind === 'word' ? ts[i]!.norm : '';
+    const key = WORKER_WORDS.has(w) ? 'workers' : ROUND_WORDS.has(w) ? 'rounds' : undefined;
+    if (!key || args[key] !== undefined) continue;
+    const before = spanEnding(i);
+    const s = before && !used.has(before) ? before : spanStarting(i + 1);
+    if (!s || used.has(s)) continue;
+    const v = integerOf(s);
+    if (v === undefined || v === '0') return clarify(`The number of ${key} must be a whole number above 0.`);
+    args[key] = Number(v);
+    used.add(s);
+  }
   // price: "price 2", "at 1.5 agora per round", "0.25 agora per round"
   for (const s of ctx.nums) {
     if (used.has(s)) continue;
