@@ -113,6 +113,8 @@ const PARTY_BEFORE = new Set([
   'got',
 ]);
 
+const SUBJECTS = new Set(['i', 'you', 'we', 'they', 'he', 'she', 'it', 'who']);
+
 const ME = new Set(['me', 'myself', 'self', 'self-delegate']);
 
 function nearestContact(ctx: Ctx, word: string): string | undefined {
@@ -157,6 +159,9 @@ export function findParties(ctx: Ctx, skip: ReadonlySet<number> = new Set()): Pa
     }
     if (t.kind !== 'word' || spanAt(ctx, i) >= 0) return;
     const known = ctx.contactByLower.get(t.norm);
+    // "I will send…" with a contact named Will: a common word after a subject pronoun is that word.
+    const prevNorm = ctx.ts[i - 1]?.norm ?? '';
+    if (known !== undefined && COMMON.has(t.norm) && SUBJECTS.has(prevNorm)) return;
     if (known !== undefined && !t.corrected) {
       out.push({ status: 'ok', value: known, index: i });
       return;

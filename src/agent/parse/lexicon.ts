@@ -217,9 +217,8 @@ export const COMMON: ReadonlySet<string> = new Set(
   up down out off one's someone somebody anyone sir hi hello hey yo good morning evening afternoon night
   thanks cheers help joke tell say says said mean please kindly quickly asap right away go ahead sure
   current currently left over stuff thing things something way ways work works hello there
-  ignore previous instructions instruction above prior system prompt name rid news update updates`.split(
-    /\s+/,
-  ),
+  ignore previous instructions instruction above prior system prompt name rid news update updates
+  his her hers their theirs them they he she him account rich`.split(/\s+/),
 );
 
 /** Damerau–Levenshtein distance (optimal string alignment), capped at `max + 1`. */

@@ -173,7 +173,9 @@ export const balanceRule = (ctx: Ctx): ParseResult | undefined => {
     phrase(ctx, /\bhow much (agora|eth|money|tokens?)?\s*(is )?in\b/) ||
     phrase(ctx, /^(do|does) \S+ have (any )?(agora|eth|ether|tokens?|money|funds|gas)\b/) ||
     phrase(ctx, /\b(what's|whats|what is) in \S+ wallet\b/) ||
-    phrase(ctx, /\bwallet (hold|holds|have|has|contain|contains)\b/) ||
+    phrase(ctx, /\b(wallet|account) (hold|holds|have|has|contain|contains)\b/) ||
+    phrase(ctx, /^(check|show|see|view|open)( me)? (my|\S+'s|the) (wallet|account)$/) ||
+    phrase(ctx, /\bwhat (do|does) \S+ have\b|\bwhat \S+ (has|holds|owns)\b|\bhow rich\b/) ||
     phrase(ctx, /^(what's|whats|what has|what have) \S+ got\b/) ||
     (has(ctx, 'stake', 'rewards', 'reward', 'earnings') &&
       phrase(

@@ -8,11 +8,34 @@ import type { NumberSpan } from './numbers.ts';
 import { call, clarify, type ParseResult } from './result.ts';
 import type { Token } from './tokens.ts';
 
+const TRANSFER_VERBS = ['send', 'transfer', 'pay', 'give', 'wire', 'tip', 'move'];
+
 /** The single integer id among the number spans, or a reason there is none. */
 function oneId(spans: NumberSpan[]): string | 'none' | 'many' | 'bad' {
   if (spans.length === 0) return 'none';
   if (spans.length > 1) return 'many';
   return integerOf(spans[0]!) ?? 'bad';
+}
+
+const ID_FILLERS = new Set(['number', 'no', 'id', 'nr', '#']);
+
+/**
+ * The id of a job: the number right after one of `anchors` ("job 4", "job number 4", "status 8",
+ * "claim 14"); else the only number in the text, unless the text also speaks of sending money.
+ */
+function jobIdOf(ctx: Ctx, anchors: readonly string[]): string | 'none' | 'many' | 'bad' {
+  const near = new Set<NumberSpan>();
+  ctx.ts.forEach((t, i) => {
+    if (t.kind !== 'word' || !anchors.includes(t.norm)) return;
+    let j = i + 1;
+    while (ctx.ts[j]?.kind === 'word' && ID_FILLERS.has(ctx.ts[j]!.norm)) j++;
+    const s = ctx.nums.find((x) => x.start === j);
+    if (s) near.add(s);
+  });
+  // "jobs 3 and 4": another number besides the anchored one means more than one job.
+  if (near.size > 0) return ctx.nums.length > near.size ? 'many' : oneId([...near]);
+  if (has(ctx, ...TRANSFER_VERBS)) return 'none';
+  return oneId(ctx.nums);
 }
 
 // ---------------------------------------------------------------- licences and sectors
@@ -144,7 +167,7 @@ export const rewardsRule = (ctx: Ctx): ParseResult | undefined => {
   if (!claiming) return undefined;
   const guard = notARequest(ctx, 'claim');
   if (guard) return clarify(guard);
-  const id = oneId(ctx.nums);
+  const id = jobIdOf(ctx, ['job', 'jobs', 'claim', 'rewards']);
   if (id === 'none') return clarify('From which job should I claim your rewards? Give its id.');
   if (id === 'many' || id === 'bad') return clarify('Which one job (its id) should I claim rewards from?');
   return call('rewards.claim', { jobId: id });
@@ -215,7 +238,8 @@ export const jobRule = (ctx: Ctx): ParseResult | undefined => {
         /^(show|see|view|get)( me)?( the)? (training )?job\b|^job( #)? \d+$|\b(how's|how is|where is|is|has) (my )?(training )?job\b/,
       ));
   if (status && !(creating && taskOf(ctx))) {
-    const id = oneId(ctx.nums);
+    const id = jobIdOf(ctx, ['job', 'jobs', 'status']);
+    if (id === 'none' && has(ctx, ...TRANSFER_VERBS)) return undefined;
     if (id === 'none') return clarify('Which job? Give its id, e.g. "status of job 4".');
     if (id === 'many' || id === 'bad') return clarify('Which one job (its id)?');
     return call('job.status', { jobId: id });
