@@ -111,6 +111,7 @@ const PARTY_BEFORE = new Set([
   'drop',
   'rm',
   'got',
+  'has',
 ]);
 
 const SUBJECTS = new Set(['i', 'you', 'we', 'they', 'he', 'she', 'it', 'who']);
@@ -322,7 +323,7 @@ export function notARequest(ctx: Ctx, what: string): string | undefined {
 
 /** Text that tries to instruct the parser instead of asking for one action. */
 export function isInjection(ctx: Ctx): boolean {
-  return /\b(ignore|disregard|forget) (all |any |the |your |my )*(previous|prior|above|earlier|preceding|former|other)\b|\bsystem prompt\b|\binstructions?\b|\bjailbreak\b|\bdeveloper mode\b/.test(
+  return /(^|\s)(ignore|disregard|bypass|override|jailbreak)(\s|$)|\bforget (all |any |the |your |my )*(previous|prior|above|earlier|rules|instructions)\b|\bsystem prompt\b|\binstructions?\b|\b(developer|admin|god|debug|sudo|root) mode\b|\byou are now\b|\bact as\b|\bpretend\b/.test(
     ctx.flat,
   );
 }

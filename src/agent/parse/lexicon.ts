@@ -267,6 +267,12 @@ export function isTypoOf(word: string, k: string): boolean {
     return false;
   };
   if (k.length === word.length + 1) return dropsOne(k, word);
+  // a doubled letter ("jobb", "sendd") at any length
+  if (word.length === k.length + 1 && /(.)\1/.test(word)) {
+    for (let i = 1; i < word.length; i++) {
+      if (word[i] === word[i - 1] && word.slice(0, i) + word.slice(i + 1) === k) return true;
+    }
+  }
   if (word.length === k.length + 1) return word.length >= 7 && dropsOne(word, k);
   return false;
 }

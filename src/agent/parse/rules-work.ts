@@ -2,7 +2,7 @@
  * Rules for datasets, training jobs, rewards and paid model queries.
  */
 import { SPDX_LICENCES } from '../../data/licences.ts';
-import { amountOf, type Ctx, has, integerOf, notARequest, phrase } from './context.ts';
+import { amountOf, type Ctx, has, integerOf, notARequest, phrase, vagueQuantity } from './context.ts';
 import { COMMON, isKnownWord } from './lexicon.ts';
 import type { NumberSpan } from './numbers.ts';
 import { call, clarify, type ParseResult } from './result.ts';
@@ -119,8 +119,53 @@ export function findSector(ctx: Ctx): string | undefined {
     if ((t.norm === 'data' || t.norm === 'dataset') && ts[i - 2]?.norm === 'as' && sectorWord(ts[i - 1])) {
       return sectorWord(ts[i - 1]);
     }
+    // "for vision, licence …" / "… for health"
+    if (
+      t.norm === 'for' &&
+      sectorWord(ts[i + 1]) &&
+      (ts[i + 1]!.sep ||
+        i + 2 === ts.length ||
+        ['licence', 'license', 'under', 'with'].includes(ts[i + 2]?.norm ?? ''))
+    ) {
+      return sectorWord(ts[i + 1]);
+    }
   }
   return undefined;
+}
+
+/** Actions no tool does: a sentence with one of them is never read as a look-up ("unregister dataset 4"). */
+const UNSUPPORTED = [
+  'unregister',
+  'cancel',
+  'abort',
+  'delete',
+  'remove',
+  'edit',
+  'rename',
+  'update',
+  'sell',
+  'buy',
+  'swap',
+  'stake',
+  'unstake',
+  'lend',
+  'borrow',
+  'burn',
+  'mint',
+  'bridge',
+  'stop',
+  'pause',
+  'resume',
+  'restart',
+  'kill',
+  'retry',
+  'fork',
+  'copy',
+];
+
+function unsupported(ctx: Ctx): ParseResult | undefined {
+  const verb = UNSUPPORTED.find((v) => ctx.words.has(v));
+  return verb ? clarify(`I can't ${verb} that from here. What else can I do?`) : undefined;
 }
 
 // ---------------------------------------------------------------- data
@@ -147,6 +192,8 @@ export const dataRule = (ctx: Ctx): ParseResult | undefined => {
     return call('data.add', args);
   }
   if (has(ctx, 'dataset', 'datasets') || phrase(ctx, /^data (show|info)\b/)) {
+    const no = unsupported(ctx);
+    if (no) return no;
     const id = oneId(ctx.nums);
     if (id === 'none') return clarify('Which dataset? Give its id, e.g. "show dataset 3".');
     if (id === 'many' || id === 'bad') return clarify('Which one dataset (its id)?');
@@ -238,6 +285,8 @@ export const jobRule = (ctx: Ctx): ParseResult | undefined => {
         /^(show|see|view|get)( me)?( the)? (training )?job\b|^job( #)? \d+$|\b(how's|how is|where is|is|has) (my )?(training )?job\b/,
       ));
   if (status && !(creating && taskOf(ctx))) {
+    const no = unsupported(ctx);
+    if (no) return no;
     const id = jobIdOf(ctx, ['job', 'jobs', 'status']);
     if (id === 'none' && has(ctx, ...TRANSFER_VERBS)) return undefined;
     if (id === 'none') return clarify('Which job? Give its id, e.g. "status of job 4".');
@@ -318,6 +367,26 @@ export const jobRule = (ctx: Ctx): ParseResult | undefined => {
       if ('problem' in a) return clarify(a.problem);
       args.price = a.amount;
       used.add(s);
+    }
+  }
+  const vague = vagueQuantity(ctx);
+  if (vague)
+    return clarify(
+      `"${vague}" is not a number I can escrow for. How many workers and rounds, at what price?`,
+    );
+  for (const [words, key] of [
+    [WORKER_WORDS, 'workers'],
+    [ROUND_WORDS, 'rounds'],
+    [new Set(['price']), 'price'],
+  ] as const) {
+    const named = ctx.ts.some(
+      (t, i) =>
+        t.kind === 'word' &&
+        words.has(t.norm) &&
+        !['per', 'a', 'each', 'every'].includes(ctx.ts[i - 1]?.norm ?? ''),
+    );
+    if (args[key] === undefined && named) {
+      return clarify(`How many ${key === 'price' ? 'AGORA per round per worker' : key}?`);
     }
   }
   const leftover = ctx.nums.filter((s) => !used.has(s));
