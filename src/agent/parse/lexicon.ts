@@ -218,7 +218,8 @@ export const COMMON: ReadonlySet<string> = new Set(
   thanks cheers help joke tell say says said mean please kindly quickly asap right away go ahead sure
   current currently left over stuff thing things something way ways work works hello there
   ignore previous instructions instruction above prior system prompt name rid news update updates
-  his her hers their theirs them they he she him account rich`.split(/\s+/),
+  his her hers their theirs them they he she him account rich last next week weeks month months year years
+  day days today yesterday tonight tomorrow hour hours minute minutes empty`.split(/\s+/),
 );
 
 /** Damerau–Levenshtein distance (optimal string alignment), capped at `max + 1`. */

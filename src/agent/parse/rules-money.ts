@@ -186,7 +186,8 @@ export const balanceRule = (ctx: Ctx): ParseResult | undefined => {
     phrase(ctx, /\b(what's|whats|what is) in \S+ wallet\b/) ||
     phrase(ctx, /\b(wallet|account) (hold|holds|have|has|contain|contains|got)\b/) ||
     phrase(ctx, /^(my |\S+ )?(wallet|account)$/) ||
-    phrase(ctx, /^(check|show|see|view|open)( me)? (my|\S+'s|the) (wallet|account)$/) ||
+    phrase(ctx, /^(check|show|see|view|open)( me)? (my|the|\S+) (wallet|account)$/) ||
+    phrase(ctx, /\b(wallet|account) (is )?empty\b|\bis (my|\S+) (wallet|account) empty\b/) ||
     phrase(ctx, /\bwhat (do|does) \S+ have\b|\bwhat \S+ (has|holds|owns)\b|\bhow rich\b/) ||
     phrase(ctx, /^(what's|whats|what has|what have) \S+ got\b/) ||
     (has(ctx, 'stake', 'rewards', 'reward', 'earnings') &&

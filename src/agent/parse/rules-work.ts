@@ -23,7 +23,7 @@ const ID_FILLERS = new Set(['number', 'no', 'id', 'nr', '#']);
  * The id of a job: the number right after one of `anchors` ("job 4", "job number 4", "status 8",
  * "claim 14"); else the only number in the text, unless the text also speaks of sending money.
  */
-function jobIdOf(ctx: Ctx, anchors: readonly string[]): string | 'none' | 'many' | 'bad' {
+function jobIdOf(ctx: Ctx, anchors: readonly string[], loneNumber = true): string | 'none' | 'many' | 'bad' {
   const near = new Set<NumberSpan>();
   ctx.ts.forEach((t, i) => {
     if (t.kind !== 'word' || !anchors.includes(t.norm)) return;
@@ -34,7 +34,7 @@ function jobIdOf(ctx: Ctx, anchors: readonly string[]): string | 'none' | 'many'
   });
   // "jobs 3 and 4": another number besides the anchored one means more than one job.
   if (near.size > 0) return ctx.nums.length > near.size ? 'many' : oneId([...near]);
-  if (has(ctx, ...TRANSFER_VERBS)) return 'none';
+  if (!loneNumber || has(ctx, ...TRANSFER_VERBS)) return ctx.nums.length > 0 ? 'bad' : 'none';
   return oneId(ctx.nums);
 }
 
@@ -116,8 +116,10 @@ export function findSector(ctx: Ctx): string | undefined {
       if (sectorWord(next)) return sectorWord(next);
       if (sectorWord(ts[i - 1])) return sectorWord(ts[i - 1]);
     }
-    if ((t.norm === 'data' || t.norm === 'dataset') && ts[i - 2]?.norm === 'as' && sectorWord(ts[i - 1])) {
-      return sectorWord(ts[i - 1]);
+    if ((t.norm === 'data' || t.norm === 'dataset') && sectorWord(ts[i - 1])) {
+      const before = ts[i - 2]?.norm;
+      if (before === 'as' || ((before === 'a' || before === 'an') && ts[i - 3]?.norm === 'as'))
+        return sectorWord(ts[i - 1]);
     }
     // "for vision, licence …" / "… for health"
     if (
@@ -214,7 +216,8 @@ export const rewardsRule = (ctx: Ctx): ParseResult | undefined => {
   if (!claiming) return undefined;
   const guard = notARequest(ctx, 'claim');
   if (guard) return clarify(guard);
-  const id = jobIdOf(ctx, ['job', 'jobs', 'claim', 'rewards']);
+  // A value-moving claim takes its job id only from "job N" / "claim N", never from any number around.
+  const id = jobIdOf(ctx, ['job', 'jobs', 'claim', 'rewards', 'reward'], false);
   if (id === 'none') return clarify('From which job should I claim your rewards? Give its id.');
   if (id === 'many' || id === 'bad') return clarify('Which one job (its id) should I claim rewards from?');
   return call('rewards.claim', { jobId: id });
@@ -282,7 +285,7 @@ export const jobRule = (ctx: Ctx): ParseResult | undefined => {
     (has(ctx, ...STATUS_WORDS) ||
       phrase(
         ctx,
-        /^(show|see|view|get)( me)?( the)? (training )?job\b|^job( #)? \d+$|\b(how's|how is|where is|is|has) (my )?(training )?job\b/,
+        /\bwhat's up with\b|\bnews (on|about)\b|^(show|see|view|get)( me)?( the)? (training )?job\b|^job( #)? \d+$|\b(how's|how is|where is|is|has) (my )?(training )?job\b/,
       ));
   if (status && !(creating && taskOf(ctx))) {
     const no = unsupported(ctx);
