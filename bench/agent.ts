@@ -21,9 +21,23 @@ const SETS = [
   {
     name: 'heldout-1',
     file: 'eval-heldout.txt',
-    role: 'held out (first run 218/222 = 98.2% before its failures were fixed)',
+    role: 'held out, since tuned on (first run 218/222 = 98.2%, 0 value-moving mistakes)',
   },
-  { name: 'heldout-2', file: 'eval-heldout-2.txt', role: 'held out (first run 170/178 = 95.5%)' },
+  {
+    name: 'heldout-2',
+    file: 'eval-heldout-2.txt',
+    role: 'held out, since tuned on (first run 170/178 = 95.5%, 0)',
+  },
+  {
+    name: 'heldout-3',
+    file: 'eval-heldout-3.txt',
+    role: 'held out, since tuned on (first run 204/217 = 94.0%, 2)',
+  },
+  {
+    name: 'heldout-4',
+    file: 'eval-heldout-4.txt',
+    role: 'held out, since tuned on (first run 222/232 = 95.7%, 3)',
+  },
   { name: 'dev', file: 'eval-dev.txt', role: 'development (tuned on)' },
 ];
 
@@ -75,6 +89,6 @@ const summary = {
   target: { accuracy: 0.95, unsafeValueMoves: 0 },
 };
 console.log(
-  `held out: ${heldExact}/${heldCases} = ${((heldExact / heldCases) * 100).toFixed(1)}%; all: ${allExact}/${allCases}; value-moving mistakes: ${allUnsafe} (targets ≥ 95%, 0)`,
+  `sets called held out: ${heldExact}/${heldCases} = ${((heldExact / heldCases) * 100).toFixed(1)}% now (a set tuned on is no longer held out: its first run is in its role); all sets: ${allExact}/${allCases}; value-moving mistakes: ${allUnsafe} (targets ≥ 95%, 0)`,
 );
 if (values.json) writeFileSync(values.json, `${JSON.stringify({ sets: results, summary }, null, 2)}\n`);

@@ -2,7 +2,16 @@
  * Rules for datasets, training jobs, rewards and paid model queries.
  */
 import { SPDX_LICENCES } from '../../data/licences.ts';
-import { amountOf, type Ctx, has, integerOf, notARequest, phrase, vagueQuantity } from './context.ts';
+import {
+  amountOf,
+  type Ctx,
+  has,
+  integerOf,
+  notARequest,
+  phrase,
+  unexplainedWord,
+  vagueQuantity,
+} from './context.ts';
 import { COMMON, isKnownWord } from './lexicon.ts';
 import type { NumberSpan } from './numbers.ts';
 import { call, clarify, type ParseResult } from './result.ts';
@@ -220,6 +229,11 @@ export const rewardsRule = (ctx: Ctx): ParseResult | undefined => {
   const id = jobIdOf(ctx, ['job', 'jobs', 'claim', 'rewards', 'reward'], false);
   if (id === 'none') return clarify('From which job should I claim your rewards? Give its id.');
   if (id === 'many' || id === 'bad') return clarify('Which one job (its id) should I claim rewards from?');
+  const extra = unexplainedWord(ctx);
+  if (extra)
+    return clarify(
+      `I'm not sure what "${extra}" means here. Claim your rewards from job ${id}? Say it plainly to confirm.`,
+    );
   return call('rewards.claim', { jobId: id });
 };
 
