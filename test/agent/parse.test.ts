@@ -24,15 +24,21 @@ import { runCli } from '../helpers/cli.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 const load = (f: string) => parseEvalSet(readFileSync(join(fixtures, f), 'utf8'), f);
+/** eval-heldout-5.txt was never tuned on; 1–4 were, after their first run (docs/agent-language.md). */
+const HELD_OUT = [
+  'eval-heldout.txt',
+  'eval-heldout-2.txt',
+  'eval-heldout-3.txt',
+  'eval-heldout-4.txt',
+  'eval-heldout-5.txt',
+];
 const run = (f: string) => evaluate(load(f), (text, contacts) => parseCommand(text, { contacts }));
 
 describe('agent parse: evaluation sets', () => {
   it('held-out sets: ≥ 95% exact, ≥ 200 commands, no value-moving tool chosen by mistake', () => {
-    const sets = ['eval-heldout.txt', 'eval-heldout-2.txt', 'eval-heldout-3.txt', 'eval-heldout-4.txt'].map(
-      run,
-    );
-    expect(sets[0]!.cases).toBeGreaterThanOrEqual(200);
-    expect(sets[3]!.cases).toBeGreaterThanOrEqual(200);
+    const sets = HELD_OUT.map(run);
+    for (const r of sets) expect(r.cases).toBeGreaterThanOrEqual(170);
+    expect(sets[4]!.cases).toBeGreaterThanOrEqual(200);
     for (const r of sets) {
       expect(r.accuracy, JSON.stringify(r.failures, null, 1)).toBeGreaterThanOrEqual(0.95);
       expect(r.unsafeValueMoves).toBe(0);
@@ -46,12 +52,7 @@ describe('agent parse: evaluation sets', () => {
   });
 
   it('the sets cover every tool, with several paraphrases each, and questions', () => {
-    const cases = [
-      'eval-heldout.txt',
-      'eval-heldout-2.txt',
-      'eval-heldout-3.txt',
-      'eval-heldout-4.txt',
-    ].flatMap(load);
+    const cases = HELD_OUT.flatMap(load);
     for (const tool of TOOL_NAMES) {
       const n = cases.filter((c) => 'tool' in c.expect && c.expect.tool === tool).length;
       expect(n, tool).toBeGreaterThanOrEqual(3);
@@ -178,13 +179,7 @@ describe('agent parse: pieces', () => {
 
 describe('agent parse: value-moving requests made unclear', () => {
   it('asks instead of acting when a clear value-moving request is negated, questioned, hedged, doubled or padded', () => {
-    const sets = [
-      'eval-heldout.txt',
-      'eval-heldout-2.txt',
-      'eval-heldout-3.txt',
-      'eval-heldout-4.txt',
-      'eval-dev.txt',
-    ];
+    const sets = [...HELD_OUT, 'eval-dev.txt'];
     const clear = sets
       .flatMap(load)
       .filter(
