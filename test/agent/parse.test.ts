@@ -211,6 +211,30 @@ describe('agent parse: value-moving requests made unclear', () => {
   });
 });
 
+describe('agent parse: any input', () => {
+  it('never throws, and every call it returns satisfies the catalogue', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 80 }),
+          fc.string({ unit: 'grapheme', maxLength: 60 }),
+          fc.string({ unit: 'binary', maxLength: 60 }),
+        ),
+        fc.option(fc.array(fc.string({ minLength: 1, maxLength: 12 }), { maxLength: 4 }), { nil: undefined }),
+        (text, contacts) => {
+          const r = parseCommand(text, { contacts });
+          if ('clarify' in r) expect(typeof r.clarify).toBe('string');
+          else expect(validateToolCall(r.tool, r.args).ok).toBe(true);
+        },
+      ),
+      { numRuns: 3000, seed: 7 },
+    );
+    // a long input is cut, not choked on
+    const long = `send 5 to alice ${'and more '.repeat(5000)}`;
+    expect(parseCommand(long, { contacts: ['alice'] })).toHaveProperty('clarify');
+  });
+});
+
 describe('tool catalogue', () => {
   it('exports a JSON Schema and an OpenAI tool for every tool', () => {
     expect(openAiTools()).toHaveLength(TOOL_NAMES.length);
