@@ -9,9 +9,10 @@ import { validateToolCall } from '../catalogue.ts';
 import { type Ctx, isInjection, makeCtx, type ParseOptions } from './context.ts';
 import { clarify, type ParseResult, type Rule } from './result.ts';
 import { contactsRule } from './rules-contacts.ts';
+import { dataRule } from './rules-data.ts';
 import { delegateRule, proposeRule, voteRule } from './rules-gov.ts';
 import { balanceRule, channelRule, fundRule, transferRule } from './rules-money.ts';
-import { dataRule, jobRule, modelRule, rewardsRule } from './rules-work.ts';
+import { jobRule, modelRule, rewardsRule } from './rules-work.ts';
 
 export type { ParseOptions } from './context.ts';
 export type { ParseResult } from './result.ts';
