@@ -18,7 +18,7 @@ import { deployProtocol } from '../src/chain/deploy.ts';
 import type { Deployment } from '../src/chain/deployments.ts';
 import { devnetAccount } from '../src/chain/devnet.ts';
 import { startEmbeddedChain } from '../src/chain/embedded-chain.ts';
-import { governanceClient } from '../src/chain/governance.ts';
+import { governanceClient } from '../src/gov/governance.ts';
 import { buildRewardTree, hashPair, recordLeaf } from '../src/chain/merkle.ts';
 import { paramActions } from '../src/chain/protocol-params.ts';
 import { roundRecordsTree } from '../src/chain/round-record.ts';
@@ -173,7 +173,7 @@ row(
 );
 
 // governance
-const actions = [paramActions.setMinProviderStake(c.ProtocolParams!, parseEther('200'))];
+const actions = [paramActions.setMinStake(c.ProtocolParams!, parseEther('200'))];
 const proposed = await gov.propose(signers[1], actions, 'raise the minimum stake');
 row('gov.propose', proposed.receipt.gasUsed);
 await chain.provider.request({ method: 'evm_increaseTime', params: [2] });

@@ -38,7 +38,7 @@ export type ProtocolConfig = {
   proposalThreshold: bigint;
   /** Quorum, percent of total supply at the snapshot. */
   quorumPercent: bigint;
-  minProviderStake: bigint;
+  minStake: bigint;
   slashBps: number;
   protocolFeeBps: number;
   minChallengePeriod: bigint;
@@ -56,7 +56,7 @@ export const DEVNET_PROTOCOL_CONFIG: ProtocolConfig = {
   timelockDelay: 30n,
   proposalThreshold: 0n,
   quorumPercent: 4n,
-  minProviderStake: parseEther('100'),
+  minStake: parseEther('100'),
   slashBps: 5_000,
   protocolFeeBps: 100,
   minChallengePeriod: 10n,
@@ -160,7 +160,7 @@ export async function deployProtocol(
   const params = await deploy(ProtocolParams, [
     timelock,
     {
-      minProviderStake: cfg.minProviderStake,
+      minStake: cfg.minStake,
       slashBps: cfg.slashBps,
       protocolFeeBps: cfg.protocolFeeBps,
       minChallengePeriod: cfg.minChallengePeriod,

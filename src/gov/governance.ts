@@ -12,8 +12,8 @@ import {
   toBytes,
 } from 'viem';
 import { AgoraGovernor } from '../../artifacts/index.ts';
-import type { ChainConnection } from './connect.ts';
-import { eventArgs, readTx, type Signer, sendTx } from './tx.ts';
+import type { ChainConnection } from '../chain/connect.ts';
+import { eventArgs, readTx, type Signer, sendTx } from '../chain/tx.ts';
 
 /** One call the timelock makes when a proposal executes. */
 export type ProposalAction = { target: Address; value?: bigint; data: Hex };
