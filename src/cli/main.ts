@@ -7,6 +7,7 @@ import { AgoraError, isAgoraError } from '../errors.ts';
 import { registerChainCommands } from './commands/chain.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
+import { registerGovCommands } from './commands/gov.ts';
 import { registerJobCommands } from './commands/job.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerNodeCommands } from './commands/node.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerModelCommands(program, ctx);
   registerJobCommands(program, ctx);
   registerNodeCommands(program, ctx);
+  registerGovCommands(program, ctx);
   for (const sub of program.commands) {
     sub.exitOverride();
     for (const leaf of sub.commands) leaf.exitOverride();
