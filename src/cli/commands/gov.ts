@@ -109,6 +109,9 @@ export function registerGovCommands(program: Command, ctx: Ctx): void {
           number: proposal.number,
           title: proposal.title,
           actions: words,
+          // unix seconds: voting is open after voteStart and until voteEnd (inclusive)
+          voteStart: Number(proposal.voteStart),
+          voteEnd: Number(proposal.voteEnd),
         },
         () =>
           [
