@@ -178,11 +178,15 @@ const proposed = await gov.propose(signers[1], actions, 'raise the minimum stake
 row('gov.propose', proposed.receipt.gasUsed);
 await chain.provider.request({ method: 'evm_increaseTime', params: [2] });
 await chain.provider.request({ method: 'evm_mine', params: [] });
-row('gov.castVote', (await gov.castVote(signers[2], proposed.proposalId, 'for')).gasUsed);
+row(
+  'gov.castVote',
+  (await gov.castVote(signers[2], proposed.proposalId, 'for')).gasUsed,
+  "the proposal's first vote (writes its tally slot)",
+);
 row(
   'gov.castVoteWithReason',
   (await gov.castVote(signers[3], proposed.proposalId, 'for', 'providers should have more at stake')).gasUsed,
-  '35-character reason (emitted in VoteCast, not stored)',
+  'a later vote (tally slot already written); 35-character reason, emitted in VoteCast, not stored',
 );
 await chain.provider.request({ method: 'evm_increaseTime', params: [121] });
 await chain.provider.request({ method: 'evm_mine', params: [] });
