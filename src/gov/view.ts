@@ -6,8 +6,15 @@
  */
 import { type Address, formatEther } from 'viem';
 import { decodeActions, type GovAction } from './actions.ts';
-import { readParamValues, valuesBefore } from './param-state.ts';
-import { formatDuration, type ParamName } from './params.ts';
+import { type Decision, readGovernedState, readParamValues, valuesBefore } from './param-state.ts';
+import {
+  formatDuration,
+  formatParamValue,
+  PARAM_NAMES,
+  PARAMS,
+  type ParamName,
+  paramValueWords,
+} from './params.ts';
 import { type Phase, proposalStatus } from './phases.ts';
 import {
   chainNow,
@@ -133,4 +140,42 @@ export async function proposalRows(g: GovChain): Promise<ProposalRow[]> {
 /** Parameters a list of actions sets (for printing "minStake is now 250 AGORA" after execution). */
 export function paramsSet(actions: readonly GovAction[]): ParamName[] {
   return [...new Set(actions.flatMap((a) => (a.kind === 'set' ? [a.param] : [])))];
+}
+
+/** The proposal behind a decision, as JSON shows it (null: set at deployment). */
+export type DecisionRef = { proposalId: string; number: number | null; title: string | null } | null;
+
+/**
+ * `agora gov params`: every parameter by its contract name (AGORA amounts as decimal strings: `"minStake":
+ * "250"`), the validators and open sectors, and the proposal behind each (`changedBy`, … ).
+ */
+export async function paramsView(g: GovChain): Promise<{ json: Record<string, unknown>; lines: string[] }> {
+  const [s, proposals] = await Promise.all([readGovernedState(g), listProposals(g)]);
+  const ref = (d: Decision | undefined): DecisionRef => {
+    if (!d || d.proposalId === null) return null;
+    const p = proposals.find((x) => x.id === d.proposalId);
+    return { proposalId: d.proposalId.toString(), number: p?.number ?? null, title: p?.title ?? null };
+  };
+  const changedBy = Object.fromEntries(PARAM_NAMES.map((n) => [n, ref(s.changedBy[n])]));
+  const validatorsChangedBy = Object.fromEntries(s.validators.map((v) => [v, ref(s.validatorChangedBy[v])]));
+  const sectorsChangedBy = Object.fromEntries(s.sectors.map((x) => [x, ref(s.sectorChangedBy[x])]));
+  const since = (r: DecisionRef) => (r ? `proposal ${r.number ?? r.proposalId}` : 'deployment');
+  return {
+    json: {
+      ...Object.fromEntries(PARAM_NAMES.map((n) => [n, formatParamValue(PARAMS[n], s.values[n])])),
+      validators: s.validators,
+      sectors: s.sectors,
+      changedBy,
+      validatorsChangedBy,
+      sectorsChangedBy,
+    },
+    lines: [
+      ...PARAM_NAMES.map(
+        (n) =>
+          `${n.padEnd(20)} ${paramValueWords(PARAMS[n], s.values[n]).padEnd(44)} since ${since(changedBy[n])}`,
+      ),
+      `${'validators'.padEnd(20)} ${s.validators.map((v) => `${v} (since ${since(validatorsChangedBy[v])})`).join(', ') || 'none'}`,
+      `${'sectors'.padEnd(20)} ${s.sectors.map((x) => `${x} (since ${since(sectorsChangedBy[x])})`).join(', ') || 'none'}`,
+    ],
+  };
 }

@@ -18,11 +18,10 @@ import {
 import { proposalDescription } from '../../gov/description.ts';
 import { VOTE_SUPPORTS, type VoteSupport } from '../../gov/governance.ts';
 import * as member from '../../gov/member.ts';
-import { type GovernedState, readGovernedState } from '../../gov/param-state.ts';
-import { formatParamValue, PARAM_NAMES, PARAMS, paramValueWords } from '../../gov/params.ts';
-import { type GovChain, govChain, listProposals } from '../../gov/proposals.ts';
+import { PARAM_NAMES } from '../../gov/params.ts';
+import { type GovChain, govChain } from '../../gov/proposals.ts';
 import { resolveAccount, resolveTarget } from '../../gov/resolve.ts';
-import { proposalLines, proposalRows, proposalView } from '../../gov/view.ts';
+import { paramsView, proposalLines, proposalRows, proposalView } from '../../gov/view.ts';
 import { actionWords } from '../../gov/words.ts';
 import type { CliContext } from '../context.ts';
 
@@ -252,35 +251,7 @@ export function registerGovCommands(program: Command, ctx: Ctx): void {
     .description('every governed parameter now, with the proposal that last changed it')
     .action(async (_o, cmd: Command) => {
       const c = ctx(cmd);
-      const g = await chainOf(c);
-      const [s, proposals] = await Promise.all([readGovernedState(g), listProposals(g)]);
-      const ref = (d: GovernedState['changedBy'][keyof GovernedState['changedBy']]) => {
-        if (!d || d.proposalId === null) return null;
-        const p = proposals.find((x) => x.id === d.proposalId);
-        return { proposalId: d.proposalId.toString(), number: p?.number ?? null, title: p?.title ?? null };
-      };
-      const values = Object.fromEntries(
-        PARAM_NAMES.map((n) => [n, formatParamValue(PARAMS[n], s.values[n])]),
-      );
-      const json = {
-        ...values,
-        validators: s.validators,
-        sectors: s.sectors,
-        changedBy: Object.fromEntries(PARAM_NAMES.map((n) => [n, ref(s.changedBy[n])])),
-        validatorsChangedBy: Object.fromEntries(s.validators.map((v) => [v, ref(s.validatorChangedBy[v])])),
-        sectorsChangedBy: Object.fromEntries(s.sectors.map((x) => [x, ref(s.sectorChangedBy[x])])),
-      };
-      const since = (r: ReturnType<typeof ref>) =>
-        r ? `proposal ${r.number ?? r.proposalId}` : 'deployment';
-      c.out.result(json, () =>
-        [
-          ...PARAM_NAMES.map(
-            (n) =>
-              `${n.padEnd(20)} ${paramValueWords(PARAMS[n], s.values[n]).padEnd(44)} since ${since(json.changedBy[n])}`,
-          ),
-          `${'validators'.padEnd(20)} ${s.validators.map((v) => `${v} (since ${since(json.validatorsChangedBy[v])})`).join(', ') || 'none'}`,
-          `${'sectors'.padEnd(20)} ${s.sectors.map((x) => `${x} (since ${since(json.sectorsChangedBy[x])})`).join(', ') || 'none'}`,
-        ].join('\n'),
-      );
+      const v = await paramsView(await chainOf(c));
+      c.out.result(v.json, () => v.lines.join('\n'));
     });
 }
