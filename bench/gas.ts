@@ -18,13 +18,13 @@ import { deployProtocol } from '../src/chain/deploy.ts';
 import type { Deployment } from '../src/chain/deployments.ts';
 import { devnetAccount } from '../src/chain/devnet.ts';
 import { startEmbeddedChain } from '../src/chain/embedded-chain.ts';
-import { governanceClient } from '../src/chain/governance.ts';
 import { buildRewardTree, hashPair, recordLeaf } from '../src/chain/merkle.ts';
 import { paramActions } from '../src/chain/protocol-params.ts';
 import { roundRecordsTree } from '../src/chain/round-record.ts';
 import { tokenClient } from '../src/chain/token.ts';
 import { trainingLedgerClient } from '../src/chain/training-ledger.ts';
 import { estimateTx } from '../src/chain/tx.ts';
+import { governanceClient } from '../src/gov/governance.ts';
 
 type Rows = Record<string, { gas: number; note?: string }>;
 
@@ -173,12 +173,40 @@ row(
 );
 
 // governance
-const actions = [paramActions.setMinProviderStake(c.ProtocolParams!, parseEther('200'))];
+const actions = [paramActions.setMinStake(c.ProtocolParams!, parseEther('200'))];
 const proposed = await gov.propose(signers[1], actions, 'raise the minimum stake');
 row('gov.propose', proposed.receipt.gasUsed);
 await chain.provider.request({ method: 'evm_increaseTime', params: [2] });
 await chain.provider.request({ method: 'evm_mine', params: [] });
-row('gov.castVote', (await gov.castVote(signers[2], proposed.proposalId, 'for')).gasUsed);
+row(
+  'gov.castVote',
+  (await gov.castVote(signers[2], proposed.proposalId, 'for')).gasUsed,
+  "the proposal's first vote (writes its tally slot)",
+);
+row(
+  'gov.castVoteWithReason',
+  (await gov.castVote(signers[3], proposed.proposalId, 'for', 'providers should have more at stake')).gasUsed,
+  'a later vote (tally slot already written); 35-character reason, emitted in VoteCast, not stored',
+);
+await chain.provider.request({ method: 'evm_increaseTime', params: [121] });
+await chain.provider.request({ method: 'evm_mine', params: [] });
+row(
+  'gov.queue',
+  (await gov.queue(signers[4], actions, 'raise the minimum stake')).gasUsed,
+  'one action; schedules it in the timelock',
+);
+await chain.provider.request({ method: 'evm_increaseTime', params: [31] });
+await chain.provider.request({ method: 'evm_mine', params: [] });
+row(
+  'gov.execute',
+  (await gov.execute(signers[4], actions, 'raise the minimum stake')).gasUsed,
+  'one action (ProtocolParams.setMinStake) through the timelock',
+);
+row(
+  'gov.delegate',
+  (await token.delegate(signers[0], accounts[0].address)).gasUsed,
+  "an account's first delegation (the devnet deployer holds 1M AGORA and no votes)",
+);
 
 // payment channels (payments engineer's module), when present
 const channelsModule = join(here, 'gas-channels.ts');

@@ -267,7 +267,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     function registerProvider(bytes32 hardwareHash, uint256 pricePerRound, uint256 stakeAmount) external nonReentrant {
         Provider storage p = _providers[msg.sender];
         if (p.active) revert ProviderState(msg.sender, true);
-        uint256 minStake = params.minProviderStake();
+        uint256 minStake = params.minStake();
         if (p.stake + stakeAmount < minStake) revert InsufficientStake(p.stake + stakeAmount, minStake);
         p.stake += stakeAmount;
         p.hardwareHash = hardwareHash;
@@ -315,7 +315,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         if (amount > free) revert InsufficientStake(free, amount);
         uint256 remaining = p.stake - amount;
         if (p.active) {
-            uint256 minStake = params.minProviderStake();
+            uint256 minStake = params.minStake();
             if (remaining < minStake) revert InsufficientStake(remaining, minStake);
         }
         p.stake = remaining;
@@ -364,7 +364,7 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         j.pricePerRound = spec.pricePerRound;
         j.escrow = escrow;
         j.fee = fee;
-        j.stakePerWorker = params.minProviderStake();
+        j.stakePerWorker = params.minStake();
         _datasets[jobId] = spec.datasetIds;
         emit JobCreated(
             jobId, msg.sender, spec.modelSpecHash, spec.datasetIds, spec.workers, spec.innerSteps, spec.rounds, spec.pricePerRound, escrow, fee

@@ -11,6 +11,8 @@ import {ProtocolParams} from "./ProtocolParams.sol";
 /// @notice Registers datasets by an EIP-712 signed `DatasetAttestation` (anyone may relay; the signer becomes
 ///         the contributor), proves single records against a dataset's Merkle root, records quality
 ///         attestations by approved validators, and lets governance admit datasets to allowed sectors.
+///         A dataset registers only in an open sector (allowed in ProtocolParams): governance opens and
+///         retires sectors (`ProtocolParams.setSector`), and a retired sector takes no new datasets.
 /// @dev EIP-712 domain: name "Agora DataRegistry", version "1". The typed struct is exactly
 ///      `DatasetAttestation(bytes32 root,uint64 records,uint64 bytes,string licence,string sector,bytes32 manifestHash,address contributor,uint256 deadline)`.
 ///      The Solidity field for `bytes` is named `byteCount` (`bytes` is a reserved word); its position and
@@ -134,6 +136,7 @@ contract DataRegistry is EIP712 {
     }
 
     /// @notice Registers a dataset from its contributor's signed attestation; anyone may submit it.
+    ///         Its sector must be open (allowed by governance in ProtocolParams).
     ///         No nonce: the root registers at most once and the deadline bounds the signature's life,
     ///         so an attestation can never be replayed into a second registration (see the contract notes).
     /// @param a The attestation (its deadline must not have passed; its root must not be registered yet).
@@ -149,6 +152,7 @@ contract DataRegistry is EIP712 {
         if (s.contributor != address(0)) revert DuplicateRoot(a.root, _idOfRoot(a.root));
         bytes32 licenceHash = keccak256(bytes(a.licence));
         bytes32 sectorHash = keccak256(bytes(a.sector));
+        if (!params.isSectorHashAllowed(sectorHash)) revert SectorNotAllowed(a.sector);
         bytes32 digest = _attestationDigest(a, licenceHash, sectorHash);
         (address recovered,,) = ECDSA.tryRecoverCalldata(digest, signature);
         if (recovered != a.contributor) {

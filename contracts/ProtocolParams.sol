@@ -19,7 +19,7 @@ contract ProtocolParams is Ownable {
 
     /// @notice Initial numeric parameters passed to the constructor.
     struct Init {
-        uint256 minProviderStake;
+        uint256 minStake;
         uint16 slashBps;
         uint16 protocolFeeBps;
         uint64 minChallengePeriod;
@@ -28,7 +28,7 @@ contract ProtocolParams is Ownable {
     }
 
     /// @notice Minimum AGORA a provider must stake to offer compute; also the stake locked per job joined.
-    uint256 public minProviderStake;
+    uint256 public minStake;
     /// @notice Fraction (bps) of a job's locked stake taken from a provider on a proven fault.
     uint16 public slashBps;
     /// @notice Protocol fee (bps) charged on top of a job's escrow; sent to the treasury when the job starts.
@@ -66,7 +66,7 @@ contract ProtocolParams is Ownable {
     constructor(address governance, Init memory init, address[] memory validators, string[] memory sectors)
         Ownable(governance)
     {
-        _setMinProviderStake(init.minProviderStake);
+        _setMinStake(init.minStake);
         _setSlashBps(init.slashBps);
         _setProtocolFeeBps(init.protocolFeeBps);
         _setChallengePeriodBounds(init.minChallengePeriod, init.maxChallengePeriod);
@@ -95,8 +95,8 @@ contract ProtocolParams is Ownable {
 
     /// @notice Governance: sets the minimum provider stake (also the per-job stake lock).
     /// @param value New minimum stake in AGORA wei (> 0).
-    function setMinProviderStake(uint256 value) external onlyOwner {
-        _setMinProviderStake(value);
+    function setMinStake(uint256 value) external onlyOwner {
+        _setMinStake(value);
     }
 
     /// @notice Governance: sets the slash fraction in basis points (0..10000).
@@ -138,10 +138,10 @@ contract ProtocolParams is Ownable {
         _setSector(sector, allowed);
     }
 
-    function _setMinProviderStake(uint256 value) private {
-        if (value == 0) revert InvalidParam("minProviderStake", value);
-        emit ParamChanged("minProviderStake", minProviderStake, value);
-        minProviderStake = value;
+    function _setMinStake(uint256 value) private {
+        if (value == 0) revert InvalidParam("minStake", value);
+        emit ParamChanged("minStake", minStake, value);
+        minStake = value;
     }
 
     function _setSlashBps(uint16 value) private {

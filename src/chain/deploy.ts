@@ -20,6 +20,7 @@ import {
   TrainingLedger,
 } from '../../artifacts/index.ts';
 import { AgoraError } from '../errors.ts';
+import { devnetDelegations } from '../gov/devnet-power.ts';
 import { DEFAULT_CHALLENGE_BOUNDS } from '../pay/deploy-channels.ts';
 import { type ChainConnection, walletClientFor } from './connect.ts';
 import { deployContract } from './deploy-contract.ts';
@@ -38,7 +39,7 @@ export type ProtocolConfig = {
   proposalThreshold: bigint;
   /** Quorum, percent of total supply at the snapshot. */
   quorumPercent: bigint;
-  minProviderStake: bigint;
+  minStake: bigint;
   slashBps: number;
   protocolFeeBps: number;
   minChallengePeriod: bigint;
@@ -56,7 +57,7 @@ export const DEVNET_PROTOCOL_CONFIG: ProtocolConfig = {
   timelockDelay: 30n,
   proposalThreshold: 0n,
   quorumPercent: 4n,
-  minProviderStake: parseEther('100'),
+  minStake: parseEther('100'),
   slashBps: 5_000,
   protocolFeeBps: 100,
   minChallengePeriod: 10n,
@@ -92,7 +93,7 @@ export type DeployOptions = {
   supply?: bigint;
   /** Overrides of the protocol configuration (devnet or mainnet-like defaults). */
   config?: Partial<ProtocolConfig>;
-  /** Devnet only: every devnet account self-delegates its votes (default true) so it can vote at once. */
+  /** Devnet only: delegate votes as `devnetDelegations` says (default true), so members can vote at once. */
   devnetDelegate?: boolean;
 };
 
@@ -160,7 +161,7 @@ export async function deployProtocol(
   const params = await deploy(ProtocolParams, [
     timelock,
     {
-      minProviderStake: cfg.minProviderStake,
+      minStake: cfg.minStake,
       slashBps: cfg.slashBps,
       protocolFeeBps: cfg.protocolFeeBps,
       minChallengePeriod: cfg.minChallengePeriod,
@@ -220,15 +221,16 @@ export async function deployProtocol(
 
   if (devnet && (opts.devnetDelegate ?? true)) {
     progress('delegating devnet votes…');
+    // who votes on the devnet: src/gov/devnet-power.ts (the deployer keeps no votes)
     await Promise.all(
-      Array.from({ length: DEVNET_ACCOUNT_COUNT }, async (_, i) => {
+      devnetDelegations(DEVNET_ACCOUNT_COUNT).map(async ({ account: i, delegate }) => {
         const acct = devnetAccount(i);
         const w = walletClientFor(conn, acct);
         const hash = await w.writeContract({
           address: token,
           abi: AgoraToken.abi,
           functionName: 'delegate',
-          args: [acct.address],
+          args: [devnetAccount(delegate).address],
         });
         const r = await conn.publicClient.waitForTransactionReceipt({ hash });
         if (r.status !== 'success') throw new AgoraError('DEPLOY_FAILED', `devnet delegate ${i} failed`);

@@ -6,12 +6,12 @@
 import type { Address } from 'viem';
 import { DataRegistry, ProtocolParams } from '../../artifacts/index.ts';
 import type { ChainConnection } from './connect.ts';
-import { action, type ProposalAction } from './governance.ts';
+import { action, type ProposalAction } from '../gov/governance.ts';
 import { readTx } from './tx.ts';
 
 export type ProtocolParamValues = {
   governance: Address;
-  minProviderStake: bigint;
+  minStake: bigint;
   slashBps: number;
   protocolFeeBps: number;
   minChallengePeriod: bigint;
@@ -32,7 +32,7 @@ export async function readProtocolParams(
     });
   const [
     governance,
-    minProviderStake,
+    minStake,
     slashBps,
     protocolFeeBps,
     minChallengePeriod,
@@ -40,7 +40,7 @@ export async function readProtocolParams(
     treasury,
   ] = await Promise.all([
     r<Address>('owner'),
-    r<bigint>('minProviderStake'),
+    r<bigint>('minStake'),
     r<number>('slashBps'),
     r<number>('protocolFeeBps'),
     r<bigint>('minChallengePeriod'),
@@ -49,7 +49,7 @@ export async function readProtocolParams(
   ]);
   return {
     governance,
-    minProviderStake,
+    minStake,
     slashBps,
     protocolFeeBps,
     minChallengePeriod,
@@ -88,8 +88,8 @@ export async function isSectorAllowed(
 
 /** Governance actions (for `governance.propose`) that change protocol parameters. */
 export const paramActions = {
-  setMinProviderStake: (params: Address, value: bigint): ProposalAction =>
-    action(params, ProtocolParams.abi, 'setMinProviderStake', [value]),
+  setMinStake: (params: Address, value: bigint): ProposalAction =>
+    action(params, ProtocolParams.abi, 'setMinStake', [value]),
   setSlashBps: (params: Address, bps: number): ProposalAction =>
     action(params, ProtocolParams.abi, 'setSlashBps', [bps]),
   setProtocolFeeBps: (params: Address, bps: number): ProposalAction =>

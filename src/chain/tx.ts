@@ -87,7 +87,8 @@ const HINTS: Record<string, string> = {
   Unauthorized: 'this call is restricted (requester, ledger, validator or governance)',
   OwnableUnauthorizedAccount:
     'only the timelock (a passed governance proposal) can change protocol parameters',
-  SectorNotAllowed: 'governance must allow the sector first (ProtocolParams.setSector)',
+  SectorNotAllowed:
+    'the sector is not open on this network: see the open ones with `agora gov params`, or propose it with `agora gov propose --admit-sector NAME`',
   InsufficientStake: 'add stake with addStake, or wait for locked stake to be released',
   ERC20InsufficientAllowance: 'approve the contract to spend your AGORA first',
   ERC20InsufficientBalance: 'the account does not hold enough AGORA',

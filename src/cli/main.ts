@@ -8,6 +8,7 @@ import { registerAgentCommands } from './commands/agent.ts';
 import { registerChainCommands } from './commands/chain.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
+import { registerGovCommands } from './commands/gov.ts';
 import { registerJobCommands } from './commands/job.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerNodeCommands } from './commands/node.ts';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerJobCommands(program, ctx);
   registerNodeCommands(program, ctx);
   registerAgentCommands(program, ctx);
+  registerGovCommands(program, ctx);
   for (const sub of program.commands) {
     sub.exitOverride();
     for (const leaf of sub.commands) leaf.exitOverride();

@@ -37,7 +37,7 @@ describe('deployProtocol with devnet defaults (what `agora chain deploy` does)',
     expect(p).toMatchObject({
       governance: d.contracts.TimelockController,
       treasury: d.contracts.TimelockController,
-      minProviderStake: parseEther('100'),
+      minStake: parseEther('100'),
     });
     expect(await isValidator(conn, params, devnetAccount(DEVNET_VALIDATOR_INDEX).address)).toBe(true);
     expect(await isValidator(conn, params, devnetAccount(0).address)).toBe(false);

@@ -1,7 +1,7 @@
 import { type Hex, parseEther } from 'viem';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AgoraTimelock, ProtocolParams } from '../../artifacts/index.ts';
-import type { ProposalAction } from '../../src/chain/governance.ts';
+import type { ProposalAction } from '../../src/gov/governance.ts';
 import {
   isSectorAllowed,
   isValidator,
@@ -54,11 +54,11 @@ describe('governance: AgoraGovernor + TimelockController own the protocol parame
       records: 10n,
       bytes: 100n,
       licence: 'MIT',
-      sector: 'audio',
+      sector: 'vision',
       manifestHash: h('gov-m'),
     });
     const actions = [
-      paramActions.setMinProviderStake(params, parseEther('250')),
+      paramActions.setMinStake(params, parseEther('250')),
       paramActions.setSlashBps(params, 2_500),
       paramActions.setProtocolFeeBps(params, 300),
       paramActions.setChallengePeriodBounds(params, 60n, 86_400n),
@@ -67,10 +67,10 @@ describe('governance: AgoraGovernor + TimelockController own the protocol parame
       paramActions.admitToSector(f.registry.address, datasetId, 'audio'),
     ];
     const p = await pass(actions, 'Raise stake, lower slash, approve validator 7, admit dataset to audio');
-    expect((await readProtocolParams(f.conn, params)).minProviderStake).toBe(parseEther('100'));
+    expect((await readProtocolParams(f.conn, params)).minStake).toBe(parseEther('100'));
     await p.execute();
     expect(await readProtocolParams(f.conn, params)).toMatchObject({
-      minProviderStake: parseEther('250'),
+      minStake: parseEther('250'),
       slashBps: 2_500,
       protocolFeeBps: 300,
       minChallengePeriod: 60n,
@@ -104,7 +104,7 @@ describe('governance: AgoraGovernor + TimelockController own the protocol parame
     );
     await admit.execute();
     expect(await f.registry.isAdmitted(datasetId, 'vision')).toBe(true);
-    const { action } = await import('../../src/chain/governance.ts');
+    const { action } = await import('../../src/gov/governance.ts');
     const { ComputeMarket } = await import('../../artifacts/index.ts');
     const treasury = f.accounts[18].address;
     const p = await pass(
@@ -167,7 +167,7 @@ describe('governance: AgoraGovernor + TimelockController own the protocol parame
       records: 10n,
       bytes: 100n,
       licence: 'MIT',
-      sector: 'audio',
+      sector: 'vision',
       manifestHash: h('gov-m2'),
     });
     const p = await pass(
@@ -191,7 +191,7 @@ describe('governance: AgoraGovernor + TimelockController own the protocol parame
   it('nobody but the timelock can call a parameter setter (the deployer kept no power)', async () => {
     const params = f.addr('ProtocolParams');
     const calls: [string, unknown[]][] = [
-      ['setMinProviderStake', [1n]],
+      ['setMinStake', [1n]],
       ['setSlashBps', [1]],
       ['setProtocolFeeBps', [1]],
       ['setChallengePeriodBounds', [1n, 2n]],

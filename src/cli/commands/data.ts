@@ -51,7 +51,10 @@ export function registerDataCommands(program: Command, ctx: Ctx): void {
     .argument('<path>', 'file, directory, or IMAGES,LABELS for idx')
     .description('split a source into records, build its Merkle tree and manifest, sign and register it')
     .requiredOption('--licence <spdx>', 'SPDX licence id (MIT, Apache-2.0, CC-BY-4.0, …) or LicenseRef-…')
-    .requiredOption('--sector <name>', 'sector the data belongs to (vision, text, health, …)')
+    .requiredOption(
+      '--sector <name>',
+      'sector the data belongs to; it must be open (`agora gov params` lists the open sectors)',
+    )
     .option('--format <format>', `record format: ${RECORD_FORMATS.join('|')} (default: from the path)`)
     .option('--chunk <bytes>', 'text only: fixed-size chunks of this many bytes instead of lines')
     .action(

@@ -17,6 +17,7 @@ import { writeDeployment } from '../../chain/deployments.ts';
 import { devnetAccount } from '../../chain/devnet.ts';
 import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
 import { AgoraError } from '../../errors.ts';
+import { type GovDemoResult, runGovDemo } from '../../gov/demo.ts';
 import { type DevnetJobResult, runDevnetJob } from '../../node/devnet-job.ts';
 import { createLogger } from '../../node/logger.ts';
 import {
@@ -52,6 +53,10 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
       '--calibration <name>',
       `what the job's last round does to the output layer (${TASK_CALIBRATIONS.join(', ')})`,
       'lda-head',
+    )
+    .option(
+      '--gov-demo',
+      'after the job (if any): a proposal voted by several accounts, executed, the change printed',
     )
     .argument('[jsonFile]', 'with --json: write the job summary to this file')
     .action(async (jsonFile: string | undefined, o: DevnetOpts, cmd: Command) => {
@@ -116,7 +121,25 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
           writeFileSync(jsonFile, `${JSON.stringify(rest, jsonReplacer, 2)}\n`);
         }
       }
-      c.out.result(job ? { ...summary, job } : summary, () =>
+      let govDemo: GovDemoResult | undefined;
+      if (o.govDemo) {
+        const rpc = (method: string, params: unknown[]) => embedded.provider.request({ method, params });
+        try {
+          govDemo = await runGovDemo({
+            conn,
+            deployment: d,
+            skip: async (s) => {
+              await rpc('evm_increaseTime', [Number(s)]);
+              await rpc('evm_mine', []);
+            },
+            onProgress: (m) => c.out.progress(m),
+          });
+        } catch (e) {
+          await embedded.stop();
+          throw e;
+        }
+      }
+      c.out.result({ ...summary, ...(job ? { job } : {}), ...(govDemo ? { govDemo } : {}) }, () =>
         [
           '',
           `Agora devnet is up: chain ${d.chainId} at ${embedded.url} (${summary.seconds.toFixed(1)} s)`,
@@ -126,6 +149,13 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
           ...balances.map((b) => `  ${b.address}  ${b.agora} AGORA`),
           '',
           ...(job ? jobLines(job) : []),
+          ...(govDemo
+            ? [
+                `governance demo: "${govDemo.title}" passed (${govDemo.votes.map((v) => v.support).join(', ')})`,
+                `  minStake ${govDemo.before} → ${govDemo.after} AGORA (see \`agora gov params\`)`,
+                '',
+              ]
+            : []),
           o.exit ? 'stopping (--exit).' : `try from another shell: npx agora chain status --home ${c.home}`,
           o.exit ? '' : 'Ctrl-C stops the devnet.',
         ].join('\n'),
@@ -154,6 +184,7 @@ type DevnetOpts = {
   drift: string;
   aggregator: string;
   calibration: string;
+  govDemo?: boolean;
 };
 
 function jobLines(j: DevnetJobResult): string[] {

@@ -1,7 +1,8 @@
 /**
  * Typed client for the AgoraGovernor (OpenZeppelin Governor + TimelockControl): propose actions, vote,
- * queue in the timelock, execute. Proposals are identified by (actions, description); the id is the
- * governor's hash of both. Build parameter-change actions with `protocol-params.ts`.
+ * queue in the timelock, execute, and the reads a member needs to follow a proposal (votes, quorum,
+ * snapshot, deadline, eta). Proposals are identified by (actions, description); the id is the governor's
+ * hash of both. Typed actions (parameters, validators, sectors, grants) are built in `actions.ts`.
  */
 import {
   type Address,
@@ -12,8 +13,8 @@ import {
   toBytes,
 } from 'viem';
 import { AgoraGovernor } from '../../artifacts/index.ts';
-import type { ChainConnection } from './connect.ts';
-import { eventArgs, readTx, type Signer, sendTx } from './tx.ts';
+import type { ChainConnection } from '../chain/connect.ts';
+import { eventArgs, readTx, type Signer, sendTx } from '../chain/tx.ts';
 
 /** One call the timelock makes when a proposal executes. */
 export type ProposalAction = { target: Address; value?: bigint; data: Hex };
@@ -31,8 +32,11 @@ export const PROPOSAL_STATES = [
 ] as const;
 export type ProposalState = (typeof PROPOSAL_STATES)[number];
 
-export type VoteSupport = 'against' | 'for' | 'abstain';
+export const VOTE_SUPPORTS = ['against', 'for', 'abstain'] as const;
+export type VoteSupport = (typeof VOTE_SUPPORTS)[number];
 const SUPPORT: Record<VoteSupport, number> = { against: 0, for: 1, abstain: 2 };
+
+export type ProposalVotes = { against: bigint; for: bigint; abstain: bigint };
 
 export type GovernanceClient = {
   address: Address;
@@ -41,7 +45,13 @@ export type GovernanceClient = {
     actions: readonly ProposalAction[],
     description: string,
   ): Promise<{ proposalId: bigint; receipt: TransactionReceipt }>;
-  castVote(signer: Signer, proposalId: bigint, support: VoteSupport): Promise<TransactionReceipt>;
+  /** Casts a vote; with a reason it is `castVoteWithReason` (the reason is in the VoteCast event). */
+  castVote(
+    signer: Signer,
+    proposalId: bigint,
+    support: VoteSupport,
+    reason?: string,
+  ): Promise<TransactionReceipt>;
   queue(signer: Signer, actions: readonly ProposalAction[], description: string): Promise<TransactionReceipt>;
   execute(
     signer: Signer,
@@ -55,6 +65,18 @@ export type GovernanceClient = {
   proposalDeadline(proposalId: bigint): Promise<bigint>;
   /** When a queued proposal becomes executable (0 when not queued). */
   proposalEta(proposalId: bigint): Promise<bigint>;
+  proposalProposer(proposalId: bigint): Promise<Address>;
+  proposalVotes(proposalId: bigint): Promise<ProposalVotes>;
+  hasVoted(proposalId: bigint, account: Address): Promise<boolean>;
+  /** Votes of `account` at `timepoint` (read in the pending block, like `quorum`). */
+  getVotes(account: Address, timepoint: bigint): Promise<bigint>;
+  /**
+   * Quorum at `timepoint`, read in the pending block (so a snapshot that the latest mined block has not
+   * passed yet, but the next block will, still reads).
+   */
+  quorum(timepoint: bigint): Promise<bigint>;
+  quorumNumerator(): Promise<bigint>;
+  proposalThreshold(): Promise<bigint>;
   votingDelay(): Promise<bigint>;
   votingPeriod(): Promise<bigint>;
 };
@@ -79,7 +101,10 @@ export function governanceClient(conn: ChainConnection, address: Address): Gover
         receipt,
       };
     },
-    castVote: (signer, proposalId, support) => write(signer, 'castVote', [proposalId, SUPPORT[support]]),
+    castVote: (signer, proposalId, support, reason) =>
+      reason === undefined
+        ? write(signer, 'castVote', [proposalId, SUPPORT[support]])
+        : write(signer, 'castVoteWithReason', [proposalId, SUPPORT[support], reason]),
     queue: (signer, actions, description) =>
       write(signer, 'queue', [...split(actions), descHash(description)]),
     execute: (signer, actions, description) =>
@@ -89,9 +114,45 @@ export function governanceClient(conn: ChainConnection, address: Address): Gover
     proposalSnapshot: (id) => read('proposalSnapshot', [id]),
     proposalDeadline: (id) => read('proposalDeadline', [id]),
     proposalEta: (id) => read('proposalEta', [id]),
+    proposalProposer: (id) => read('proposalProposer', [id]),
+    async proposalVotes(id) {
+      const [against, forVotes, abstain] = await read<[bigint, bigint, bigint]>('proposalVotes', [id]);
+      return { against, for: forVotes, abstain };
+    },
+    hasVoted: (id, account) => read('hasVoted', [id, account]),
+    getVotes: (account, timepoint) => readPending(conn, address, 'getVotes', [account, timepoint]),
+    quorum: (timepoint) => readPending(conn, address, 'quorum', [timepoint]),
+    quorumNumerator: () => read('quorumNumerator'),
+    proposalThreshold: () => read('proposalThreshold'),
     votingDelay: () => read('votingDelay'),
     votingPeriod: () => read('votingPeriod'),
   };
+}
+
+/** A read in the pending block: a timepoint the next block passes (but the latest may not) reads. */
+async function readPending(
+  conn: ChainConnection,
+  address: Address,
+  functionName: 'getVotes' | 'quorum',
+  args: readonly unknown[],
+): Promise<bigint> {
+  try {
+    return (await conn.publicClient.readContract({
+      address,
+      abi: AgoraGovernor.abi,
+      functionName,
+      args,
+      blockTag: 'pending',
+    } as Parameters<typeof conn.publicClient.readContract>[0])) as bigint;
+  } catch {
+    return readTx<bigint>(conn, {
+      label: `AgoraGovernor.${functionName}`,
+      address,
+      abi: AgoraGovernor.abi,
+      functionName,
+      args,
+    });
+  }
 }
 
 /** Encodes a call to `abi.functionName(args)` on `target` as a proposal action. */
