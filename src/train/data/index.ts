@@ -20,3 +20,14 @@ export {
   shardIndices,
 } from './sharding.ts';
 export { loadCsvClassification, loadJsonlClassification, type TabularSchema } from './tabular.ts';
+export {
+  type BitsPerByte,
+  evaluateBitsPerByte,
+  loadTextLm,
+  makeWindowLmDataset,
+  splitWindows,
+  TEXT_LM_DEFAULT,
+  type TextLmData,
+  type TextLmOptions,
+  textStream,
+} from './text-lm.ts';
