@@ -12,7 +12,7 @@ import { OnnxSession } from '../../../src/train/onnx/session.ts';
 const dir = mkdtempSync(join(tmpdir(), 'agora-text-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const TEXT = 'the quick brown fox jumps over the lazy dog. '.repeat(40) + 'Zürich café ✓\n';
+const TEXT = `${'the quick brown fox jumps over the lazy dog. '.repeat(40)}Zürich café ✓\n`;
 
 describe('text LM data (byte windows, held-out split, bits per byte)', () => {
   it('a text file: window i is record i of `agora data add --format text --chunk T+1`; targets are inputs shifted', () => {
