@@ -1,6 +1,6 @@
 /**
  * Small convolutional image classifier (`CnnSpec`): blocks of Conv2d (+bias) → ReLU → optional
- * max/avg pool, then flatten (or global average pool), optional hidden dense layers (ReLU) and a
+ * max/avg pool (the graph applies max pooling before the ReLU: the same function, cheaper), then flatten (or global average pool), optional hidden dense layers (ReLU) and a
  * linear head. Inputs are flat CHW float rows (`[batch, C·H·W]`), reshaped to NCHW in the graph.
  *
  * Parameters, in flat order:
@@ -165,12 +165,15 @@ export function cnnModel(spec: CnnSpec): Model {
       // Static batch from the input (the exported graph's batch dim is symbolic; -1 in reshapes).
       let x = reshape(g, input, [-1, C, H, W]);
       geom.blocks.forEach((b, i) => {
-        x = relu(g, conv2d(g, x, ps[2 * i], ps[2 * i + 1], { stride: b.stride, padding: b.padding }));
+        const y = conv2d(g, x, ps[2 * i], ps[2 * i + 1], { stride: b.stride, padding: b.padding });
         const pool = spec.blocks[i].pool;
-        if (pool) {
-          const opts = { kernel: pool.size, stride: pool.stride ?? pool.size };
-          x = pool.kind === 'max' ? maxPool2d(g, x, opts) : avgPool2d(g, x, opts);
-        }
+        const opts = pool ? { kernel: pool.size, stride: pool.stride ?? pool.size } : undefined;
+        // ReLU and max pooling commute (ReLU is monotone): pooling first runs the ReLU and its
+        // backward mask on a k²-times smaller map. Outputs are identical; gradients too, except
+        // between tied positive maxima of a window.
+        if (pool?.kind === 'max' && opts) x = relu(g, maxPool2d(g, y, opts));
+        else if (pool && opts) x = avgPool2d(g, relu(g, y), opts);
+        else x = relu(g, y);
       });
       let h = spec.reduce === 'gap' ? globalAvgPool(g, x) : reshape(g, x, [-1, geom.features]);
       const first = 2 * geom.blocks.length;
