@@ -42,14 +42,18 @@ function put(root: string, rel: string, bytes: Uint8Array) {
   writeFileSync(join(root, rel), bytes);
 }
 
-/** A folder of PNGs and JPGs: red/ and blue/ solids (various sizes), with one gradient per class. */
+let colourFiles: [string, Uint8Array][] | undefined;
+/** A folder of PNGs and JPGs: red/ and blue/ solids of various sizes (encoded once: JPEG is slow). */
 function colourFolder(): string {
+  colourFiles ??= [
+    ['red/a.png', encodeImage(solid(8, 6, [255, 0, 0]), 'png')],
+    ['red/b.JPG', encodeImage(solid(16, 12, [250, 10, 5]), 'jpeg', 95)],
+    ['red/c.jpeg', encodeImage(solid(5, 5, [200, 0, 0]), 'jpeg', 95)],
+    ['blue/a.png', encodeImage(solid(8, 6, [0, 0, 255]), 'png')],
+    ['blue/z.png', encodeImage(solid(24, 18, [0, 20, 240]), 'png')],
+  ];
   const root = tmp('agora-img-');
-  put(root, 'red/a.png', encodeImage(solid(8, 6, [255, 0, 0]), 'png'));
-  put(root, 'red/b.JPG', encodeImage(solid(16, 12, [250, 10, 5]), 'jpeg', 95));
-  put(root, 'red/c.jpeg', encodeImage(solid(5, 5, [200, 0, 0]), 'jpeg', 95));
-  put(root, 'blue/a.png', encodeImage(solid(8, 6, [0, 0, 255]), 'png'));
-  put(root, 'blue/z.png', encodeImage(solid(24, 18, [0, 20, 240]), 'png'));
+  for (const [rel, bytes] of colourFiles) put(root, rel, bytes);
   return root;
 }
 
