@@ -94,6 +94,15 @@ export function cnnGeometry(spec: CnnSpec): { blocks: CnnBlockGeometry[]; featur
 }
 
 /**
+ * Input width of the linear head (the last dense layer): the drift corrections' `headFeatures`
+ * (fixed / ETF / LDA heads), which, as for the MLP, are the last two parameter tensors.
+ */
+export function cnnHeadFeatures(spec: CnnSpec): number {
+  const hidden = spec.hidden ?? [];
+  return hidden.length > 0 ? hidden[hidden.length - 1] : cnnGeometry(spec).features;
+}
+
+/**
  * A ready-made small CNN: `filters.length` blocks of conv k×k ('same' padding) → ReLU → 2×2 max
  * pool, flatten, a linear head. Defaults (filters [8, 16], kernel 3) give 9,098 parameters on
  * 28×28×1 and train MNIST to ~97% in a few hundred steps on a CPU core.

@@ -23,5 +23,5 @@ export function buildModel(spec: ModelSpec): Model {
   );
 }
 
-export { cnnGeometry, smallCnnSpec } from './cnn.ts';
+export { cnnGeometry, cnnHeadFeatures, smallCnnSpec } from './cnn.ts';
 export type { CnnBlock, CnnSpec, MlpSpec, Model, ModelSpec, ParamSpec, TransformerSpec } from './spec.ts';

