@@ -83,6 +83,23 @@ export function scanImageFolder(root: string): { files: string[]; folders: strin
   return { files, folders };
 }
 
+/**
+ * The layout of an image folder without decoding any image: class names (sorted folder names),
+ * images per class, total files. For a provider's schema check against a job's class list.
+ */
+export function summarizeImageFolder(root: string): {
+  classNames: string[];
+  counts: number[];
+  files: number;
+} {
+  const { files, folders } = scanImageFolder(root);
+  const classNames = [...new Set(folders)].sort(byUtf8);
+  const counts = classNames.map(() => 0);
+  const at = new Map(classNames.map((c, i) => [c, i]));
+  for (const f of folders) counts[at.get(f) as number]++;
+  return { classNames, counts, files: files.length };
+}
+
 /** Loads an image folder as a classification data set (see the module docs for every convention). */
 export function loadImageFolder(root: string, opts: ImageFolderOptions = {}): ImageFolderDataset {
   const { files, folders } = scanImageFolder(root);

