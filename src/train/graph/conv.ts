@@ -16,7 +16,7 @@
  * ConvTranspose and AveragePool kernels are float32 only; MaxPool also runs float64.
  */
 import type { BackwardFn, Graph, Value } from './graph.ts';
-import { ints, numel } from './graph.ts';
+import { int, ints, numel, str } from './graph.ts';
 import { reduceMean, reduceSum, reshape, transpose, zeros } from './ops.ts';
 
 /** A size per spatial axis: one number for both, or [height, width]. */
@@ -184,10 +184,7 @@ export function maxPool2d(g: Graph, x: Value, opts: Pool2dOptions): Value {
       'ScatterElements',
       [z, flatIdx, flatDy],
       [{ shape: [numel(x.shape)], dtype: x.dtype }],
-      {
-        axis: { kind: 'int', v: 0 },
-        reduction: { kind: 'string', v: 'add' },
-      },
+      { axis: int(0), reduction: str('add') },
     )[0];
     return [reshape(g, dx, x.shape)];
   };
@@ -220,7 +217,7 @@ export function avgPool2d(g: Graph, x: Value, opts: Pool2dOptions): Value {
       kernel_shape: ints(k),
       strides: ints(s),
       pads: ints([p[0], p[1], p[0], p[1]]),
-      count_include_pad: { kind: 'int', v: 1 },
+      count_include_pad: int(1),
     },
     { backward },
   )[0];
