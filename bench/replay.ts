@@ -40,6 +40,14 @@ function batches(spec: ModelSpec, n: number, b: number): TensorBatch[] {
         batchSize: b,
       };
     }
+    if (spec.kind === 'cnn') {
+      const F = spec.input.channels * spec.input.height * spec.input.width;
+      return {
+        inputs: Float32Array.from({ length: b * F }, () => normal(rng)),
+        targets: Int32Array.from({ length: b }, () => rng.int(spec.classes)),
+        batchSize: b,
+      };
+    }
     const T = spec.context;
     return {
       inputs: Int32Array.from({ length: b * T }, () => rng.int(spec.vocabSize)),

@@ -4,7 +4,12 @@
  * (bench/torch/runtime.py; skipped when `import torch` fails).
  *
  *   npm run bench:runtime -- [--json FILE] [--steps 40] [--rounds 2] [--threads N[,M...] (default 1,cores)]
- *                            [--mlp-spc 4] [--tr-spc 1] [--only mlp|transformer] [--no-torch] [--spin]
+ *                            [--mlp-spc 4] [--tr-spc 1] [--cnn-spc 4] [--only mlp|transformer|cnn|text-lm]
+ *                            [--no-torch] [--spin]
+ *
+ * Models: the MLP 784-512-512-10 (batch 128), the transformer 2L d128 (batch 32), the default small
+ * CNN on 28×28×1 (`smallCnnSpec`, batch 64) and the text task's default LM (`TEXT_LM_DEFAULT`,
+ * tied embeddings, batch 16).
  *
  * Each round times ours, then PyTorch (median ms/step after warmup). Reported: the median over rounds
  * of each side's ms/step, and ratioVsTorch = the median over rounds of (torch ÷ ours) within a round
@@ -15,6 +20,8 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { TEXT_LM_DEFAULT } from '../src/train/data/text-lm.ts';
+import { smallCnnSpec } from '../src/train/models/cnn.ts';
 import { Rng } from '../src/train/models/prng.ts';
 import type { ModelSpec } from '../src/train/models/spec.ts';
 import { createRuntime } from '../src/train/onnx/index.ts';
@@ -29,6 +36,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     'mlp-spc': { type: 'string', default: '4' },
     'tr-spc': { type: 'string', default: '1' },
+    'cnn-spc': { type: 'string', default: '4' },
     only: { type: 'string', default: '' },
     'no-torch': { type: 'boolean', default: false },
     spin: { type: 'boolean', default: false },
@@ -54,7 +62,7 @@ const OPT: InnerOptimizerConfig = {
 };
 
 type Case = {
-  name: 'mlp' | 'transformer';
+  name: 'mlp' | 'transformer' | 'cnn' | 'text-lm';
   spec: ModelSpec;
   batch: (rng: Rng) => TensorBatch;
   spc: number;
@@ -81,6 +89,28 @@ const allCases: Case[] = [
       inputs: Int32Array.from({ length: 32 * 64 }, () => rng.int(256)),
       targets: Int32Array.from({ length: 32 * 64 }, () => rng.int(256)),
       batchSize: 32,
+    }),
+  },
+  {
+    name: 'cnn',
+    spec: smallCnnSpec({ channels: 1, height: 28, width: 28, classes: 10 }),
+    spc: Number(values['cnn-spc']),
+    steps,
+    batch: (rng) => ({
+      inputs: Float32Array.from({ length: 64 * 784 }, () => rng.uniform()),
+      targets: Int32Array.from({ length: 64 }, () => rng.int(10)),
+      batchSize: 64,
+    }),
+  },
+  {
+    name: 'text-lm',
+    spec: TEXT_LM_DEFAULT,
+    spc: Number(values['tr-spc']),
+    steps: Math.max(10, Math.floor(steps / 2)),
+    batch: (rng) => ({
+      inputs: Int32Array.from({ length: 16 * 64 }, () => rng.int(256)),
+      targets: Int32Array.from({ length: 16 * 64 }, () => rng.int(256)),
+      batchSize: 16,
     }),
   },
 ];

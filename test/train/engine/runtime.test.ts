@@ -108,6 +108,9 @@ describe('OnnxRuntime', () => {
       await expect(
         rt.train([{ inputs: new Int32Array(256), targets: new Int32Array(32), batchSize: 32 }]),
       ).rejects.toThrow(/batch does not fit/);
+      await expect(
+        rt.train([{ inputs: new Float32Array(0), targets: new Int32Array(0), batchSize: 0 }]),
+      ).rejects.toThrow(/batch size must be a positive integer/);
     } finally {
       await rt.dispose();
     }
