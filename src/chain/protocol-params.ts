@@ -5,8 +5,8 @@
  */
 import type { Address } from 'viem';
 import { DataRegistry, ProtocolParams } from '../../artifacts/index.ts';
-import type { ChainConnection } from './connect.ts';
 import { action, type ProposalAction } from '../gov/governance.ts';
+import type { ChainConnection } from './connect.ts';
 import { readTx } from './tx.ts';
 
 export type ProtocolParamValues = {
@@ -30,23 +30,16 @@ export async function readProtocolParams(
       abi: ProtocolParams.abi,
       functionName,
     });
-  const [
-    governance,
-    minStake,
-    slashBps,
-    protocolFeeBps,
-    minChallengePeriod,
-    maxChallengePeriod,
-    treasury,
-  ] = await Promise.all([
-    r<Address>('owner'),
-    r<bigint>('minStake'),
-    r<number>('slashBps'),
-    r<number>('protocolFeeBps'),
-    r<bigint>('minChallengePeriod'),
-    r<bigint>('maxChallengePeriod'),
-    r<Address>('treasury'),
-  ]);
+  const [governance, minStake, slashBps, protocolFeeBps, minChallengePeriod, maxChallengePeriod, treasury] =
+    await Promise.all([
+      r<Address>('owner'),
+      r<bigint>('minStake'),
+      r<number>('slashBps'),
+      r<number>('protocolFeeBps'),
+      r<bigint>('minChallengePeriod'),
+      r<bigint>('maxChallengePeriod'),
+      r<Address>('treasury'),
+    ]);
   return {
     governance,
     minStake,

@@ -5,8 +5,8 @@
  */
 import type { Address, Hex, LocalAccount, TransactionReceipt } from 'viem';
 import { TrainingLedger } from '../../artifacts/index.ts';
-import type { ChainConnection } from './connect.ts';
 import { action, type ProposalAction } from '../gov/governance.ts';
+import type { ChainConnection } from './connect.ts';
 import type { RewardTree } from './merkle.ts';
 import { readTx, type Signer, sendTx } from './tx.ts';
 import { domains, type Eip712Domain, signRewardRoot, signRoundCommit } from './typed-data.ts';

@@ -7,10 +7,10 @@ import { deployProtocol, type ProtocolConfig } from '../../src/chain/deploy.ts';
 import type { Deployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
-import { governanceClient } from '../../src/gov/governance.ts';
 import { tokenClient } from '../../src/chain/token.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
 import type { Signer } from '../../src/chain/tx.ts';
+import { governanceClient } from '../../src/gov/governance.ts';
 
 export type Fixture = {
   chain: EmbeddedChain;

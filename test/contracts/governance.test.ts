@@ -1,7 +1,6 @@
 import { type Hex, parseEther } from 'viem';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AgoraTimelock, ProtocolParams } from '../../artifacts/index.ts';
-import type { ProposalAction } from '../../src/gov/governance.ts';
 import {
   isSectorAllowed,
   isValidator,
@@ -9,6 +8,7 @@ import {
   readProtocolParams,
 } from '../../src/chain/protocol-params.ts';
 import { readTx, sendTx } from '../../src/chain/tx.ts';
+import type { ProposalAction } from '../../src/gov/governance.ts';
 import { expectRevert, type Fixture, h, startFixture } from './fixture.ts';
 
 describe('governance: AgoraGovernor + TimelockController own the protocol parameters', () => {

@@ -86,6 +86,11 @@ export function registerGovCommands(program: Command, ctx: Ctx): void {
         (s) => resolveAccount(c.home, s),
         (s) => resolveTarget(c.home, g.contracts, s),
       );
+      if (o.description !== undefined && o.descriptionFile) {
+        throw new AgoraError('BAD_OPTION', 'give the description either inline or from a file, not both', {
+          hint: 'use --description TEXT or --description-file FILE',
+        });
+      }
       let body = o.description ?? '';
       if (o.descriptionFile) {
         try {
