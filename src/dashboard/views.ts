@@ -167,3 +167,13 @@ export function roleOf(
     roles.push('validator');
   return roles.length ? roles.join('+') : null;
 }
+
+/** Names for addresses on the pages: peers by name, contracts by name, else a short address. */
+export function addressNamer(
+  s: Pick<DashboardState, 'peers' | 'contracts'>,
+): (address: string | null) => string {
+  const names = new Map<string, string>();
+  for (const c of Object.values(s.contracts)) names.set(c.address.toLowerCase(), c.name);
+  for (const p of Object.values(s.peers)) names.set(p.address.toLowerCase(), p.name);
+  return (a) => (a ? (names.get(a.toLowerCase()) ?? shortHex(a, 8)) : '—');
+}
