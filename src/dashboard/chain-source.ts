@@ -98,6 +98,7 @@ export class ChainSource implements Startable {
   readonly name = 'dashboard-chain';
   readonly #o: ChainSourceOptions;
   readonly #names = new Map<string, string>();
+  readonly #addresses: Address[];
   #next = 0n;
   #timer?: NodeJS.Timeout;
   #stopped = false;
@@ -108,6 +109,7 @@ export class ChainSource implements Startable {
     this.#o = o;
     for (const [name, address] of Object.entries(o.deployment.contracts))
       this.#names.set(address.toLowerCase(), name);
+    this.#addresses = Object.values(o.deployment.contracts);
   }
 
   /** A readable name for an address: a peer's or a contract's name, else the short address. */
@@ -116,6 +118,7 @@ export class ChainSource implements Startable {
     for (const [, p] of this.#o.hub.entries('peers')) if (p.address.toLowerCase() === a) return p.name;
     const c = this.#names.get(a);
     if (c) return c;
+    if (a === this.#o.deployment.deployer.toLowerCase()) return 'deployer';
     if (/^0x0{40}$/.test(a)) return 'nobody (0x0)';
     return `${address.slice(0, 8)}…${address.slice(-4)}`;
   };
@@ -150,10 +153,26 @@ export class ChainSource implements Startable {
   async #tick(): Promise<void> {
     const { conn, hub } = this.#o;
     const head = await conn.publicClient.getBlockNumber();
-    let n = 0;
-    while (this.#next <= head && n++ < 200 && !this.#stopped) {
-      await this.#block(this.#next);
-      this.#next++;
+    if (this.#next <= head && !this.#stopped) {
+      const from = this.#next;
+      const to = head - from > 199n ? from + 199n : head;
+      // first what the protocol's events change (one call for the whole range: the live path),
+      // then the blocks' transactions and the events in words
+      const logs = await conn.publicClient.getLogs({
+        address: this.#addresses,
+        fromBlock: from,
+        toBlock: to,
+      });
+      for (const log of logs) {
+        const ev = this.#decode(log);
+        if (ev)
+          await this.#apply(ev.contract, ev.name, ev.args, {
+            hash: log.transactionHash as Hex,
+            block: Number(log.blockNumber),
+          });
+      }
+      for (let b = from; b <= to && !this.#stopped; b++) await this.#block(b);
+      this.#next = to + 1n;
     }
     hub.update('meta', 'chain', () => this.#meta(), { block: Number(head) });
     if (Date.now() - this.#lastProposalRefresh > 2000) {
@@ -162,10 +181,30 @@ export class ChainSource implements Startable {
     }
   }
 
+  #decode(log: {
+    address: string;
+    data: Hex;
+    topics: readonly Hex[];
+  }): { contract: string; name: string; args: Record<string, unknown> } | undefined {
+    const contract = this.#names.get(log.address.toLowerCase());
+    if (!contract || !ABIS[contract]) return undefined;
+    try {
+      const ev = decodeEventLog({
+        abi: ABIS[contract],
+        data: log.data,
+        topics: log.topics as [Hex, ...Hex[]],
+      }) as unknown as { eventName: string; args?: Record<string, unknown> };
+      return { contract, name: ev.eventName, args: ev.args ?? {} };
+    } catch {
+      return undefined;
+    }
+  }
+
   #meta() {
     return {
       chainId: this.#o.conn.chainId,
       rpcUrl: null,
+      deployer: this.#o.deployment.deployer,
       block: 0,
       startedAt: Date.now(),
       phase: 'serving',
@@ -200,29 +239,24 @@ export class ChainSource implements Startable {
         at,
       });
       for (const log of receipt.logs) {
-        const from = this.#names.get(log.address.toLowerCase());
-        if (!from || !ABIS[from]) continue;
-        let ev: { eventName: string; args: Record<string, unknown> };
-        try {
-          ev = decodeEventLog({
-            abi: ABIS[from],
-            data: log.data,
-            topics: log.topics,
-          }) as unknown as typeof ev;
-        } catch {
-          continue;
-        }
-        const args = (ev.args ?? {}) as Record<string, unknown>;
+        const ev = this.#decode(log);
+        if (!ev) continue;
         hub.put('events', `${Number(number)}:${log.logIndex}`, {
           id: `${Number(number)}:${log.logIndex}`,
           block: Number(number),
           txHash: tx.hash,
-          contract: from,
-          name: ev.eventName,
-          text: describeEvent(ev.eventName, args, this.nameOf),
+          contract: ev.contract,
+          name: ev.name,
+          text: describeEvent(ev.name, ev.args, this.nameOf),
           at,
         });
-        await this.#apply(from, ev.eventName, args, { hash: tx.hash, block: Number(number), at, call });
+        if (ev.name === 'RoundCommitted') {
+          // the commit is in the hub already (#apply); its co-signers and block time come from here
+          const key = `${ev.args.jobId}:${Number(ev.args.round)}`;
+          const r = hub.get('rounds', key);
+          const signers = await this.#commitSigners(ev.args, call);
+          if (r?.commit) hub.put('rounds', key, { ...r, commit: { ...r.commit, signers, at } });
+        }
       }
     }
   }
@@ -231,7 +265,7 @@ export class ChainSource implements Startable {
     contract: string,
     name: string,
     args: Record<string, unknown>,
-    tx: { hash: Hex; block: number; at: number; call?: { functionName: string; args?: readonly unknown[] } },
+    tx: { hash: Hex; block: number },
   ): Promise<void> {
     const { hub } = this.#o;
     const id = (k: string) => String(args[k]);
@@ -252,17 +286,20 @@ export class ChainSource implements Startable {
       case 'TrainingLedger.RoundCommitted': {
         const jobId = id('jobId');
         const round = Number(args.round);
-        const signers = await this.#commitSigners(args, tx.call);
-        hub.update('rounds', `${jobId}:${round}`, () => emptyRound(jobId, round), {
-          commit: {
-            txHash: tx.hash,
-            block: tx.block,
-            recordsRoot: String(args.recordsRoot),
-            modelHash: String(args.modelHash),
-            signers,
-            at: tx.at,
-          },
-        });
+        // (a coordinator in this process may have pushed it already: src/dashboard/dashboard.ts)
+        if (!hub.get('rounds', `${jobId}:${round}`)?.commit) {
+          hub.update('rounds', `${jobId}:${round}`, () => emptyRound(jobId, round), {
+            commit: {
+              txHash: tx.hash,
+              block: tx.block,
+              recordsRoot: String(args.recordsRoot),
+              modelHash: String(args.modelHash),
+              signers: [],
+              at: Date.now(),
+              seenAt: Date.now(),
+            },
+          });
+        }
         hub.update('jobs', jobId, () => emptyJob(jobId), {
           roundsCommitted: Math.max(round + 1, hub.get('jobs', jobId)?.roundsCommitted ?? 0),
         });

@@ -90,6 +90,7 @@ export class Dashboard implements Startable {
     this.hub.put('meta', 'chain', {
       chainId: this.#o.conn.chainId,
       rpcUrl: this.#o.rpcUrl ?? null,
+      deployer: this.#o.deployment.deployer,
       block: 0,
       startedAt: Date.now(),
       phase: 'starting',
@@ -118,6 +119,29 @@ export class Dashboard implements Startable {
         hub.update('jobs', e.jobId, () => emptyJob(e.jobId), { ddpBytesPerRound: e.ddpBytesPerRound });
         this.phase('training', `job ${e.jobId} posted`);
         return;
+      case 'committed': {
+        // pushed by the requester's coordinator in this process: no wait for the next chain poll
+        const key = `${e.jobId}:${e.round}`;
+        const cur = hub.get('rounds', key);
+        if (!cur?.commit) {
+          hub.update('rounds', key, () => emptyRound(e.jobId, e.round), {
+            commit: {
+              txHash: e.txHash,
+              block: e.block,
+              recordsRoot: e.recordsRoot,
+              modelHash: e.modelHash,
+              signers: [],
+              at: Date.now(),
+              seenAt: Date.now(),
+            },
+          });
+          const job = hub.get('jobs', e.jobId);
+          if (job && job.roundsCommitted < e.round + 1)
+            hub.put('jobs', e.jobId, { ...job, roundsCommitted: e.round + 1 });
+        }
+        this.#nodes.refresh();
+        return;
+      }
       case 'round':
         if (e.testAccuracy !== undefined) {
           hub.update('rounds', `${e.jobId}:${e.round}`, () => emptyRound(e.jobId, e.round), {

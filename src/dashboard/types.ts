@@ -71,6 +71,8 @@ export type RoundInfo = {
     signers: string[];
     /** Unix ms of the block. */
     at: number;
+    /** Unix ms when this node saw the commit's event. */
+    seenAt: number;
   } | null;
   /** Mean train loss of the providers' records of the round. */
   trainLoss: number | null;
@@ -173,6 +175,8 @@ export type Contract = { name: string; address: string };
 export type Meta = {
   chainId: number;
   rpcUrl: string | null;
+  /** The account that deployed the protocol (named on the pages). */
+  deployer: string | null;
   block: number;
   startedAt: number;
   /** The devnet's phase: starting, running the job, baseline, serving. */

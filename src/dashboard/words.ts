@@ -28,6 +28,8 @@ export function describeEvent(name: string, args: Record<string, unknown>, nameO
       return `${agora(args.value)} moved from ${a('from')} to ${a('to')}`;
     case 'Approval':
       return `${a('owner')} allowed ${a('spender')} to spend ${agora(args.value)}`;
+    case 'DelegateVotesChanged':
+      return `${a('delegate')} now has ${agora(args.newVotes)} of votes (was ${agora(args.previousVotes)})`;
     case 'DelegateChanged':
       return `${a('delegator')} delegated its votes to ${a('toDelegate')}`;
     case 'ProviderRegistered':

@@ -30,6 +30,7 @@ import { ddpBytesPerStep } from '../train/diloco/bytes.ts';
 import { runDdp } from '../train/diloco/ddp.ts';
 import { createRuntime } from '../train/onnx/index.ts';
 import type { Runtime, TensorBatch } from '../train/runtime.ts';
+import type { RoundCommitted } from './coordinator.ts';
 import { NodeDaemon } from './daemon.ts';
 import { fraudReports } from './job-chain.ts';
 import { jobModelPath } from './job-files.ts';
@@ -96,6 +97,16 @@ export type DevnetEvent =
       }[];
     }
   | { kind: 'posted'; jobId: string; ddpBytesPerRound: number | null }
+  /** The requester's coordinator committed a round (mined and persisted). */
+  | {
+      kind: 'committed';
+      jobId: string;
+      round: number;
+      txHash: Hex;
+      block: number;
+      recordsRoot: Hex;
+      modelHash: Hex;
+    }
   | {
       kind: 'round';
       jobId: string;
@@ -187,7 +198,18 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       ...extra,
     });
   // listening on 127.0.0.1, a port fixed at start: its address is every other node's bootstrap
-  const requester = daemon('requester', 'requester', devnetAccount(REQUESTER_ACCOUNT));
+  const requester = daemon('requester', 'requester', devnetAccount(REQUESTER_ACCOUNT), {
+    onRoundCommitted: (c: RoundCommitted) =>
+      emit({
+        kind: 'committed',
+        jobId: c.jobId.toString(),
+        round: c.round,
+        txHash: c.txHash,
+        block: c.block,
+        recordsRoot: c.recordsRoot,
+        modelHash: c.modelHash,
+      }),
+  });
   await requester.start();
   const boot = requester.coordinatorAddress!;
   const validator = daemon('validator', 'validator', devnetAccount(VALIDATOR_ACCOUNT), { bootstrap: [boot] });

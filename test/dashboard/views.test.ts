@@ -23,7 +23,7 @@ import { describeEvent } from '../../src/dashboard/words.ts';
 const round = (r: number, extra: Partial<RoundInfo> = {}): RoundInfo => ({
   jobId: '1',
   round: r,
-  commit: { txHash: `0x${r}`, block: r, recordsRoot: '0x', modelHash: '0x', signers: [], at: 0 },
+  commit: { txHash: `0x${r}`, block: r, recordsRoot: '0x', modelHash: '0x', signers: [], at: 0, seenAt: 0 },
   trainLoss: 2 - r / 10,
   testAccuracy: null,
   bytesSent: 1000,

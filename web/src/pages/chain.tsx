@@ -9,7 +9,7 @@ export function ChainPage({ s }: { s: DashboardState }) {
   const name = addressNamer(s);
   const txs = Object.values(s.txs)
     .sort((a, b) => b.block - a.block || b.index - a.index)
-    .slice(0, 60);
+    .slice(0, 40);
   const events = Object.values(s.events)
     .sort((a, b) => b.block - a.block || b.id.localeCompare(a.id, undefined, { numeric: true }))
     .slice(0, 120);

@@ -25,7 +25,7 @@ const LOSS_OPTS: Omit<uPlot.Options, 'width' | 'height' | 'title'> = {
       scale: 'acc',
       side: 1,
       grid: { show: false },
-      values: (_u, v) => v.map((x) => `${Math.round(x * 100)}%`),
+      values: (_u, v) => v.map((x) => (x == null ? '' : `${Math.round(x * 100)}%`)),
     },
   ],
   series: [
@@ -54,7 +54,11 @@ const BYTES_OPTS: Omit<uPlot.Options, 'width' | 'height' | 'title'> = {
   scales: { x: { time: false }, y: { distr: 3 } },
   axes: [
     { label: 'round' },
-    { label: 'bytes sent per worker (log)', values: (_u, v) => v.map((x) => formatBytes(x)), size: 70 },
+    {
+      label: 'bytes sent per worker (log)',
+      values: (_u, v) => v.map((x) => (x == null ? '' : formatBytes(x))),
+      size: 70,
+    },
   ],
   series: [
     { label: 'round' },
