@@ -1,6 +1,6 @@
 /**
  * The dashboard's HTTP routes, added to a node's status server (fastify): the built page
- * (`web/dist/`), `GET /api/state` (a snapshot), `GET /api/stream` (server-sent events: the
+ * (`web/dist/`, with the current snapshot in it), `GET /api/state` (a snapshot), `GET /api/stream` (server-sent events: the
  * snapshot, then one `patch` event per change, with only the changed entries) and
  * `GET /api/datasets/:id/records/:index` (a record's bytes and inclusion proof, which the page
  * checks itself against the dataset's root on chain).
@@ -60,7 +60,13 @@ export function registerDashboardRoutes(app: FastifyInstance, o: DashboardRoutes
         .code(503)
         .send({ error: 'the dashboard is not built', hint: 'run `npm run build:dashboard`' });
     }
-    return sendFile(reply, 'index.html');
+    // the current snapshot goes into the page, so that its first render needs no second request
+    const html = readFileSync(join(dist, 'index.html'), 'utf8');
+    const snapshot = JSON.stringify(o.hub.snapshot()).replace(/</g, '\\u003c');
+    return reply
+      .header('content-type', TYPES['.html'])
+      .header('cache-control', 'no-store')
+      .send(html.replace('</head>', `<script>window.__AGORA__=${snapshot}</script></head>`));
   });
   app.get<{ Params: { file: string } }>('/assets/:file', (req, reply) => {
     if (!/^[\w.-]+$/.test(req.params.file)) return reply.code(404).send({ error: 'not found' });
