@@ -15,7 +15,7 @@ export function Tiles({ items }: { items: [string, ComponentChildren][] }) {
 }
 
 const GOOD =
-  /^(pass|ok|done|committed|claimed|executed|succeeded|training|coordinating|validating|running|verified|active)$/i;
+  /^(pass|ok|done|completed|committed|claimed|executed|succeeded|training|coordinating|validating|running|verified|active)$/i;
 const BAD = /^(fail|failed|slashed|defeated|canceled|cancelled|expired|reported)$/i;
 
 export function Badge({ children }: { children: string }) {

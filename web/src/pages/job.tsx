@@ -15,10 +15,13 @@ import {
 import { Chart } from '../chart.tsx';
 import { Addr, Badge, Empty, Hash, Section, Tiles } from '../ui.tsx';
 
+/** Whole rounds on the x axes. */
+const ROUND_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
 const LOSS_OPTS: Omit<uPlot.Options, 'width' | 'height' | 'title'> = {
   scales: { x: { time: false }, acc: { range: [0, 1] } },
   axes: [
-    { label: 'round' },
+    { label: 'round', incrs: ROUND_STEPS },
     { label: 'train loss', scale: 'y' },
     {
       label: 'test accuracy',
@@ -53,7 +56,7 @@ const LOSS_OPTS: Omit<uPlot.Options, 'width' | 'height' | 'title'> = {
 const BYTES_OPTS: Omit<uPlot.Options, 'width' | 'height' | 'title'> = {
   scales: { x: { time: false }, y: { distr: 3 } },
   axes: [
-    { label: 'round' },
+    { label: 'round', incrs: ROUND_STEPS },
     {
       label: 'bytes sent per worker (log)',
       values: (_u, v) => v.map((x) => (x == null ? '' : formatBytes(x))),
@@ -100,7 +103,9 @@ export function JobPage({ s }: { s: DashboardState }) {
           [`job ${jobId}`, <Badge key="s">{job.state}</Badge>],
           ['rounds committed', `${job.roundsCommitted} / ${job.rounds}`],
           ['workers × inner steps', `${job.workers} × H=${job.innerSteps}`],
-          ['test accuracy', acc ? `${percent(acc.accuracy)} (round ${acc.round + 1})` : '—'],
+          job.result
+            ? ['final model accuracy', percent(job.result.testAccuracy)]
+            : ['test accuracy', acc ? `${percent(acc.accuracy)} (round ${acc.round + 1})` : '—'],
           ['centralized baseline', baseline === null ? 'after the job' : percent(baseline)],
           ['bytes vs DDP', lastDdp && lastBytes ? `${(lastDdp / lastBytes).toFixed(0)}× fewer` : '—'],
           ['escrow', formatAgora(job.escrow)],
@@ -132,7 +137,7 @@ export function JobPage({ s }: { s: DashboardState }) {
                 <th>round</th>
                 <th class="num">train loss</th>
                 <th class="num">test acc.</th>
-                <th class="num">bytes</th>
+                <th class="num">bytes sent</th>
                 <th>commit transaction</th>
                 <th>co-signers</th>
                 <th>validator checks</th>
