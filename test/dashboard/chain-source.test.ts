@@ -12,6 +12,7 @@ import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded
 import { governanceClient } from '../../src/chain/governance.ts';
 import { paramActions } from '../../src/chain/protocol-params.ts';
 import { ChainSource } from '../../src/dashboard/chain-source.ts';
+import { Dashboard } from '../../src/dashboard/dashboard.ts';
 import { DashboardHub } from '../../src/dashboard/hub.ts';
 import { applyPatch, emptyState } from '../../src/dashboard/patch.ts';
 import type { Patch } from '../../src/dashboard/types.ts';
@@ -79,5 +80,40 @@ describe('dashboard chain adapter', () => {
     let page = emptyState();
     for (const x of patches) page = applyPatch(page, x);
     expect(page.proposals).toEqual(hub.snapshot().state.proposals);
+  });
+
+  it('serves the page with its snapshot, the live stream, and clear errors for bad proof requests', async () => {
+    const dash = new Dashboard({ conn, deployment, home: tempHome(), port: 0 });
+    await dash.start();
+    try {
+      const url = dash.url!;
+      const html = await (await fetch(url)).text();
+      expect(html).toContain('window.__AGORA__={"v":');
+      expect(html).toContain('./assets/app.js');
+      const js = await fetch(`${url}assets/app.js`);
+      expect(js.status).toBe(200);
+      expect(js.headers.get('content-type')).toMatch(/javascript/);
+      expect((await fetch(`${url}assets/..%2F..%2Fpackage.json`)).status).toBe(404);
+      const unknown = await fetch(`${url}api/datasets/7/records/0`);
+      expect(unknown.status).toBe(400);
+      expect(((await unknown.json()) as { error: string }).error).toMatch(/7/);
+      const bad = await fetch(`${url}api/datasets/x/records/0`);
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { code: string }).code).toBe('BAD_REQUEST');
+      expect(((await (await fetch(`${url}status`)).json()) as { dashboard: boolean }).dashboard).toBe(true);
+      // the stream opens with the snapshot
+      const ctrl = new AbortController();
+      const res = await fetch(`${url}api/stream`, { signal: ctrl.signal });
+      expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+      expect(text.startsWith('event: snapshot\ndata: {"v":')).toBe(true);
+      const snap = JSON.parse(text.split('\n')[1].slice('data: '.length)) as { state: { contracts: object } };
+      expect(Object.keys(snap.state.contracts)).toContain('TrainingLedger');
+      ctrl.abort();
+    } finally {
+      await dash.stop();
+    }
   });
 });
