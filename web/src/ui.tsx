@@ -18,9 +18,9 @@ const GOOD =
   /^(pass|ok|done|completed|committed|claimed|executed|succeeded|training|coordinating|validating|running|verified|active)$/i;
 const BAD = /^(fail|failed|slashed|defeated|canceled|cancelled|expired|reported)$/i;
 
-export function Badge({ children }: { children: string }) {
-  const tone = GOOD.test(children) ? 'good' : BAD.test(children) ? 'bad' : 'neutral';
-  return <span class={`badge ${tone}`}>{children}</span>;
+export function Badge({ children, tone }: { children: string; tone?: 'good' | 'bad' | 'neutral' }) {
+  const t = tone ?? (GOOD.test(children) ? 'good' : BAD.test(children) ? 'bad' : 'neutral');
+  return <span class={`badge ${t}`}>{children}</span>;
 }
 
 export function Addr({ address, name }: { address: string | null; name?: string }) {

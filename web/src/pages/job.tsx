@@ -162,7 +162,7 @@ export function JobPage({ s }: { s: DashboardState }) {
                       {workers.length === 0 ? (
                         <span class="muted">pending</span>
                       ) : failed.length ? (
-                        <Badge>{`failed: ${failed.map((w) => name(w.worker)).join(', ')}`}</Badge>
+                        <Badge tone="bad">{`failed: ${failed.map((w) => name(w.worker)).join(', ')}`}</Badge>
                       ) : (
                         `${workers.length} workers pass (link${workers.some((w) => w.replays.length) ? ' + replay' : ''})`
                       )}
@@ -199,7 +199,9 @@ export function JobPage({ s }: { s: DashboardState }) {
                   <td>{r.round + 1}</td>
                   <td>{name(r.validator)}</td>
                   <td>
-                    <Badge>{r.state}</Badge>
+                    <Badge tone={r.state === 'Dismissed' ? 'neutral' : 'bad'}>
+                      {r.state === 'Executed' ? 'slashed' : r.state}
+                    </Badge>
                   </td>
                   <td>{r.slashed ? formatAgora(r.slashed) : '—'}</td>
                 </tr>
