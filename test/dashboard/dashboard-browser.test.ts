@@ -91,7 +91,8 @@ describe('dashboard in Chromium', () => {
         '--no-first-run',
       ],
     });
-    const page: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const page: Page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     // the wall-clock time each round's row first appears (the page's clock is this machine's)
@@ -107,6 +108,14 @@ describe('dashboard in Chromium', () => {
     await page.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
     const paint = (await page.evaluate(PAINT)) as Paint;
     // reported, not asserted: the browser's very first page, opened while the swarm starts on the same 2 cores
+
+    // mid-job, in a second tab: the swarm at work
+    await page.waitForSelector('tr[data-round="1"]', { timeout: 240_000 });
+    const tab = await context.newPage();
+    await tab.goto(`${url}#/swarm`);
+    await tab.waitForSelector('tr[data-peer="provider-1"]');
+    await tab.screenshot({ path: join(OUT, 'swarm-live.png'), fullPage: true });
+    await tab.close();
 
     // the job runs; its summary (stdout JSON) is printed once it is done and everyone has claimed
     const summary = await until(
