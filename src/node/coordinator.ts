@@ -92,6 +92,17 @@ export type CoordinatorOptions = {
    */
   home?: string;
   onProgress?: (message: string) => void;
+  /** Called once a round's commit is mined and persisted (the dashboard shows it at once). */
+  onRoundCommitted?: (c: RoundCommitted) => void;
+};
+
+export type RoundCommitted = {
+  jobId: bigint;
+  round: number;
+  txHash: Hex;
+  block: number;
+  recordsRoot: Hex;
+  modelHash: Hex;
 };
 
 type Collected = { modelHash: Hex; group: string[]; signed: SignedRecordJson };
@@ -536,9 +547,24 @@ export class JobCoordinator implements Startable {
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
-      await ledger.commitRound(this.#o.signer, jobId, BigInt(c), recordsRoot, modelHash, sigs);
+      const receipt = await ledger.commitRound(
+        this.#o.signer,
+        jobId,
+        BigInt(c),
+        recordsRoot,
+        modelHash,
+        sigs,
+      );
       store.saveRound(jobId, c, 'committed', { recordsRoot, modelHash, records: signed });
       store.upsertJob(jobId, 'requester', 'running', { roundsCommitted: c + 1 });
+      this.#o.onRoundCommitted?.({
+        jobId,
+        round: c,
+        txHash: receipt.transactionHash,
+        block: Number(receipt.blockNumber),
+        recordsRoot,
+        modelHash,
+      });
       progress(
         `job ${jobId}: round ${c + 1}/${job.rounds} committed (${sigs.length}/${job.workers} signatures)`,
       );

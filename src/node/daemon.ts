@@ -15,7 +15,7 @@ import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import { AgoraError } from '../errors.ts';
 import { freePort } from '../net/free-port.ts';
-import { JobCoordinator } from './coordinator.ts';
+import { JobCoordinator, type RoundCommitted } from './coordinator.ts';
 import type { JobContracts } from './job-sync.ts';
 import { JobWatcher } from './job-watcher.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -61,6 +61,8 @@ export type NodeDaemonOptions = {
   /** Requester: how long to keep serving the reward split after a job is done (default 30 s). */
   lingerMs?: number;
   onProgress?: (message: string) => void;
+  /** Requester: each round commit of the jobs it coordinates, once mined and persisted. */
+  onRoundCommitted?: (c: RoundCommitted) => void;
 };
 
 export class NodeDaemon implements Startable {
@@ -265,7 +267,13 @@ export class NodeDaemon implements Startable {
             const j = await market.getJob(jobId);
             if (getAddress(j.requester) !== this.address || j.state === 'Open') continue;
             this.#runOnce(jobId, 'coordinating', async () => {
-              const coord = new JobCoordinator({ ...roleParts, jobId, net, home: o.home });
+              const coord = new JobCoordinator({
+                ...roleParts,
+                jobId,
+                net,
+                home: o.home,
+                ...(o.onRoundCommitted ? { onRoundCommitted: o.onRoundCommitted } : {}),
+              });
               await coord.start();
               r.state = { jobId: jobId.toString(), coordinator: coord.multiaddrs() };
               try {

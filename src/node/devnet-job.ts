@@ -30,6 +30,7 @@ import { ddpBytesPerStep } from '../train/diloco/bytes.ts';
 import { runDdp } from '../train/diloco/ddp.ts';
 import { createRuntime } from '../train/onnx/index.ts';
 import type { Runtime, TensorBatch } from '../train/runtime.ts';
+import type { RoundCommitted } from './coordinator.ts';
 import { NodeDaemon } from './daemon.ts';
 import { fraudReports } from './job-chain.ts';
 import { jobModelPath } from './job-files.ts';
@@ -78,7 +79,44 @@ export type DevnetJobOptions = {
   /** Give up after this long (default 15 min). */
   timeoutMs?: number;
   onProgress?: (message: string) => void;
+  /** Structured progress (the dashboard follows the job with it: src/dashboard/dashboard.ts). */
+  onEvent?: (e: DevnetEvent) => void;
 };
+
+/** What `runDevnetJob` reports as it goes, besides the log lines of `onProgress`. */
+export type DevnetEvent =
+  | {
+      kind: 'nodes';
+      nodes: {
+        name: string;
+        role: 'provider' | 'validator' | 'requester';
+        address: Address;
+        dir: string;
+        statusUrl?: string;
+        datasetId?: string;
+      }[];
+    }
+  | { kind: 'posted'; jobId: string; ddpBytesPerRound: number | null }
+  /** The requester's coordinator committed a round (mined and persisted). */
+  | {
+      kind: 'committed';
+      jobId: string;
+      round: number;
+      txHash: Hex;
+      block: number;
+      recordsRoot: Hex;
+      modelHash: Hex;
+    }
+  | {
+      kind: 'round';
+      jobId: string;
+      round: number;
+      trainLoss: number;
+      testAccuracy?: number;
+      bytesPerWorker: number;
+    }
+  /** The nodes were stopped (the job is over); the centralized baseline trains next. */
+  | { kind: 'stopped'; jobId: string };
 
 export type RewardRow = { address: Address; role: string; amount: string; claimed: boolean };
 
@@ -114,6 +152,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
   const R = o.rounds ?? 60;
   const H = o.H ?? 10;
   const progress = o.onProgress ?? (() => {});
+  const emit = o.onEvent ?? (() => {});
   if (!Number.isInteger(K) || K < 2 || K > 8)
     throw new AgoraError('BAD_OPTION', `--providers must be 2..8, not ${K}`);
   const byzantine = o.byzantine ?? 0;
@@ -159,7 +198,18 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       ...extra,
     });
   // listening on 127.0.0.1, a port fixed at start: its address is every other node's bootstrap
-  const requester = daemon('requester', 'requester', devnetAccount(REQUESTER_ACCOUNT));
+  const requester = daemon('requester', 'requester', devnetAccount(REQUESTER_ACCOUNT), {
+    onRoundCommitted: (c: RoundCommitted) =>
+      emit({
+        kind: 'committed',
+        jobId: c.jobId.toString(),
+        round: c.round,
+        txHash: c.txHash,
+        block: c.block,
+        recordsRoot: c.recordsRoot,
+        modelHash: c.modelHash,
+      }),
+  });
   await requester.start();
   const boot = requester.coordinatorAddress!;
   const validator = daemon('validator', 'validator', devnetAccount(VALIDATOR_ACCOUNT), { bootstrap: [boot] });
@@ -185,6 +235,17 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       );
     }
     progress(`validator ${validator.address}, requester ${requester.address} (coordinator ${boot})`);
+    emit({
+      kind: 'nodes',
+      nodes: nodes.map((n) => ({
+        name: n.name,
+        role: n.role,
+        address: n.address,
+        dir: n.dir,
+        ...(n.statusUrl ? { statusUrl: n.statusUrl } : {}),
+        ...(n.datasetId !== undefined ? { datasetId: n.datasetId.toString() } : {}),
+      })),
+    });
 
     // ---- the requester posts the job; the providers' daemons see it and join
     const price = o.pricePerRound ?? parseEther('1');
@@ -201,6 +262,12 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       pricePerRound: price,
     });
     const jobId = posted.jobId;
+    const paramCount = mlpParamCount(spec.model.sizes);
+    emit({
+      kind: 'posted',
+      jobId: jobId.toString(),
+      ddpBytesPerRound: ddpBytesPerStep(paramCount, K) * H,
+    });
     progress(
       `requester posted job ${jobId}: mnist-mlp, K=${K}, H=${H}, ${R} rounds, escrow ${posted.escrow} + fee ${posted.fee} wei`,
     );
@@ -234,6 +301,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
           if (path) point.testAccuracy = await accuracyOf(evalRt, path, testBatches);
         }
         history.push(point);
+        emit({ kind: 'round', jobId: jobId.toString(), ...point });
         const signers = ((requester.store.getRound(jobId, round)?.data.records ?? []) as unknown[]).length;
         progress(
           `round ${round + 1}/${R}: train loss ${point.trainLoss.toFixed(3)}` +
@@ -300,6 +368,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     const testAccuracy = await accuracyOf(evalRt, modelPath, testBatches);
     const bytesPerWorker = sent / K;
     await stopAll(nodes);
+    emit({ kind: 'stopped', jobId: jobId.toString() });
 
     // ---- centralized baseline: one model on the pooled shards, same samples and steps (= DDP)
     progress('training the centralized baseline on the pooled data (same steps and samples)…');
@@ -338,6 +407,13 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     await evalRt.dispose();
     await stopAll(nodes);
   }
+}
+
+/** Parameters of an MLP with these layer sizes (weights and biases). */
+function mlpParamCount(sizes: readonly number[]): number {
+  let n = 0;
+  for (let i = 0; i + 1 < sizes.length; i++) n += sizes[i] * sizes[i + 1] + sizes[i + 1];
+  return n;
 }
 
 /** The providers' mean train loss in `round` and the bytes they sent for it, from their stores. */

@@ -1,6 +1,7 @@
 /**
  * The node's HTTP status API (fastify), bound to 127.0.0.1 unless told otherwise. Read-only:
- * `GET /health` and `GET /status` (whatever the node's status provider returns, as JSON).
+ * `GET /health` and `GET /status` (whatever the node's status provider returns, as JSON), plus any
+ * routes the node adds (`routes`: the dashboard, src/dashboard/server.ts).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Startable } from './startable.ts';
@@ -10,6 +11,8 @@ export type StatusApiOptions = {
   /** 0 picks a free port. */
   port?: number;
   status: () => unknown | Promise<unknown>;
+  /** More routes on the same server (registered before it listens). */
+  routes?: (app: FastifyInstance) => void;
 };
 
 export class StatusApi implements Startable {
@@ -29,6 +32,7 @@ export class StatusApi implements Startable {
       const s = await this.#opts.status();
       return JSON.parse(JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
     });
+    this.#opts.routes?.(app);
     const host = this.#opts.host ?? '127.0.0.1';
     const address = await app.listen({ host, port: this.#opts.port ?? 0 });
     this.#app = app;

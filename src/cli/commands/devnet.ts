@@ -3,7 +3,8 @@
  * 127.0.0.1 so other shells can use it with the same --home; then one whole training job by 4
  * providers, a validator and a requester (src/node/devnet-job.ts: the same node daemons as `agora node start`, in this process; `--no-job`
  * skips it). `--json FILE`
- * (the global --json plus a file argument) writes the job summary to FILE.
+ * (the global --json plus a file argument) writes the job summary to FILE. The live dashboard
+ * (src/dashboard/, docs/dashboard.md) is served from the start for as long as the chain serves.
  */
 
 import { writeFileSync } from 'node:fs';
@@ -16,6 +17,8 @@ import { deployProtocol } from '../../chain/deploy.ts';
 import { writeDeployment } from '../../chain/deployments.ts';
 import { devnetAccount } from '../../chain/devnet.ts';
 import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
+import { Dashboard } from '../../dashboard/dashboard.ts';
+import { openBrowser } from '../../dashboard/open-browser.ts';
 import { AgoraError } from '../../errors.ts';
 import { type GovDemoResult, runGovDemo } from '../../gov/demo.ts';
 import { type DevnetJobResult, runDevnetJob } from '../../node/devnet-job.ts';
@@ -58,6 +61,9 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
       '--gov-demo',
       'after the job (if any): a proposal voted by several accounts, executed, the change printed',
     )
+    .option('--dashboard-port <port>', 'port of the live dashboard (0 picks a free one)', '8546')
+    .option('--no-dashboard', 'do not serve the live dashboard')
+    .option('--open', "open the dashboard in this machine's browser")
     .argument('[jsonFile]', 'with --json: write the job summary to this file')
     .action(async (jsonFile: string | undefined, o: DevnetOpts, cmd: Command) => {
       const c = ctx(cmd);
@@ -68,6 +74,46 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
       const deployer = devnetAccount(0);
       const d = await deployProtocol(conn, deployer, { onProgress: (m) => c.out.progress(m) });
       const path = writeDeployment(c.home, d);
+      const logger = createLogger({ name: 'agora-devnet', file: join(c.home, 'logs', 'devnet.log') });
+      let dash: Dashboard | undefined;
+      if (o.dashboard !== false) {
+        const serve = async (port: number) => {
+          const x = new Dashboard({
+            conn,
+            deployment: d,
+            home: c.home,
+            host: o.host,
+            port,
+            rpcUrl: embedded.url,
+            logger,
+          });
+          await x.start();
+          return x;
+        };
+        const port = parsePort(o.dashboardPort);
+        try {
+          dash = await serve(port).catch(async (e: NodeJS.ErrnoException) => {
+            if (e.code !== 'EADDRINUSE' || port === 0) throw e;
+            c.out.progress(`port ${port} is taken: serving the dashboard on a free port`);
+            return serve(0);
+          });
+        } catch (e) {
+          await embedded.stop();
+          throw new AgoraError('DASHBOARD_FAILED', `cannot serve the dashboard: ${(e as Error).message}`, {
+            hint: 'pick another port with --dashboard-port (0 = any free one), or --no-dashboard',
+            cause: e,
+          });
+        }
+        c.out.progress(`dashboard: ${dash.url}`);
+        if (o.open) {
+          const b = openBrowser(dash.url!);
+          if (!b.opened) c.out.progress(`not opening a browser: ${b.how}; open ${dash.url} yourself`);
+        }
+      }
+      const stopAll = async () => {
+        await dash?.stop();
+        await embedded.stop();
+      };
       const token = d.contracts.AgoraToken!;
       const balances = await Promise.all(
         [0, 1, 2].map(async (i) => {
@@ -83,6 +129,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
       );
       const summary = {
         url: embedded.url,
+        ...(dash ? { dashboard: dash.url } : {}),
         chainId: d.chainId,
         contracts: d.contracts,
         deploymentFile: path,
@@ -102,7 +149,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             conn,
             deployment: d,
             home: c.home,
-            logger: createLogger({ name: 'agora-devnet', file: join(c.home, 'logs', 'devnet.log') }),
+            logger,
             providers: int(o.providers, 'providers'),
             rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds'),
             H: int(o.H, 'H'),
@@ -111,9 +158,12 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             aggregator: o.aggregator as TaskAggregatorName,
             calibration: o.calibration as TaskCalibration,
             onProgress: (m) => c.out.progress(m),
+            onEvent: (e) => dash?.onDevnetEvent(e),
           });
+          dash?.jobResult(job);
         } catch (e) {
-          await embedded.stop();
+          dash?.phase('failed', (e as Error).message);
+          await stopAll();
           throw e;
         }
         if (jsonFile) {
@@ -144,6 +194,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
           '',
           `Agora devnet is up: chain ${d.chainId} at ${embedded.url} (${summary.seconds.toFixed(1)} s)`,
           `deployment recorded in ${path}`,
+          ...(dash ? [`dashboard: ${dash.url}`] : []),
           ...Object.entries(d.contracts).map(([k, v]) => `  ${k.padEnd(20)} ${v}`),
           'devnet accounts (public test mnemonic; devnet only):',
           ...balances.map((b) => `  ${b.address}  ${b.agora} AGORA`),
@@ -161,12 +212,13 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
         ].join('\n'),
       );
       if (o.exit) {
-        await embedded.stop();
+        await stopAll();
         return;
       }
+      if (!job) dash?.phase('serving', 'no job (--no-job); the chain serves');
       await untilSignal(async () => {
         c.out.progress('stopping the devnet…');
-        await embedded.stop();
+        await stopAll();
       });
     });
 }
@@ -185,6 +237,9 @@ type DevnetOpts = {
   aggregator: string;
   calibration: string;
   govDemo?: boolean;
+  dashboardPort: string;
+  dashboard?: boolean;
+  open?: boolean;
 };
 
 function jobLines(j: DevnetJobResult): string[] {

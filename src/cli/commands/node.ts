@@ -9,11 +9,14 @@
  */
 import { type Command, Option } from 'commander';
 import { type LocalAccount, parseEther } from 'viem';
+import { Dashboard } from '../../dashboard/dashboard.ts';
+import { openBrowser } from '../../dashboard/open-browser.ts';
 import { AgoraError } from '../../errors.ts';
+import type { RoundCommitted } from '../../node/coordinator.ts';
 import { NODE_ROLES, NodeDaemon, type NodeRole } from '../../node/daemon.ts';
 import { contractsOf } from '../../node/node-contracts.ts';
 import type { CliContext } from '../context.ts';
-import { untilSignal } from './chain.ts';
+import { parsePort, untilSignal } from './chain.ts';
 
 type Ctx = (cmd: Command) => CliContext;
 type NodeOpts = {
@@ -28,6 +31,8 @@ type NodeOpts = {
   pollMs: string;
   once?: boolean;
   faultDivergeRound?: string;
+  dashboard?: string;
+  open?: boolean;
 };
 
 export function registerNodeCommands(program: Command, ctx: Ctx): void {
@@ -43,6 +48,11 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
     .option('--listen <multiaddr>', 'libp2p listen address for job networks', '/ip4/127.0.0.1/tcp/0')
     .option('--bootstrap <multiaddrs>', 'comma-separated multiaddrs to dial for job networks (the requester)')
     .option('--once', 'do one poll and exit (scripts, tests)')
+    .option(
+      '--dashboard <port>',
+      "serve the live dashboard of this node's view on 127.0.0.1:PORT (0: a free port)",
+    )
+    .option('--open', 'with --dashboard: open it in the browser')
     .addOption(new Option('--byzantine', 'fault injection: send sign-flipped pseudo-gradients').hideHelp())
     .addOption(
       new Option('--fault-diverge-round <round>', 'fault injection: a wrong model in round R').hideHelp(),
@@ -66,6 +76,10 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
       const contracts = contractsOf(d);
       const account = (await c.signer(conn)) as LocalAccount;
       const name = o.name ?? o.role;
+      const dash =
+        o.dashboard !== undefined
+          ? new Dashboard({ conn, deployment: d, home: c.home, port: parsePort(o.dashboard) })
+          : undefined;
       const daemon = new NodeDaemon({
         role: o.role as NodeRole,
         name,
@@ -85,8 +99,36 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
         byzantine: o.byzantine === true,
         ...(o.faultDivergeRound !== undefined ? { divergeRound: Number(o.faultDivergeRound) } : {}),
         onProgress: (m) => c.out.progress(m),
+        ...(dash
+          ? {
+              onRoundCommitted: (x: RoundCommitted) =>
+                dash.onDevnetEvent({ kind: 'committed', ...x, jobId: x.jobId.toString() }),
+            }
+          : {}),
       });
       await daemon.start();
+      if (dash) {
+        await dash.start();
+        dash.onDevnetEvent({
+          kind: 'nodes',
+          nodes: [
+            {
+              name,
+              role: o.role as NodeRole,
+              address: daemon.address,
+              dir: daemon.dir,
+              ...(daemon.statusUrl ? { statusUrl: daemon.statusUrl } : {}),
+              ...(daemon.datasetId !== undefined ? { datasetId: daemon.datasetId.toString() } : {}),
+            },
+          ],
+        });
+        dash.phase('serving', `${name} (${o.role}) running`);
+        c.out.progress(`dashboard: ${dash.url}`);
+        if (o.open) {
+          const b = openBrowser(dash.url!);
+          if (!b.opened) c.out.progress(`not opening a browser: ${b.how}; open ${dash.url} yourself`);
+        }
+      }
       if (daemon.coordinatorAddress)
         c.out.progress(`${name}: coordinator address ${daemon.coordinatorAddress}`);
       const statusUrl = () => daemon.statusUrl;
@@ -96,11 +138,13 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
       );
       if (o.once) {
         await daemon.stop();
+        await dash?.stop();
         return;
       }
       await untilSignal(async () => {
         c.out.progress(`stopping ${name}…`);
         await daemon.stop();
+        await dash?.stop();
       });
     });
 }
