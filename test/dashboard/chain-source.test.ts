@@ -9,13 +9,13 @@ import { deployProtocol } from '../../src/chain/deploy.ts';
 import type { Deployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
-import { governanceClient } from '../../src/chain/governance.ts';
 import { paramActions } from '../../src/chain/protocol-params.ts';
 import { ChainSource } from '../../src/dashboard/chain-source.ts';
 import { Dashboard } from '../../src/dashboard/dashboard.ts';
 import { DashboardHub } from '../../src/dashboard/hub.ts';
 import { applyPatch, emptyState } from '../../src/dashboard/patch.ts';
 import type { Patch } from '../../src/dashboard/types.ts';
+import { governanceClient } from '../../src/gov/governance.ts';
 import { tempHome } from '../helpers/cli.ts';
 
 describe('dashboard chain adapter', () => {
@@ -53,7 +53,7 @@ describe('dashboard chain adapter', () => {
     const s = hub.snapshot().state;
     expect(Object.keys(s.contracts)).toEqual(Object.keys(deployment.contracts));
     expect(s.params.slash).toBe('50% of the locked stake');
-    expect(s.params['minimum provider stake']).toBe('100 AGORA');
+    expect(s.params['minStake (provider stake)']).toBe('100 AGORA');
     expect(Object.values(s.txs).some((t) => t.contract === 'TrainingLedger' && t.fn === 'deploy')).toBe(true);
     expect(
       Object.values(s.events).some(
