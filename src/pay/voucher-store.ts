@@ -293,46 +293,80 @@ export class VoucherStore {
       );
     }
     const minIncrement = opts.minIncrement ?? 1n;
-    return this.#tx(() => {
-      const c = this.#requireUsable(k, 'accept voucher'); // re-read: state may have changed while verifying
-      const prev = this.received(k);
-      const previous = prev?.cumulative ?? 0n;
-      if (v.cumulativeAmount <= previous) {
-        throw new AgoraError(
-          'PAY_NOT_INCREASING',
-          `accept voucher: ${describe(k)} voucher amount ${v.cumulativeAmount} is not above ${previous}`,
-          {
-            hint: 'each voucher must state a higher cumulative total than the last one',
-          },
-        );
-      }
-      const increment = v.cumulativeAmount - previous;
-      if (increment < minIncrement) {
-        throw new AgoraError(
-          'PAY_UNDERPAID',
-          `accept voucher: ${describe(k)} voucher adds ${increment}, the price is ${minIncrement}`,
-          {
-            hint: `send a voucher for cumulative ${previous + minIncrement} or more`,
-          },
-        );
-      }
-      if (v.cumulativeAmount > c.deposit) {
-        throw new AgoraError(
-          'PAY_OVER_DEPOSIT',
-          `accept voucher: ${describe(k)} voucher amount ${v.cumulativeAmount} exceeds the deposit ${c.deposit}`,
-          {
-            hint: 'the sender must top up the channel first',
-          },
-        );
-      }
-      this.#db
-        .prepare(
-          `INSERT INTO received (chain_id, contract, channel_id, cumulative, signature, settled, updated_at) VALUES (?, ?, ?, ?, ?, '0', ?)
-           ON CONFLICT (chain_id, contract, channel_id) DO UPDATE SET cumulative = excluded.cumulative, signature = excluded.signature, updated_at = excluded.updated_at`,
-        )
-        .run(...keyArgs(k), v.cumulativeAmount.toString(), v.signature, Date.now());
-      return { previous, cumulative: v.cumulativeAmount, increment };
-    });
+    return this.#tx(() => this.#checkAndStore(v, k, minIncrement));
+  }
+
+  /**
+   * Persists a batch of vouchers whose signatures the caller has ALREADY verified against each
+   * channel's recorded sender, in ONE write transaction (one fsync for the batch). Each voucher is
+   * checked like `acceptVoucher` (recipient, channel state, increasing, price, deposit) in order, so
+   * two vouchers of one channel in a batch are checked against each other. Returns, per voucher, its
+   * result or the AgoraError that refused it (a refused voucher stores nothing).
+   */
+  acceptVerifiedBatch(
+    items: readonly { v: SignedVoucher; minIncrement: bigint; recipient: Address }[],
+  ): (AcceptResult | AgoraError)[] {
+    return this.#tx(() =>
+      items.map(({ v, minIncrement, recipient }) => {
+        const k = voucherKey(v);
+        try {
+          const c = this.#requireUsable(k, 'accept voucher');
+          if (c.recipient !== getAddress(recipient)) {
+            throw new AgoraError(
+              'PAY_NOT_RECIPIENT',
+              `accept voucher: ${describe(k)} pays ${c.recipient}, not us (${getAddress(recipient)})`,
+              { hint: 'the payer must open a channel to this agent' },
+            );
+          }
+          return this.#checkAndStore(v, k, minIncrement);
+        } catch (e) {
+          if (e instanceof AgoraError) return e;
+          throw e;
+        }
+      }),
+    );
+  }
+
+  /** Inside a write transaction: the amount checks of a voucher with a verified signature, then the write. */
+  #checkAndStore(v: SignedVoucher, k: ChannelKey, minIncrement: bigint): AcceptResult {
+    const c = this.#requireUsable(k, 'accept voucher'); // re-read: state may have changed while verifying
+    const prev = this.received(k);
+    const previous = prev?.cumulative ?? 0n;
+    if (v.cumulativeAmount <= previous) {
+      throw new AgoraError(
+        'PAY_NOT_INCREASING',
+        `accept voucher: ${describe(k)} voucher amount ${v.cumulativeAmount} is not above ${previous}`,
+        {
+          hint: 'each voucher must state a higher cumulative total than the last one',
+        },
+      );
+    }
+    const increment = v.cumulativeAmount - previous;
+    if (increment < minIncrement) {
+      throw new AgoraError(
+        'PAY_UNDERPAID',
+        `accept voucher: ${describe(k)} voucher adds ${increment}, the price is ${minIncrement}`,
+        {
+          hint: `send a voucher for cumulative ${previous + minIncrement} or more`,
+        },
+      );
+    }
+    if (v.cumulativeAmount > c.deposit) {
+      throw new AgoraError(
+        'PAY_OVER_DEPOSIT',
+        `accept voucher: ${describe(k)} voucher amount ${v.cumulativeAmount} exceeds the deposit ${c.deposit}`,
+        {
+          hint: 'the sender must top up the channel first',
+        },
+      );
+    }
+    this.#db
+      .prepare(
+        `INSERT INTO received (chain_id, contract, channel_id, cumulative, signature, settled, updated_at) VALUES (?, ?, ?, ?, ?, '0', ?)
+         ON CONFLICT (chain_id, contract, channel_id) DO UPDATE SET cumulative = excluded.cumulative, signature = excluded.signature, updated_at = excluded.updated_at`,
+      )
+      .run(...keyArgs(k), v.cumulativeAmount.toString(), v.signature, Date.now());
+    return { previous, cumulative: v.cumulativeAmount, increment };
   }
 
   /** The highest voucher received on the channel and how much of it is settled. */
