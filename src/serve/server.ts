@@ -223,15 +223,13 @@ export async function createModelServer(opts: ServerOptions): Promise<ModelServe
   app.post<{ Params: { id: string } }>('/v1/models/:id/predict', async (req, reply) => {
     const m = byId.get(req.params.id);
     if (!m) {
-      reply
-        .code(404)
-        .send(
-          errorBody(
-            new AgoraError('SERVE_NO_SUCH_MODEL', `no model ${req.params.id} here`, {
-              hint: `models: ${[...byId.keys()].join(', ')}`,
-            }),
-          ),
-        );
+      reply.code(404).send(
+        errorBody(
+          new AgoraError('SERVE_NO_SUCH_MODEL', `no model ${req.params.id} here`, {
+            hint: `models: ${[...byId.keys()].join(', ')}`,
+          }),
+        ),
+      );
       return reply;
     }
     let parsed: { x: Float32Array; rows: number };
