@@ -10,6 +10,9 @@ import { registerDevnetCommand } from './commands/devnet.ts';
 import { registerJobCommands } from './commands/job.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerNodeCommands } from './commands/node.ts';
+import { registerPayCommands } from './commands/pay.ts';
+import { registerQueryCommand } from './commands/query.ts';
+import { registerServeCommand } from './commands/serve.ts';
 import { registerWalletCommands } from './commands/wallet.ts';
 import { type CliContext, createContext, type GlobalOptions } from './context.ts';
 
@@ -36,6 +39,9 @@ export function buildProgram(): Command {
   registerModelCommands(program, ctx);
   registerJobCommands(program, ctx);
   registerNodeCommands(program, ctx);
+  registerServeCommand(program, ctx);
+  registerQueryCommand(program, ctx);
+  registerPayCommands(program, ctx);
   for (const sub of program.commands) {
     sub.exitOverride();
     for (const leaf of sub.commands) leaf.exitOverride();
