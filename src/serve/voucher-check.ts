@@ -4,7 +4,7 @@
  * A voucher is an EIP-712 signature; its digest is two Keccak-256 hashes (done here directly, no
  * typed-data encoder per request). The first voucher of a sender is checked by full public-key
  * recovery (the recovered address must be the channel's sender). After that the sender's public
- * key is known, and each voucher is checked as ECDSA with a precomputed window table for that key:
+ * key is known, and each voucher is checked as ECDSA with a precomputed window table (w = 6) for that key:
  * u1·G + u2·Q with both multiplications on precomputed tables, about 3× faster than recovery.
  * The check also pins the recovery byte `v` (27/28) to the parity of R, so every accepted voucher
  * recovers to the sender on-chain too (OpenZeppelin's ECDSA: low s, v ∈ {27, 28}).
@@ -154,7 +154,7 @@ export class SenderKeys {
     const q = recoverPoint(digest, sig);
     if (!q || pointAddress(q) !== getAddress(sender)) return false;
     if (this.#keys.size >= this.maxKeys) this.#keys.delete(this.#keys.keys().next().value as Address);
-    q.precompute(8, false);
+    q.precompute(6, false); // window 6: ~50 ms once per sender, ~90% of window 8's speed (~150 ms)
     this.#keys.set(sender, q);
     return true;
   }
