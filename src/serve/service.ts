@@ -15,6 +15,7 @@ import { ChannelClient } from '../pay/channel-client.ts';
 import { Payee } from '../pay/payee.ts';
 import { VoucherStore } from '../pay/voucher-store.ts';
 import { ChannelGate } from './channel-gate.ts';
+import { ExactScheme } from './exact-scheme.ts';
 import { loadModelDir, type ServedModel } from './model.ts';
 import { ChannelScheme, type PaymentScheme } from './payment.ts';
 import { createModelServer, type ModelServer } from './server.ts';
@@ -69,6 +70,8 @@ export type PaidServeOptions = {
   settleThreshold?: bigint;
   /** Chain polling interval of the settler, ms (default 15 s). */
   pollIntervalMs?: number;
+  /** Also accept x402 `exact` (EIP-3009 transferWithAuthorization of AgoraToken; one tx per query). */
+  exact?: boolean;
   /** Shortest challenge period accepted, s (default 600). */
   minChallengePeriod?: number;
   onError?: (e: unknown) => void;
@@ -110,6 +113,7 @@ export class ServeService implements Startable {
       const minChallengePeriod = p.minChallengePeriod ?? 600;
       this.gate = new ChannelGate({ payee: this.payee, minChallengePeriod });
       schemes.push(new ChannelScheme(this.gate, p.token, minChallengePeriod));
+      if (p.exact) schemes.push(await ExactScheme.create(p.conn, p.account, p.token));
     }
     this.server = await createModelServer({
       models: this.#o.models,

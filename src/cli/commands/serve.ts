@@ -20,6 +20,7 @@ type ServeOpts = {
   minChallenge: string;
   maxRows: string;
   poll: string;
+  exact?: boolean;
 };
 
 export function registerServeCommand(program: Command, ctx: Ctx): void {
@@ -41,6 +42,10 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
       'settle a channel on-chain once this much is unsettled (default 100 × price)',
     )
     .option('--min-challenge <seconds>', 'refuse channels with a shorter challenge period', '600')
+    .option(
+      '--exact',
+      'also accept x402 exact (one EIP-3009 AgoraToken transfer per query, for stock x402 clients)',
+    )
     .option('--max-rows <n>', 'most input rows per request', '64')
     .option('--poll <seconds>', 'how often to check channels on-chain (settle, closing payers)', '15')
     .action(async (o: ServeOpts, cmd: Command) => {
@@ -75,6 +80,7 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
           settleThreshold: o.settleThreshold ? amountOf(o.settleThreshold, '--settle-threshold') : undefined,
           minChallengePeriod: Number(o.minChallenge),
           pollIntervalMs: Number(o.poll) * 1000,
+          exact: o.exact === true,
           onError: (e) => c.out.progress(`settlement: ${(e as Error).message}`),
         };
       }
@@ -98,7 +104,7 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
           })),
           price: price.toString(),
           payTo: payment?.account.address ?? null,
-          schemes: payment ? ['agora-channel'] : [],
+          schemes: payment ? ['agora-channel', ...(o.exact ? ['exact'] : [])] : [],
         },
         () =>
           [
@@ -108,7 +114,7 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
                 `  ${service.url}/v1/models/${m.id}/predict  job ${m.jobId ?? '-'}  model ${m.modelHash}`,
             ),
             price > 0n
-              ? `price ${formatEther(price)} AGORA per row, paid to ${payment!.account.address} (x402 v2, agora-channel)`
+              ? `price ${formatEther(price)} AGORA per row, paid to ${payment!.account.address} (x402 v2, agora-channel${o.exact ? ' and exact' : ''})`
               : 'free (no payment asked)',
             'Ctrl-C to stop',
           ].join('\n'),
