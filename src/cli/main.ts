@@ -7,6 +7,7 @@ import { AgoraError, isAgoraError } from '../errors.ts';
 import { registerChainCommands } from './commands/chain.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
+import { registerEarningsCommand } from './commands/earnings.ts';
 import { registerJobCommands } from './commands/job.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerNodeCommands } from './commands/node.ts';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerDevnetCommand(program, ctx);
   registerDataCommands(program, ctx);
   registerModelCommands(program, ctx);
+  registerEarningsCommand(program, ctx);
   registerJobCommands(program, ctx);
   registerNodeCommands(program, ctx);
   registerServeCommand(program, ctx);

@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS sent (
   cumulative TEXT NOT NULL, signature TEXT, updated_at INTEGER NOT NULL,
   PRIMARY KEY (chain_id, contract, channel_id)
 );
+CREATE TABLE IF NOT EXISTS earnings (
+  tag TEXT PRIMARY KEY, amount TEXT NOT NULL, updated_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS received (
   chain_id INTEGER NOT NULL, contract TEXT NOT NULL, channel_id TEXT NOT NULL,
   cumulative TEXT NOT NULL, signature TEXT NOT NULL, settled TEXT NOT NULL, updated_at INTEGER NOT NULL,
@@ -304,10 +307,10 @@ export class VoucherStore {
    * result or the AgoraError that refused it (a refused voucher stores nothing).
    */
   acceptVerifiedBatch(
-    items: readonly { v: SignedVoucher; minIncrement: bigint; recipient: Address }[],
+    items: readonly { v: SignedVoucher; minIncrement: bigint; recipient: Address; tag?: string }[],
   ): (AcceptResult | AgoraError)[] {
     return this.#tx(() =>
-      items.map(({ v, minIncrement, recipient }) => {
+      items.map(({ v, minIncrement, recipient, tag }) => {
         const k = voucherKey(v);
         try {
           const c = this.#requireUsable(k, 'accept voucher');
@@ -318,13 +321,38 @@ export class VoucherStore {
               { hint: 'the payer must open a channel to this agent' },
             );
           }
-          return this.#checkAndStore(v, k, minIncrement);
+          const r = this.#checkAndStore(v, k, minIncrement);
+          if (tag !== undefined) this.#addEarning(tag, r.increment);
+          return r;
         } catch (e) {
           if (e instanceof AgoraError) return e;
           throw e;
         }
       }),
     );
+  }
+
+  /**
+   * What the payee earned per product (`tag`, e.g. a model hash): increments recorded in the same
+   * transaction as the voucher that paid them (`acceptVerifiedBatch` with a tag), or by `addEarning`.
+   */
+  earned(tag: string): bigint {
+    const r = this.#db.prepare('SELECT amount FROM earnings WHERE tag = ?').get(tag) as Row | undefined;
+    return r ? BigInt(r.amount as string) : 0n;
+  }
+
+  /** Records `amount` more earned for `tag` (e.g. a payment settled outside a channel). */
+  addEarning(tag: string, amount: bigint): void {
+    this.#tx(() => this.#addEarning(tag, amount));
+  }
+
+  #addEarning(tag: string, amount: bigint): void {
+    const next = this.earned(tag) + amount;
+    this.#db
+      .prepare(
+        'INSERT INTO earnings (tag, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT (tag) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at',
+      )
+      .run(tag, next.toString(), Date.now());
   }
 
   /** Inside a write transaction: the amount checks of a voucher with a verified signature, then the write. */

@@ -27,6 +27,7 @@ export type ChannelGateOptions = {
 type Waiting = {
   v: SignedVoucher;
   price: bigint;
+  tag?: string;
   resolve: (r: AcceptResult) => void;
   reject: (e: unknown) => void;
 };
@@ -67,10 +68,11 @@ export class ChannelGate {
   }
 
   /**
-   * Checks the voucher pays at least `price` more on a channel to us, and persists it. Resolves once
+   * Checks the voucher pays at least `price` more on a channel to us, and persists it (with the
+   * increment counted as earned for `tag`, e.g. the model hash, in the same transaction). Resolves once
    * it is committed to disk: serve the request only then. Rejects with an AgoraError saying why.
    */
-  async accept(v: SignedVoucher, price: bigint): Promise<AcceptResult> {
+  async accept(v: SignedVoucher, price: bigint, tag?: string): Promise<AcceptResult> {
     try {
       if (v.chainId !== this.chainId) {
         throw new AgoraError(
@@ -134,7 +136,7 @@ export class ChannelGate {
       throw e;
     }
     return new Promise<AcceptResult>((resolve, reject) => {
-      this.#queue.push({ v, price, resolve, reject });
+      this.#queue.push({ v, price, tag, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.#commit());
@@ -150,7 +152,7 @@ export class ChannelGate {
     let results: (AcceptResult | AgoraError)[];
     try {
       results = this.store.acceptVerifiedBatch(
-        batch.map((w) => ({ v: w.v, minIncrement: w.price, recipient: this.recipient })),
+        batch.map((w) => ({ v: w.v, minIncrement: w.price, recipient: this.recipient, tag: w.tag })),
       );
       this.stats.commits++;
     } catch (e) {

@@ -93,6 +93,8 @@ export class ExactScheme implements PaymentScheme {
   readonly token: Address;
   readonly #domain: { name: string; version: string };
   readonly #pending = new Set<string>();
+  /** Where settled payments are counted as earned per model (optional). */
+  earnings?: { addEarning(tag: string, amount: bigint): void };
 
   private constructor(
     conn: ChainConnection,

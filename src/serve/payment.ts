@@ -59,7 +59,7 @@ export class ChannelScheme implements PaymentScheme {
 
   async pay(payload: PaymentPayload, ctx: PriceContext): Promise<SettleResponse> {
     const v = channelVoucherOf(payload);
-    const r = await this.gate.accept(v, ctx.price);
+    const r = await this.gate.accept(v, ctx.price, ctx.modelHash);
     return {
       success: true,
       transaction: '',

@@ -113,7 +113,11 @@ export class ServeService implements Startable {
       const minChallengePeriod = p.minChallengePeriod ?? 600;
       this.gate = new ChannelGate({ payee: this.payee, minChallengePeriod });
       schemes.push(new ChannelScheme(this.gate, p.token, minChallengePeriod));
-      if (p.exact) schemes.push(await ExactScheme.create(p.conn, p.account, p.token));
+      if (p.exact) {
+        const exact = await ExactScheme.create(p.conn, p.account, p.token);
+        exact.earnings = p.store;
+        schemes.push(exact);
+      }
     }
     this.server = await createModelServer({
       models: this.#o.models,
