@@ -10,6 +10,7 @@ import { registerDevnetCommand } from './commands/devnet.ts';
 import { registerEarningsCommand } from './commands/earnings.ts';
 import { registerJobCommands } from './commands/job.ts';
 import { registerModelCommands } from './commands/model.ts';
+import { registerModelsCommand } from './commands/models.ts';
 import { registerNodeCommands } from './commands/node.ts';
 import { registerPayCommands } from './commands/pay.ts';
 import { registerQueryCommand } from './commands/query.ts';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerNodeCommands(program, ctx);
   registerServeCommand(program, ctx);
   registerQueryCommand(program, ctx);
+  registerModelsCommand(program, ctx);
   registerPayCommands(program, ctx);
   for (const sub of program.commands) {
     sub.exitOverride();

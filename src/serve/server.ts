@@ -40,6 +40,8 @@ export type ServerOptions = {
   /** Intra-op threads per model session (default 1). */
   threads?: number;
   logger?: boolean;
+  /** A signed announcement of this server's models, served at /v1/announcement. */
+  announce?: (endpoint: string) => Promise<unknown>;
 };
 
 export type ModelServer = {
@@ -179,6 +181,21 @@ export async function createModelServer(opts: ServerOptions): Promise<ModelServe
   });
 
   app.get('/health', async () => ({ ok: true, models: opts.models.length }));
+  let announcement: Promise<unknown> | undefined;
+  app.get('/v1/announcement', async (req, reply) => {
+    if (!opts.announce) {
+      reply.code(404).send({
+        error: {
+          code: 'SERVE_NO_ANNOUNCEMENT',
+          message: 'this server does not announce its models',
+          hint: 'it is free: see /v1/models',
+        },
+      });
+      return reply;
+    }
+    announcement ??= opts.announce(`${req.protocol}://${req.host}`);
+    return announcement;
+  });
   app.get('/openapi.json', async () =>
     openApiDocument({
       models: opts.models,

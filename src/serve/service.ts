@@ -14,6 +14,7 @@ import type { Startable } from '../node/startable.ts';
 import { ChannelClient } from '../pay/channel-client.ts';
 import { Payee } from '../pay/payee.ts';
 import { VoucherStore } from '../pay/voucher-store.ts';
+import { signAnnouncement } from './announcement.ts';
 import { ChannelGate } from './channel-gate.ts';
 import { ExactScheme } from './exact-scheme.ts';
 import { loadModelDir, type ServedModel } from './model.ts';
@@ -119,8 +120,36 @@ export class ServeService implements Startable {
         schemes.push(exact);
       }
     }
+    const models = this.#o.models;
     this.server = await createModelServer({
-      models: this.#o.models,
+      models,
+      announce: p
+        ? (endpoint) =>
+            signAnnouncement(p.account, {
+              kind: 'agora-model-announcement',
+              version: 1,
+              endpoint,
+              seller: p.account.address,
+              chainId: p.conn.chainId,
+              token: p.token,
+              paymentChannels: p.paymentChannels,
+              schemes: schemes.map((s) => s.scheme),
+              issuedAt: Math.floor(Date.now() / 1000),
+              models: models.map((m) => ({
+                id: m.id,
+                jobId: m.jobId,
+                modelHash: m.modelHash,
+                task: m.task,
+                unitPrice: p.unitPrice.toString(),
+                ...(m.manifest
+                  ? {
+                      rounds: m.manifest.rounds.length,
+                      datasets: m.manifest.datasets.map((d) => d.datasetId),
+                    }
+                  : {}),
+              })),
+            })
+        : undefined,
       unitPrice: p?.unitPrice ?? 0n,
       schemes,
       maxRows: this.#o.maxRows,

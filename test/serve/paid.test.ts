@@ -12,6 +12,7 @@ import { ChannelClient } from '../../src/pay/channel-client.ts';
 import { Payer } from '../../src/pay/payer.ts';
 import { signVoucher, voucherToJson } from '../../src/pay/voucher.ts';
 import { VoucherStore } from '../../src/pay/voucher-store.ts';
+import { verifyAnnouncement } from '../../src/serve/announcement.ts';
 import { PayingClient } from '../../src/serve/client.ts';
 import { loadModelDir } from '../../src/serve/model.ts';
 import { ServeService } from '../../src/serve/service.ts';
@@ -92,6 +93,29 @@ describe('agora-channel over x402 v2', () => {
     ]);
   });
 
+  it('announces its models, price and endpoint, signed by the seller', async () => {
+    const j = (await (await fetch(`${service.url}/v1/announcement`)).json()) as Record<string, unknown>;
+    const a = await verifyAnnouncement(j);
+    expect(a).toMatchObject({
+      endpoint: service.url,
+      seller: fx.accounts[1].address,
+      chainId: 31337,
+      paymentChannels: fx.channels,
+      schemes: ['agora-channel'],
+    });
+    expect(a.models).toEqual([
+      expect.objectContaining({
+        id: '3',
+        jobId: '3',
+        modelHash: trained.modelHash,
+        unitPrice: PRICE.toString(),
+      }),
+    ]);
+    await expect(verifyAnnouncement({ ...j, endpoint: 'http://evil.example' })).rejects.toMatchObject({
+      code: 'ANNOUNCE_INVALID',
+    });
+  });
+
   it('buys 1,000 predictions through one channel; the server settles, the payer closes, balances add up to the wei', async () => {
     const [buyer, seller] = [fx.accounts[2], fx.accounts[1]];
     const buyerStore = new VoucherStore(join(dir, 'buyer.sqlite'));
@@ -148,6 +172,7 @@ describe('agora-channel over x402 v2', () => {
     const payee = service.payee!;
     const key = payee.key(channelId!);
     expect(payee.store.received(key)?.cumulative).toBe(1000n * PRICE);
+    expect(payee.store.earned(trained.modelHash)).toBe(1000n * PRICE); // counted for the model with each voucher
     const t = await payee.tick();
     expect(t.settled).toEqual([channelId]);
     expect(await balanceOf(fx.conn, fx.token, seller.address)).toBe(seller0 + 1000n * PRICE);
