@@ -22,6 +22,7 @@ export type ServeChildConfig = {
   settleThreshold?: string;
   pollMs?: number;
   port?: number;
+  verifyThreads?: number;
 };
 
 const cfg = JSON.parse(process.env.AGORA_SERVE_CHILD ?? '{}') as ServeChildConfig;
@@ -41,6 +42,7 @@ const service = new ServeService({
           settleThreshold: parseEther(cfg.settleThreshold ?? '10'),
           pollIntervalMs: cfg.pollMs ?? 1000,
           minChallengePeriod: 60,
+          verifyThreads: cfg.verifyThreads ?? 0,
           onError: (e) => process.stderr.write(`settle: ${(e as Error).message}\n`),
         },
       }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:serve -- [--json FILE] [--seconds S] [--clients C]`: pay-per-query throughput of
+ * `npm run bench:serve -- [--json FILE] [--seconds S] [--clients C] [--verify-threads N]`: pay-per-query throughput of
  * `agora serve` on loopback, in one run.
  *
  * An embedded chain (served over HTTP) holds AGORA and PaymentChannels; a small MNIST MLP is trained
@@ -37,6 +37,7 @@ const jsonOut = process.argv.includes('--json') ? arg('json', '') : '';
 const SECONDS = Number(arg('seconds', '5'));
 const CLIENTS = Number(arg('clients', '16'));
 const PER_CLIENT = Number(arg('vouchers', '1200'));
+const VERIFY_THREADS = Number(arg('verify-threads', '1'));
 const PRICE = parseEther('0.001');
 const log = (m: string) => process.stderr.write(`[bench:serve] ${m}\n`);
 
@@ -218,6 +219,7 @@ const paid = await startChild({
   account: 1,
   settleThreshold: '2',
   pollMs: 2000,
+  verifyThreads: VERIFY_THREADS,
 });
 const seller = accounts[1].address;
 const domain = { chainId: conn.chainId, verifyingContract: channels };
@@ -319,6 +321,7 @@ const result = {
   vouchersCheckedAgainstStore: checked,
   onchainTxs: txs,
   clients: CLIENTS,
+  verifyThreads: VERIFY_THREADS,
   seconds: SECONDS,
   price: PRICE.toString(),
   settleThreshold: parseEther('2').toString(),

@@ -14,7 +14,7 @@ import {
   type VoucherStore,
   voucherKey,
 } from '../pay/voucher-store.ts';
-import { SenderKeys } from './voucher-check.ts';
+import { InlineVerifier, type VoucherVerifier } from './verifier-pool.ts';
 
 export type ChannelGateOptions = {
   payee: Payee;
@@ -22,6 +22,8 @@ export type ChannelGateOptions = {
   channelMaxAgeMs?: number;
   /** Refuse channels whose challenge period is shorter (s, default 0: the contract's bounds). */
   minChallengePeriod?: number;
+  /** Where signatures are checked (default: on this thread; `VerifierPool` for worker threads). */
+  verifier?: VoucherVerifier;
 };
 
 type Waiting = {
@@ -40,7 +42,7 @@ export class ChannelGate {
   readonly recipient: Address;
   readonly chainId: number;
   readonly contract: Address;
-  readonly #keys = new SenderKeys();
+  readonly verifier: VoucherVerifier;
   readonly #maxAge: number;
   readonly #minPeriod: number;
   readonly #refreshing = new Map<Hex, Promise<StoredChannel>>();
@@ -56,6 +58,7 @@ export class ChannelGate {
     this.contract = opts.payee.client.address;
     this.#maxAge = opts.channelMaxAgeMs ?? 30_000;
     this.#minPeriod = opts.minChallengePeriod ?? 0;
+    this.verifier = opts.verifier ?? new InlineVerifier();
   }
 
   #refresh(channelId: Hex): Promise<StoredChannel> {
@@ -122,7 +125,7 @@ export class ChannelGate {
           },
         );
       }
-      if (!this.#keys.verify(v, c.sender)) {
+      if (!(await this.verifier.verify(v, c.sender))) {
         throw new AgoraError(
           'PAY_BAD_SIGNATURE',
           `the voucher on channel ${v.channelId} is not signed by its sender ${c.sender}`,

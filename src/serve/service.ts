@@ -20,6 +20,7 @@ import { ExactScheme } from './exact-scheme.ts';
 import { loadModelDir, type ServedModel } from './model.ts';
 import { ChannelScheme, type PaymentScheme } from './payment.ts';
 import { createModelServer, type ModelServer } from './server.ts';
+import { VerifierPool } from './verifier-pool.ts';
 
 /** Where an agent's channel money state lives (payer and payee sides share one sqlite file). */
 export function channelStorePath(home: string): string {
@@ -71,6 +72,8 @@ export type PaidServeOptions = {
   settleThreshold?: bigint;
   /** Chain polling interval of the settler, ms (default 15 s). */
   pollIntervalMs?: number;
+  /** Worker threads that check voucher signatures (default 0: on the main thread). */
+  verifyThreads?: number;
   /** Also accept x402 `exact` (EIP-3009 transferWithAuthorization of AgoraToken; one tx per query). */
   exact?: boolean;
   /** Shortest challenge period accepted, s (default 600). */
@@ -112,7 +115,11 @@ export class ServeService implements Startable {
         onError: p.onError,
       });
       const minChallengePeriod = p.minChallengePeriod ?? 600;
-      this.gate = new ChannelGate({ payee: this.payee, minChallengePeriod });
+      this.gate = new ChannelGate({
+        payee: this.payee,
+        minChallengePeriod,
+        ...(p.verifyThreads ? { verifier: new VerifierPool(p.verifyThreads) } : {}),
+      });
       schemes.push(new ChannelScheme(this.gate, p.token, minChallengePeriod));
       if (p.exact) {
         const exact = await ExactScheme.create(p.conn, p.account, p.token);
@@ -162,5 +169,6 @@ export class ServeService implements Startable {
   async stop(): Promise<void> {
     await this.server?.close();
     await this.payee?.stop();
+    await this.gate?.verifier.close();
   }
 }

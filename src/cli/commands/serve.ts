@@ -21,6 +21,7 @@ type ServeOpts = {
   maxRows: string;
   poll: string;
   exact?: boolean;
+  verifyThreads: string;
 };
 
 export function registerServeCommand(program: Command, ctx: Ctx): void {
@@ -46,6 +47,7 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
       '--exact',
       'also accept x402 exact (one EIP-3009 AgoraToken transfer per query, for stock x402 clients)',
     )
+    .option('--verify-threads <n>', 'worker threads checking voucher signatures (0 = main thread)', '1')
     .option('--max-rows <n>', 'most input rows per request', '64')
     .option('--poll <seconds>', 'how often to check channels on-chain (settle, closing payers)', '15')
     .action(async (o: ServeOpts, cmd: Command) => {
@@ -81,6 +83,7 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
           minChallengePeriod: Number(o.minChallenge),
           pollIntervalMs: Number(o.poll) * 1000,
           exact: o.exact === true,
+          verifyThreads: Number(o.verifyThreads),
           onError: (e) => c.out.progress(`settlement: ${(e as Error).message}`),
         };
       }
