@@ -41,12 +41,13 @@ async function predictUrl(url: string): Promise<string> {
     });
   }
   const j = (await res.json().catch(() => ({}))) as { models?: { id: string }[] };
-  if (!j.models || j.models.length !== 1) {
-    throw new AgoraError('QUERY_WHICH_MODEL', `${base} serves ${j.models?.length ?? 0} models`, {
-      hint: `pass the model's predict URL: ${base}/v1/models/<id>/predict (ids: ${(j.models ?? []).map((m) => m.id).join(', ')})`,
+  const models = j.models ?? [];
+  if (models.length !== 1) {
+    throw new AgoraError('QUERY_WHICH_MODEL', `${base} serves ${models.length} models`, {
+      hint: `pass the model's predict URL: ${base}/v1/models/<id>/predict (ids: ${models.map((m) => m.id).join(', ')})`,
     });
   }
-  return `${base}/v1/models/${j.models[0].id}/predict`;
+  return `${base}/v1/models/${models[0].id}/predict`;
 }
 
 export function registerQueryCommand(program: Command, ctx: Ctx): void {
