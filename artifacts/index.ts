@@ -8,6 +8,7 @@ export { ChannelReentrantToken } from './ChannelReentrantToken.ts';
 export { ComputeMarket } from './ComputeMarket.ts';
 export { DataRegistry } from './DataRegistry.ts';
 export { MockERC1271Wallet } from './MockERC1271Wallet.ts';
+export { ModelRevenue } from './ModelRevenue.ts';
 export { PaymentChannels } from './PaymentChannels.ts';
 export { ProtocolParams } from './ProtocolParams.ts';
 export { ReentrantToken } from './ReentrantToken.ts';

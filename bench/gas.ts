@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Account, type Hex, keccak256, type LocalAccount, parseEther, toHex } from 'viem';
-import { DataRegistry } from '../artifacts/index.ts';
+import { AgoraToken, DataRegistry } from '../artifacts/index.ts';
 import { computeMarketClient } from '../src/chain/compute-market.ts';
 import { connectChain, walletClientFor } from '../src/chain/connect.ts';
 import { dataRegistryClient } from '../src/chain/data-registry.ts';
@@ -52,6 +52,41 @@ const row = (name: string, gas: bigint, note?: string) => {
 
 // token
 row('token.transfer', (await token.transfer(signers[1], accounts[2].address, parseEther('1'))).gasUsed);
+// EIP-3009 (x402 `exact`): a signed transfer submitted by the payee.
+{
+  const now = BigInt((await conn.publicClient.getBlock()).timestamp);
+  const msg = {
+    from: accounts[1].address,
+    to: accounts[2].address,
+    value: parseEther('1'),
+    validAfter: 0n,
+    validBefore: now + 3600n,
+    nonce: h('gas-eip3009'),
+  };
+  const signature = await accounts[1].signTypedData({
+    domain: { name: 'Agora', version: '1', chainId: conn.chainId, verifyingContract: c.AgoraToken! },
+    types: {
+      TransferWithAuthorization: [
+        { name: 'from', type: 'address' },
+        { name: 'to', type: 'address' },
+        { name: 'value', type: 'uint256' },
+        { name: 'validAfter', type: 'uint256' },
+        { name: 'validBefore', type: 'uint256' },
+        { name: 'nonce', type: 'bytes32' },
+      ],
+    },
+    primaryType: 'TransferWithAuthorization',
+    message: msg,
+  });
+  const hash = await signers[2].writeContract({
+    address: c.AgoraToken!,
+    abi: AgoraToken.abi,
+    functionName: 'transferWithAuthorization',
+    args: [msg.from, msg.to, msg.value, msg.validAfter, msg.validBefore, msg.nonce, signature],
+  });
+  const r = await conn.publicClient.waitForTransactionReceipt({ hash });
+  row('token.transferWithAuthorization', r.gasUsed, 'EIP-3009, x402 exact (submitted by the payee)');
+}
 
 // data registry: first registration interns the (licence, sector) pair; a contributor's first dataset
 // and a returning contributor's cost the same (no per-contributor state, no nonce).

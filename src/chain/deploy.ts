@@ -15,6 +15,7 @@ import {
   AgoraToken,
   ComputeMarket,
   DataRegistry,
+  ModelRevenue,
   PaymentChannels,
   ProtocolParams,
   TrainingLedger,
@@ -196,6 +197,8 @@ export async function deployProtocol(
   // Challenge-period bounds are read live from ProtocolParams; the default period is clamped into them.
   const channelsDefault = BigInt(DEFAULT_CHALLENGE_BOUNDS.default);
   contracts.PaymentChannels = await deploy(PaymentChannels, [params, 0n, 0n, channelsDefault]);
+  // ModelRevenue: sellers of a model's predictions pay its makers (docs/serving.md).
+  contracts.ModelRevenue = await deploy(ModelRevenue, [token]);
 
   progress('handing the timelock to the governor…');
   const role = async (name: 'PROPOSER_ROLE' | 'CANCELLER_ROLE' | 'EXECUTOR_ROLE' | 'DEFAULT_ADMIN_ROLE') =>

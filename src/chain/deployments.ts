@@ -18,6 +18,7 @@ export const PROTOCOL_CONTRACTS = [
   'ComputeMarket',
   'TrainingLedger',
   'PaymentChannels',
+  'ModelRevenue',
 ] as const;
 export type ProtocolContractName = (typeof PROTOCOL_CONTRACTS)[number];
 

@@ -8,10 +8,15 @@ import { registerAgentCommands } from './commands/agent.ts';
 import { registerChainCommands } from './commands/chain.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
+import { registerEarningsCommand } from './commands/earnings.ts';
 import { registerGovCommands } from './commands/gov.ts';
 import { registerJobCommands } from './commands/job.ts';
 import { registerModelCommands } from './commands/model.ts';
+import { registerModelsCommand } from './commands/models.ts';
 import { registerNodeCommands } from './commands/node.ts';
+import { registerPayCommands } from './commands/pay.ts';
+import { registerQueryCommand } from './commands/query.ts';
+import { registerServeCommand } from './commands/serve.ts';
 import { registerWalletCommands } from './commands/wallet.ts';
 import { type CliContext, createContext, type GlobalOptions } from './context.ts';
 
@@ -36,10 +41,15 @@ export function buildProgram(): Command {
   registerDevnetCommand(program, ctx);
   registerDataCommands(program, ctx);
   registerModelCommands(program, ctx);
+  registerEarningsCommand(program, ctx);
   registerJobCommands(program, ctx);
   registerNodeCommands(program, ctx);
   registerAgentCommands(program, ctx);
   registerGovCommands(program, ctx);
+  registerServeCommand(program, ctx);
+  registerQueryCommand(program, ctx);
+  registerModelsCommand(program, ctx);
+  registerPayCommands(program, ctx);
   for (const sub of program.commands) {
     sub.exitOverride();
     for (const leaf of sub.commands) leaf.exitOverride();

@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS sent (
   cumulative TEXT NOT NULL, signature TEXT, updated_at INTEGER NOT NULL,
   PRIMARY KEY (chain_id, contract, channel_id)
 );
+CREATE TABLE IF NOT EXISTS earnings (
+  tag TEXT PRIMARY KEY, amount TEXT NOT NULL, updated_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS received (
   chain_id INTEGER NOT NULL, contract TEXT NOT NULL, channel_id TEXT NOT NULL,
   cumulative TEXT NOT NULL, signature TEXT NOT NULL, settled TEXT NOT NULL, updated_at INTEGER NOT NULL,
@@ -293,46 +296,105 @@ export class VoucherStore {
       );
     }
     const minIncrement = opts.minIncrement ?? 1n;
-    return this.#tx(() => {
-      const c = this.#requireUsable(k, 'accept voucher'); // re-read: state may have changed while verifying
-      const prev = this.received(k);
-      const previous = prev?.cumulative ?? 0n;
-      if (v.cumulativeAmount <= previous) {
-        throw new AgoraError(
-          'PAY_NOT_INCREASING',
-          `accept voucher: ${describe(k)} voucher amount ${v.cumulativeAmount} is not above ${previous}`,
-          {
-            hint: 'each voucher must state a higher cumulative total than the last one',
-          },
-        );
-      }
-      const increment = v.cumulativeAmount - previous;
-      if (increment < minIncrement) {
-        throw new AgoraError(
-          'PAY_UNDERPAID',
-          `accept voucher: ${describe(k)} voucher adds ${increment}, the price is ${minIncrement}`,
-          {
-            hint: `send a voucher for cumulative ${previous + minIncrement} or more`,
-          },
-        );
-      }
-      if (v.cumulativeAmount > c.deposit) {
-        throw new AgoraError(
-          'PAY_OVER_DEPOSIT',
-          `accept voucher: ${describe(k)} voucher amount ${v.cumulativeAmount} exceeds the deposit ${c.deposit}`,
-          {
-            hint: 'the sender must top up the channel first',
-          },
-        );
-      }
-      this.#db
-        .prepare(
-          `INSERT INTO received (chain_id, contract, channel_id, cumulative, signature, settled, updated_at) VALUES (?, ?, ?, ?, ?, '0', ?)
-           ON CONFLICT (chain_id, contract, channel_id) DO UPDATE SET cumulative = excluded.cumulative, signature = excluded.signature, updated_at = excluded.updated_at`,
-        )
-        .run(...keyArgs(k), v.cumulativeAmount.toString(), v.signature, Date.now());
-      return { previous, cumulative: v.cumulativeAmount, increment };
-    });
+    return this.#tx(() => this.#checkAndStore(v, k, minIncrement));
+  }
+
+  /**
+   * Persists a batch of vouchers whose signatures the caller has ALREADY verified against each
+   * channel's recorded sender, in ONE write transaction (one fsync for the batch). Each voucher is
+   * checked like `acceptVoucher` (recipient, channel state, increasing, price, deposit) in order, so
+   * two vouchers of one channel in a batch are checked against each other. Returns, per voucher, its
+   * result or the AgoraError that refused it (a refused voucher stores nothing).
+   */
+  acceptVerifiedBatch(
+    items: readonly { v: SignedVoucher; minIncrement: bigint; recipient: Address; tag?: string }[],
+  ): (AcceptResult | AgoraError)[] {
+    return this.#tx(() =>
+      items.map(({ v, minIncrement, recipient, tag }) => {
+        const k = voucherKey(v);
+        try {
+          const c = this.#requireUsable(k, 'accept voucher');
+          if (c.recipient !== getAddress(recipient)) {
+            throw new AgoraError(
+              'PAY_NOT_RECIPIENT',
+              `accept voucher: ${describe(k)} pays ${c.recipient}, not us (${getAddress(recipient)})`,
+              { hint: 'the payer must open a channel to this agent' },
+            );
+          }
+          const r = this.#checkAndStore(v, k, minIncrement);
+          if (tag !== undefined) this.#addEarning(tag, r.increment);
+          return r;
+        } catch (e) {
+          if (e instanceof AgoraError) return e;
+          throw e;
+        }
+      }),
+    );
+  }
+
+  /**
+   * What the payee earned per product (`tag`, e.g. a model hash): increments recorded in the same
+   * transaction as the voucher that paid them (`acceptVerifiedBatch` with a tag), or by `addEarning`.
+   */
+  earned(tag: string): bigint {
+    const r = this.#db.prepare('SELECT amount FROM earnings WHERE tag = ?').get(tag) as Row | undefined;
+    return r ? BigInt(r.amount as string) : 0n;
+  }
+
+  /** Records `amount` more earned for `tag` (e.g. a payment settled outside a channel). */
+  addEarning(tag: string, amount: bigint): void {
+    this.#tx(() => this.#addEarning(tag, amount));
+  }
+
+  #addEarning(tag: string, amount: bigint): void {
+    const next = this.earned(tag) + amount;
+    this.#db
+      .prepare(
+        'INSERT INTO earnings (tag, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT (tag) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at',
+      )
+      .run(tag, next.toString(), Date.now());
+  }
+
+  /** Inside a write transaction: the amount checks of a voucher with a verified signature, then the write. */
+  #checkAndStore(v: SignedVoucher, k: ChannelKey, minIncrement: bigint): AcceptResult {
+    const c = this.#requireUsable(k, 'accept voucher'); // re-read: state may have changed while verifying
+    const prev = this.received(k);
+    const previous = prev?.cumulative ?? 0n;
+    if (v.cumulativeAmount <= previous) {
+      throw new AgoraError(
+        'PAY_NOT_INCREASING',
+        `accept voucher: ${describe(k)} voucher amount ${v.cumulativeAmount} is not above ${previous}`,
+        {
+          hint: 'each voucher must state a higher cumulative total than the last one',
+        },
+      );
+    }
+    const increment = v.cumulativeAmount - previous;
+    if (increment < minIncrement) {
+      throw new AgoraError(
+        'PAY_UNDERPAID',
+        `accept voucher: ${describe(k)} voucher adds ${increment}, the price is ${minIncrement}`,
+        {
+          hint: `send a voucher for cumulative ${previous + minIncrement} or more`,
+        },
+      );
+    }
+    if (v.cumulativeAmount > c.deposit) {
+      throw new AgoraError(
+        'PAY_OVER_DEPOSIT',
+        `accept voucher: ${describe(k)} voucher amount ${v.cumulativeAmount} exceeds the deposit ${c.deposit}`,
+        {
+          hint: 'the sender must top up the channel first',
+        },
+      );
+    }
+    this.#db
+      .prepare(
+        `INSERT INTO received (chain_id, contract, channel_id, cumulative, signature, settled, updated_at) VALUES (?, ?, ?, ?, ?, '0', ?)
+         ON CONFLICT (chain_id, contract, channel_id) DO UPDATE SET cumulative = excluded.cumulative, signature = excluded.signature, updated_at = excluded.updated_at`,
+      )
+      .run(...keyArgs(k), v.cumulativeAmount.toString(), v.signature, Date.now());
+    return { previous, cumulative: v.cumulativeAmount, increment };
   }
 
   /** The highest voucher received on the channel and how much of it is settled. */

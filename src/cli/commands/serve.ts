@@ -1,0 +1,127 @@
+/** `agora serve`: sell predictions of trained models over HTTP, paid per query with x402 v2. */
+import type { Command } from 'commander';
+import { formatEther, type LocalAccount } from 'viem';
+import { AgoraError } from '../../errors.ts';
+import { loadModelDir, type ServedModel } from '../../serve/model.ts';
+import { loadJobModel, openChannelStore, ServeService } from '../../serve/service.ts';
+import type { CliContext } from '../context.ts';
+import { parsePort, untilSignal } from './chain.ts';
+import { amountOf } from './pay.ts';
+
+type Ctx = (cmd: Command) => CliContext;
+
+type ServeOpts = {
+  job?: string[];
+  model?: string[];
+  host: string;
+  port: string;
+  price: string;
+  settleThreshold?: string;
+  minChallenge: string;
+  maxRows: string;
+  poll: string;
+  exact?: boolean;
+  verifyThreads: string;
+};
+
+export function registerServeCommand(program: Command, ctx: Ctx): void {
+  program
+    .command('serve')
+    .description(
+      'serve the final model of jobs over HTTP (OpenAPI at /openapi.json), paid per query with x402 v2',
+    )
+    .option(
+      '--job <id...>',
+      'serve the final model of these jobs (found in --home, checked against the chain)',
+    )
+    .option('--model <dir...>', 'serve exported model directories (agora job model ID --out DIR)')
+    .option('--host <host>', 'interface to bind (127.0.0.1 unless you mean to expose it)', '127.0.0.1')
+    .option('--port <port>', 'port (0 = any free port)', '8402')
+    .option('--price <agora>', 'price of one input row in AGORA (0 = free)', '0.001')
+    .option(
+      '--settle-threshold <agora>',
+      'settle a channel on-chain once this much is unsettled (default 100 × price)',
+    )
+    .option('--min-challenge <seconds>', 'refuse channels with a shorter challenge period', '600')
+    .option(
+      '--exact',
+      'also accept x402 exact (one EIP-3009 AgoraToken transfer per query, for stock x402 clients)',
+    )
+    .option('--verify-threads <n>', 'worker threads checking voucher signatures (0 = main thread)', '1')
+    .option('--max-rows <n>', 'most input rows per request', '64')
+    .option('--poll <seconds>', 'how often to check channels on-chain (settle, closing payers)', '15')
+    .action(async (o: ServeOpts, cmd: Command) => {
+      const c = ctx(cmd);
+      if (!o.job?.length && !o.model?.length) {
+        throw new AgoraError('BAD_OPTION', 'nothing to serve', { hint: 'pass --job ID or --model DIR' });
+      }
+      const price = amountOf(o.price, '--price');
+      const models: ServedModel[] = [];
+      const needChain = (o.job?.length ?? 0) > 0 || price > 0n;
+      const conn = needChain ? await c.connect() : undefined;
+      if (o.job?.length) {
+        const d = await c.deployment(conn!, ['TrainingLedger']);
+        for (const id of o.job) {
+          if (!/^[0-9]+$/.test(id)) throw new AgoraError('BAD_OPTION', `job id "${id}" is not a number`);
+          c.out.progress(`loading the final model of job ${id}…`);
+          models.push(await loadJobModel(c.home, conn!, d.contracts.TrainingLedger!, BigInt(id)));
+        }
+      }
+      for (const dir of o.model ?? []) models.push(loadModelDir(dir));
+      let payment: ConstructorParameters<typeof ServeService>[0]['payment'];
+      if (price > 0n) {
+        const d = await c.deployment(conn!, ['PaymentChannels', 'AgoraToken']);
+        const account = (await c.signer(conn!)) as LocalAccount;
+        payment = {
+          conn: conn!,
+          account,
+          paymentChannels: d.contracts.PaymentChannels!,
+          token: d.contracts.AgoraToken!,
+          store: openChannelStore(c.home),
+          unitPrice: price,
+          settleThreshold: o.settleThreshold ? amountOf(o.settleThreshold, '--settle-threshold') : undefined,
+          minChallengePeriod: Number(o.minChallenge),
+          pollIntervalMs: Number(o.poll) * 1000,
+          exact: o.exact === true,
+          verifyThreads: Number(o.verifyThreads),
+          onError: (e) => c.out.progress(`settlement: ${(e as Error).message}`),
+        };
+      }
+      const service = new ServeService({
+        models,
+        host: o.host,
+        port: parsePort(o.port),
+        payment,
+        maxRows: Number(o.maxRows),
+      });
+      await service.start();
+      c.out.result(
+        {
+          url: service.url,
+          models: models.map((m) => ({
+            id: m.id,
+            jobId: m.jobId,
+            modelHash: m.modelHash,
+            task: m.task,
+            predict: `${service.url}/v1/models/${m.id}/predict`,
+          })),
+          price: price.toString(),
+          payTo: payment?.account.address ?? null,
+          schemes: payment ? ['agora-channel', ...(o.exact ? ['exact'] : [])] : [],
+        },
+        () =>
+          [
+            `serving on ${service.url} (OpenAPI: ${service.url}/openapi.json)`,
+            ...models.map(
+              (m) =>
+                `  ${service.url}/v1/models/${m.id}/predict  job ${m.jobId ?? '-'}  model ${m.modelHash}`,
+            ),
+            price > 0n
+              ? `price ${formatEther(price)} AGORA per row, paid to ${payment!.account.address} (x402 v2, agora-channel${o.exact ? ' and exact' : ''})`
+              : 'free (no payment asked)',
+            'Ctrl-C to stop',
+          ].join('\n'),
+      );
+      await untilSignal(() => service.stop());
+    });
+}

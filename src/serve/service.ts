@@ -1,0 +1,174 @@
+/**
+ * `agora serve` as a `Startable`: the models of some jobs (or exported model directories), the HTTP
+ * server, and — when a price is set — the channel scheme: the voucher gate and the Payee that settles
+ * on-chain at a threshold and as soon as a payer starts closing.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Address, LocalAccount } from 'viem';
+import type { ChainConnection } from '../chain/connect.ts';
+import { trainingLedgerClient } from '../chain/training-ledger.ts';
+import { AgoraError } from '../errors.ts';
+import { findJobModel } from '../node/job-files.ts';
+import type { Startable } from '../node/startable.ts';
+import { ChannelClient } from '../pay/channel-client.ts';
+import { Payee } from '../pay/payee.ts';
+import { VoucherStore } from '../pay/voucher-store.ts';
+import { signAnnouncement } from './announcement.ts';
+import { ChannelGate } from './channel-gate.ts';
+import { ExactScheme } from './exact-scheme.ts';
+import { loadModelDir, type ServedModel } from './model.ts';
+import { ChannelScheme, type PaymentScheme } from './payment.ts';
+import { createModelServer, type ModelServer } from './server.ts';
+import { VerifierPool } from './verifier-pool.ts';
+
+/** Where an agent's channel money state lives (payer and payee sides share one sqlite file). */
+export function channelStorePath(home: string): string {
+  return join(home, 'pay', 'channels.sqlite');
+}
+
+export function openChannelStore(home: string): VoucherStore {
+  const path = channelStorePath(home);
+  mkdirSync(dirname(path), { recursive: true });
+  return new VoucherStore(path);
+}
+
+/** The final model of a job, found in `home` and checked against the chain's final model hash. */
+export async function loadJobModel(
+  home: string,
+  conn: ChainConnection,
+  trainingLedger: Address,
+  jobId: bigint,
+): Promise<ServedModel> {
+  const hash = await trainingLedgerClient(conn, trainingLedger).finalModelHash(jobId);
+  if (/^0x0+$/.test(hash)) {
+    throw new AgoraError('SERVE_JOB_NO_MODEL', `job ${jobId} has no final model on chain yet`, {
+      hint: `wait for the job to close (agora job status ${jobId})`,
+    });
+  }
+  const found = findJobModel(home, jobId, hash);
+  if (!found) {
+    throw new AgoraError(
+      'SERVE_JOB_MODEL_NOT_LOCAL',
+      `no file in ${home} hashes to job ${jobId}'s final model ${hash}`,
+      {
+        hint: 'run with the --home of a node that trained or requested the job, or pass --model DIR',
+      },
+    );
+  }
+  const m = loadModelDir(found.path);
+  return { ...m, id: jobId.toString(), jobId: jobId.toString() };
+}
+
+export type PaidServeOptions = {
+  conn: ChainConnection;
+  account: LocalAccount;
+  paymentChannels: Address;
+  token: Address;
+  store: VoucherStore;
+  /** Price of one input row (token base units). */
+  unitPrice: bigint;
+  /** Settle a channel once this much is unsettled (default 100 × unitPrice). */
+  settleThreshold?: bigint;
+  /** Chain polling interval of the settler, ms (default 15 s). */
+  pollIntervalMs?: number;
+  /** Worker threads that check voucher signatures (default 0: on the main thread). */
+  verifyThreads?: number;
+  /** Also accept x402 `exact` (EIP-3009 transferWithAuthorization of AgoraToken; one tx per query). */
+  exact?: boolean;
+  /** Shortest challenge period accepted, s (default 600). */
+  minChallengePeriod?: number;
+  onError?: (e: unknown) => void;
+};
+
+export type ServeServiceOptions = {
+  models: ServedModel[];
+  host?: string;
+  port?: number;
+  payment?: PaidServeOptions;
+  maxRows?: number;
+  bodyLimit?: number;
+};
+
+export class ServeService implements Startable {
+  readonly name = 'serve';
+  readonly #o: ServeServiceOptions;
+  server?: ModelServer;
+  payee?: Payee;
+  gate?: ChannelGate;
+  url?: string;
+
+  constructor(o: ServeServiceOptions) {
+    this.#o = o;
+  }
+
+  async start(): Promise<void> {
+    const p = this.#o.payment;
+    const schemes: PaymentScheme[] = [];
+    if (p) {
+      const client = new ChannelClient(p.conn, p.paymentChannels, p.account);
+      this.payee = new Payee({
+        store: p.store,
+        client,
+        settleThreshold: p.settleThreshold ?? p.unitPrice * 100n,
+        pollIntervalMs: p.pollIntervalMs,
+        onError: p.onError,
+      });
+      const minChallengePeriod = p.minChallengePeriod ?? 600;
+      this.gate = new ChannelGate({
+        payee: this.payee,
+        minChallengePeriod,
+        ...(p.verifyThreads ? { verifier: new VerifierPool(p.verifyThreads) } : {}),
+      });
+      schemes.push(new ChannelScheme(this.gate, p.token, minChallengePeriod));
+      if (p.exact) {
+        const exact = await ExactScheme.create(p.conn, p.account, p.token);
+        exact.earnings = p.store;
+        schemes.push(exact);
+      }
+    }
+    const models = this.#o.models;
+    this.server = await createModelServer({
+      models,
+      announce: p
+        ? (endpoint) =>
+            signAnnouncement(p.account, {
+              kind: 'agora-model-announcement',
+              version: 1,
+              endpoint,
+              seller: p.account.address,
+              chainId: p.conn.chainId,
+              token: p.token,
+              paymentChannels: p.paymentChannels,
+              schemes: schemes.map((s) => s.scheme),
+              issuedAt: Math.floor(Date.now() / 1000),
+              models: models.map((m) => ({
+                id: m.id,
+                jobId: m.jobId,
+                modelHash: m.modelHash,
+                task: m.task,
+                unitPrice: p.unitPrice.toString(),
+                ...(m.manifest
+                  ? {
+                      rounds: m.manifest.rounds.length,
+                      datasets: m.manifest.datasets.map((d) => d.datasetId),
+                    }
+                  : {}),
+              })),
+            })
+        : undefined,
+      unitPrice: p?.unitPrice ?? 0n,
+      schemes,
+      maxRows: this.#o.maxRows,
+      bodyLimit: this.#o.bodyLimit,
+    });
+    this.url = await this.server.listen({ host: this.#o.host ?? '127.0.0.1', port: this.#o.port ?? 0 });
+    await this.payee?.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    await this.payee?.stop();
+    await this.gate?.verifier.close();
+  }
+}
