@@ -5,12 +5,14 @@
 import { Command, CommanderError } from 'commander';
 import { AgoraError, isAgoraError } from '../errors.ts';
 import { registerChainCommands } from './commands/chain.ts';
+import { registerContactsCommands } from './commands/contacts.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
 import { registerJobCommands } from './commands/job.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerNodeCommands } from './commands/node.ts';
 import { registerWalletCommands } from './commands/wallet.ts';
+import { registerWalletMoneyCommands } from './commands/wallet-money.ts';
 import { type CliContext, createContext, type GlobalOptions } from './context.ts';
 
 export function buildProgram(): Command {
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
 
   const ctx = (cmd: Command): CliContext => createContext(cmd.optsWithGlobals() as GlobalOptions);
   registerWalletCommands(program, ctx);
+  registerWalletMoneyCommands(program, ctx);
+  registerContactsCommands(program, ctx);
   registerChainCommands(program, ctx);
   registerDevnetCommand(program, ctx);
   registerDataCommands(program, ctx);
