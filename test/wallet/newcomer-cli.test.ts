@@ -99,7 +99,7 @@ describe('a newcomer on the devnet (CLI, separate processes, embedded chain over
     const removed = await runCli(['contacts', 'remove', 'robert', ...common]);
     expect(removed.code, removed.stderr).toBe(0);
     expect(await tokenClient(conn, token).balanceOf(address)).toBe(987_500_000_000_000_000_000n);
-  });
+  }, 300_000);
 
   it('wallet fund is refused on a chain that is not the devnet', async () => {
     const r = await runCli(['wallet', 'fund', devnetAccount(1).address, '--rpc', other.url!, '--home', home]);
