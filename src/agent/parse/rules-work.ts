@@ -1,0 +1,373 @@
+/**
+ * Rules for datasets, training jobs, rewards and paid model queries.
+ */
+import { SPDX_LICENCES } from '../../data/licences.ts';
+import { amountOf, type Ctx, has, integerOf, notARequest, phrase } from './context.ts';
+import { COMMON, isKnownWord } from './lexicon.ts';
+import type { NumberSpan } from './numbers.ts';
+import { call, clarify, type ParseResult } from './result.ts';
+import type { Token } from './tokens.ts';
+
+/** The single integer id among the number spans, or a reason there is none. */
+function oneId(spans: NumberSpan[]): string | 'none' | 'many' | 'bad' {
+  if (spans.length === 0) return 'none';
+  if (spans.length > 1) return 'many';
+  return integerOf(spans[0]!) ?? 'bad';
+}
+
+// ---------------------------------------------------------------- licences and sectors
+
+const squash = (s: string): string => s.toLowerCase().replace(/[\s_-]+/g, '');
+const LICENCE_BY_SQUASH = new Map(SPDX_LICENCES.map((id) => [squash(id), id]));
+const LICENCE_ALIASES: Record<string, string> = {
+  apache: 'Apache-2.0',
+  apache2: 'Apache-2.0',
+  apache20: 'Apache-2.0',
+  'apache2.0': 'Apache-2.0',
+  apachev2: 'Apache-2.0',
+  cc0: 'CC0-1.0',
+  publicdomain: 'CC0-1.0',
+  ccby: 'CC-BY-4.0',
+  ccby4: 'CC-BY-4.0',
+  ccbysa: 'CC-BY-SA-4.0',
+  ccbysa4: 'CC-BY-SA-4.0',
+  ccbync: 'CC-BY-NC-4.0',
+  ccbync4: 'CC-BY-NC-4.0',
+  gpl3: 'GPL-3.0-only',
+  'gpl3.0': 'GPL-3.0-only',
+  gplv3: 'GPL-3.0-only',
+  gpl2: 'GPL-2.0-only',
+  'gpl2.0': 'GPL-2.0-only',
+  gplv2: 'GPL-2.0-only',
+  agpl3: 'AGPL-3.0-only',
+  'agpl3.0': 'AGPL-3.0-only',
+  lgpl3: 'LGPL-3.0-only',
+  'lgpl3.0': 'LGPL-3.0-only',
+  'mpl2.0': 'MPL-2.0',
+  mpl2: 'MPL-2.0',
+  odbl: 'ODbL-1.0',
+  unlicense: 'Unlicense',
+};
+
+function licenceFrom(s: string): string | undefined {
+  const q = squash(s);
+  return LICENCE_BY_SQUASH.get(q) ?? LICENCE_ALIASES[q] ?? LICENCE_ALIASES[q.replace(/\.0$/, '')];
+}
+
+/** An SPDX licence named anywhere in the text (1–3 consecutive tokens), canonical spelling. */
+export function findLicence(ctx: Ctx): string | undefined {
+  const ts = ctx.ts;
+  for (let i = 0; i < ts.length; i++) {
+    if (ts[i]!.kind === 'quoted' || ts[i]!.kind === 'path') continue;
+    for (let n = 3; n >= 1; n--) {
+      if (i + n > ts.length) continue;
+      const parts = ts.slice(i, i + n);
+      if (parts.some((t) => t.kind !== 'word' && t.kind !== 'number')) continue;
+      const joined = parts.map((t) => (t.kind === 'word' ? t.norm : t.text)).join(' ');
+      if (n === 1 && COMMON.has(joined)) continue;
+      const id = licenceFrom(joined);
+      if (id) return id;
+    }
+    const t = ts[i]!;
+    if (t.kind === 'word' && /^licenseref-[a-z0-9.-]+$/.test(t.norm)) return `LicenseRef-${t.text.slice(11)}`;
+  }
+  return undefined;
+}
+
+const SECTOR_WORD = /^[a-z][a-z0-9-]{1,31}$/;
+
+function sectorWord(t: Token | undefined): string | undefined {
+  if (t?.kind !== 'word') return undefined;
+  const w = t.corrected ?? t.norm;
+  return SECTOR_WORD.test(w) && (t.corrected !== undefined || !isKnownWord(w)) ? w : undefined;
+}
+
+/** The sector: "sector text", "in the health sector", "as vision data". */
+export function findSector(ctx: Ctx): string | undefined {
+  const ts = ctx.ts;
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i]!;
+    if (t.kind !== 'word') continue;
+    if (t.norm === 'sector') {
+      const next = ts[i + 1];
+      if (sectorWord(next)) return sectorWord(next);
+      if (sectorWord(ts[i - 1])) return sectorWord(ts[i - 1]);
+    }
+    if ((t.norm === 'data' || t.norm === 'dataset') && ts[i - 2]?.norm === 'as' && sectorWord(ts[i - 1])) {
+      return sectorWord(ts[i - 1]);
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- data
+
+const DATA_ADD_VERBS = ['register', 'add', 'upload', 'publish', 'contribute', 'share', 'submit', 'attest'];
+
+export const dataRule = (ctx: Ctx): ParseResult | undefined => {
+  const dataWord = has(ctx, 'data', 'dataset', 'datasets', 'file');
+  const paths = ctx.ts.filter((t) => t.kind === 'path');
+  const adding = has(ctx, ...DATA_ADD_VERBS);
+  if (adding && (paths.length > 0 || dataWord)) {
+    const guard = notARequest(ctx, 'register');
+    if (guard) return clarify(guard);
+    if (paths.length === 0) return clarify('Which file or directory should I register as a dataset?');
+    if (paths.length > 1) return clarify('One dataset at a time: which file or directory?');
+    const args: Record<string, unknown> = { file: paths[0]!.text };
+    const licence = findLicence(ctx);
+    if (licence) args.licence = licence;
+    else if (has(ctx, 'licence', 'license', 'licensed')) {
+      return clarify('Which licence (an SPDX id such as MIT, CC-BY-4.0 or CC0-1.0)?');
+    }
+    const sector = findSector(ctx);
+    if (sector) args.sector = sector;
+    return call('data.add', args);
+  }
+  if (has(ctx, 'dataset', 'datasets') || phrase(ctx, /^data (show|info)\b/)) {
+    const id = oneId(ctx.nums);
+    if (id === 'none') return clarify('Which dataset? Give its id, e.g. "show dataset 3".');
+    if (id === 'many' || id === 'bad') return clarify('Which one dataset (its id)?');
+    return call('data.show', { datasetId: id });
+  }
+  if (has(ctx, 'data') && has(ctx, 'show', 'info', 'describe', 'details')) {
+    return clarify('Which dataset? Give its id, e.g. "show dataset 3".');
+  }
+  return undefined;
+};
+
+// ---------------------------------------------------------------- rewards
+
+export const rewardsRule = (ctx: Ctx): ParseResult | undefined => {
+  const claiming =
+    has(ctx, 'claim', 'collect', 'withdraw', 'payout', 'redeem') ||
+    (has(ctx, 'rewards', 'reward', 'earnings', 'earned') && has(ctx, 'get', 'take', 'cash'));
+  if (!claiming) return undefined;
+  const guard = notARequest(ctx, 'claim');
+  if (guard) return clarify(guard);
+  const id = oneId(ctx.nums);
+  if (id === 'none') return clarify('From which job should I claim your rewards? Give its id.');
+  if (id === 'many' || id === 'bad') return clarify('Which one job (its id) should I claim rewards from?');
+  return call('rewards.claim', { jobId: id });
+};
+
+// ---------------------------------------------------------------- jobs
+
+const CREATE_VERBS = ['create', 'post', 'start', 'kick', 'launch', 'new', 'train', 'submit', 'begin', 'open'];
+const STATUS_WORDS = [
+  'status',
+  'progress',
+  'doing',
+  'finished',
+  'completed',
+  'complete',
+  'done',
+  'going',
+  'happening',
+  'check',
+  'state',
+  'running',
+  'news',
+  'update',
+  'updates',
+];
+
+function taskOf(ctx: Ctx): { task: string; used: number } | { problem: string } | undefined {
+  const tasks = ctx.tasks;
+  for (let i = 0; i < ctx.ts.length; i++) {
+    const t = ctx.ts[i]!;
+    if (t.kind !== 'word') continue;
+    const exact = tasks.find((k) => k === t.norm);
+    if (exact) return { task: exact, used: i };
+  }
+  for (let i = 0; i < ctx.ts.length; i++) {
+    const t = ctx.ts[i]!;
+    if (t.kind !== 'word' || isKnownWord(t.norm)) continue;
+    const prefixed = tasks.filter((k) => k.startsWith(`${t.norm}-`));
+    if (prefixed.length === 1) return { task: prefixed[0]!, used: i };
+    if (prefixed.length > 1) return { problem: `Which ${t.norm} task: ${prefixed.join(' or ')}?` };
+    if (ctx.ts[i - 1]?.norm === 'task' && /^[a-z][a-z0-9-]+$/.test(t.norm)) {
+      return { problem: `I don't know the task "${t.norm}". Tasks: ${tasks.join(', ')}.` };
+    }
+  }
+  return undefined;
+}
+
+const WORKER_WORDS = new Set([
+  'workers',
+  'worker',
+  'providers',
+  'provider',
+  'nodes',
+  'machines',
+  'peers',
+  'gpus',
+]);
+const ROUND_WORDS = new Set(['rounds', 'round']);
+
+export const jobRule = (ctx: Ctx): ParseResult | undefined => {
+  const jobWord = has(ctx, 'job', 'jobs', 'training');
+  const creating = has(ctx, ...CREATE_VERBS) && (jobWord || has(ctx, 'train'));
+  const status =
+    jobWord &&
+    (has(ctx, ...STATUS_WORDS) ||
+      phrase(
+        ctx,
+        /^(show|see|view|get)( me)?( the)? (training )?job\b|^job( #)? \d+$|\b(how's|how is|where is|is|has) (my )?(training )?job\b/,
+      ));
+  if (status && !(creating && taskOf(ctx))) {
+    const id = oneId(ctx.nums);
+    if (id === 'none') return clarify('Which job? Give its id, e.g. "status of job 4".');
+    if (id === 'many' || id === 'bad') return clarify('Which one job (its id)?');
+    return call('job.status', { jobId: id });
+  }
+  if (!creating && !(jobWord && taskOf(ctx))) return undefined;
+  if (has(ctx, 'cancel', 'stop', 'abort', 'delete')) return undefined;
+  const guard = notARequest(ctx, 'post');
+  if (guard) return clarify(guard);
+  const task = taskOf(ctx);
+  if (task === undefined) return clarify(`Which task should the job train? Tasks: ${ctx.tasks.join(', ')}.`);
+  if ('problem' in task) return clarify(task.problem);
+
+  const args: Record<string, unknown> = { task: task.task };
+  const used = new Set<NumberSpan>();
+  const spanStarting = (i: number) => ctx.nums.find((s) => s.start === i);
+  const spanEnding = (i: number) => ctx.nums.find((s) => s.end === i);
+  const ts = ctx.ts;
+  // datasets: "dataset(s) 1, 2 and 3"
+  for (let i = 0; i < ts.length; i++) {
+    if (!['dataset', 'datasets', 'data'].includes(ts[i]!.norm) || ts[i]!.kind !== 'word') continue;
+    const ids: string[] = [];
+    let j = i + 1;
+    while (j < ts.length) {
+      const s = spanStarting(j);
+      if (s) {
+        const id = integerOf(s);
+        if (id === undefined) return clarify('Dataset ids are whole numbers: which datasets?');
+        ids.push(id);
+        used.add(s);
+        j = s.end;
+      } else if (
+        ts[j]!.norm === 'and' ||
+        ts[j]!.norm === '&' ||
+        ts[j]!.norm === 'number' ||
+        ts[j]!.norm === 'ids'
+      ) {
+        j++;
+      } else break;
+    }
+    if (ids.length)
+      args.datasets = [...(Array.isArray(args.datasets) ? (args.datasets as string[]) : []), ...ids];
+  }
+  const count = (words: Set<string>, key: 'workers' | 'rounds'): string | undefined => {
+    for (let i = 0; i < ts.length; i++) {
+      if (ts[i]!.kind !== 'word' || !words.has(ts[i]!.norm)) continue;
+      const before = spanEnding(i);
+      const s = before && !used.has(before) ? before : spanStarting(i + 1);
+      if (!s || used.has(s)) continue;
+      const v = integerOf(s);
+      if (v === undefined || v === '0') return `The number of ${key} must be a whole number above 0.`;
+      args[key] = Number(v);
+      used.add(s);
+    }
+    return undefined;
+  };
+  const bad = count(WORKER_WORDS, 'workers') ?? count(ROUND_WORDS, 'rounds');
+  if (bad) return clarify(bad);
+  // price: "price 2", "at 1.5 agora per round", "0.25 agora per round"
+  for (const s of ctx.nums) {
+    if (used.has(s)) continue;
+    const before = ts[s.start - 1]?.norm;
+    const after = [ts[s.end]?.norm, ts[s.end + 1]?.norm, ts[s.end + 2]?.norm];
+    const perRound =
+      (after[0] === 'per' && ROUND_WORDS.has(after[1] ?? '')) ||
+      (['agora', 'tokens', 'token'].includes(after[0] ?? '') &&
+        after[1] === 'per' &&
+        ROUND_WORDS.has(after[2] ?? '')) ||
+      (['agora', 'tokens', 'token'].includes(after[0] ?? '') &&
+        after[1] === 'a' &&
+        ROUND_WORDS.has(after[2] ?? ''));
+    if (before === 'price' || before === 'at' || perRound) {
+      const a = amountOf(s);
+      if ('problem' in a) return clarify(a.problem);
+      args.price = a.amount;
+      used.add(s);
+    }
+  }
+  const leftover = ctx.nums.filter((s) => !used.has(s));
+  if (leftover.length > 0) {
+    return clarify(
+      'I did not understand every number there. Say it as e.g. "train mnist-mlp on datasets 1 and 2 with 4 workers for 50 rounds at 1 AGORA per round".',
+    );
+  }
+  return call('job.create', args);
+};
+
+// ---------------------------------------------------------------- model.query
+
+const MODEL_NOT_NAMES = new Set([
+  'a',
+  'an',
+  'the',
+  'this',
+  'that',
+  'my',
+  'your',
+  'some',
+  'any',
+  'query',
+  'on',
+  'with',
+  'to',
+]);
+
+function modelName(ctx: Ctx): { name: string; index: number } | undefined {
+  const ts = ctx.ts;
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i]!;
+    if (t.kind !== 'word' || (t.norm !== 'model' && t.norm !== 'models')) continue;
+    let j = i + 1;
+    if (ts[j]?.norm === 'query' || ts[j]?.norm === 'named' || ts[j]?.norm === 'called') j++;
+    const next = ts[j];
+    if (
+      next &&
+      (next.kind === 'word' || next.kind === 'number') &&
+      !MODEL_NOT_NAMES.has(next.norm) &&
+      !(next.kind === 'word' && COMMON.has(next.norm))
+    ) {
+      if (next.kind === 'number' && integerOf(ctx.nums.find((s) => s.start === j)!) === undefined)
+        return undefined;
+      if (next.kind === 'word' && isKnownWord(next.norm) && !next.norm.includes('-')) {
+        // "model to classify" etc.: not a name
+      } else {
+        return { name: next.text, index: j };
+      }
+    }
+    const prev = ts[i - 1];
+    if (prev?.kind === 'word' && !COMMON.has(prev.norm) && !isKnownWord(prev.norm))
+      return { name: prev.text, index: i - 1 };
+  }
+  return undefined;
+}
+
+export const modelRule = (ctx: Ctx): ParseResult | undefined => {
+  const asking =
+    has(ctx, 'model', 'models') &&
+    (has(ctx, 'query', 'predict', 'classify', 'ask', 'run', 'use', 'say', 'says', 'infer') ||
+      phrase(ctx, /^model query\b/));
+  const verbOnly = has(ctx, 'predict', 'classify', 'infer', 'prediction');
+  if (!asking && !verbOnly) return undefined;
+  const guard = notARequest(ctx, 'buy');
+  if (guard) return clarify(guard);
+  const model = modelName(ctx);
+  if (!model)
+    return clarify(
+      'Which model should answer? Give its name or job id, e.g. "query model digits with image.png".',
+    );
+  const inputs = ctx.ts.filter(
+    (t, i) => i !== model.index && (t.kind === 'quoted' || t.kind === 'json' || t.kind === 'path'),
+  );
+  if (inputs.length === 0)
+    return clarify(`What input should model ${model.name} predict on? Give a file, quoted text or JSON.`);
+  if (inputs.length > 1) return clarify('One input per query: which one?');
+  return call('model.query', { model: model.name, input: inputs[0]!.text });
+};
