@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { AgoraError, isAgoraError } from '../errors.ts';
+import { registerAskCommands } from './commands/ask.ts';
 import { registerChainCommands } from './commands/chain.ts';
 import { registerContactsCommands } from './commands/contacts.ts';
 import { registerDataCommands } from './commands/data.ts';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerWalletCommands(program, ctx);
   registerWalletMoneyCommands(program, ctx);
   registerContactsCommands(program, ctx);
+  registerAskCommands(program, ctx);
   registerChainCommands(program, ctx);
   registerDevnetCommand(program, ctx);
   registerDataCommands(program, ctx);
