@@ -10,6 +10,7 @@ import { registerContactsCommands } from './commands/contacts.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
 import { registerJobCommands } from './commands/job.ts';
+import { registerMcpCommand } from './commands/mcp.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerNodeCommands } from './commands/node.ts';
 import { registerWalletCommands } from './commands/wallet.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerWalletMoneyCommands(program, ctx);
   registerContactsCommands(program, ctx);
   registerAskCommands(program, ctx);
+  registerMcpCommand(program, ctx);
   registerChainCommands(program, ctx);
   registerDevnetCommand(program, ctx);
   registerDataCommands(program, ctx);
