@@ -111,7 +111,10 @@ const PARTY_BEFORE = new Set([
   'drop',
   'rm',
   'got',
+  'has',
 ]);
+
+const SUBJECTS = new Set(['i', 'you', 'we', 'they', 'he', 'she', 'it', 'who']);
 
 const ME = new Set(['me', 'myself', 'self', 'self-delegate']);
 
@@ -155,8 +158,11 @@ export function findParties(ctx: Ctx, skip: ReadonlySet<number> = new Set()): Pa
       out.push({ status: 'ok', value: t.text, index: i });
       return;
     }
-    if (t.kind !== 'word') return;
+    if (t.kind !== 'word' || spanAt(ctx, i) >= 0) return;
     const known = ctx.contactByLower.get(t.norm);
+    // "I will send…" with a contact named Will: a common word after a subject pronoun is that word.
+    const prevNorm = ctx.ts[i - 1]?.norm ?? '';
+    if (known !== undefined && COMMON.has(t.norm) && SUBJECTS.has(prevNorm)) return;
     if (known !== undefined && !t.corrected) {
       out.push({ status: 'ok', value: known, index: i });
       return;
@@ -168,7 +174,9 @@ export function findParties(ctx: Ctx, skip: ReadonlySet<number> = new Set()): Pa
     const prev = ctx.ts[i - 1];
     const inPosition =
       t.possessive ||
-      (prev?.kind === 'word' && PARTY_BEFORE.has(prev.norm)) ||
+      (prev?.kind === 'word' &&
+        PARTY_BEFORE.has(prev.norm) &&
+        (prev.norm !== 'for' || known !== undefined)) ||
       (prev?.kind === 'word' && prev.norm === 'over' && ctx.ts[i - 2]?.norm === 'to');
     const raw = t.corrected ?? t.norm;
     if (!inPosition || !CONTACT_NAME_RE.test(raw) || COMMON.has(raw)) return;
@@ -286,7 +294,7 @@ export function vagueQuantity(ctx: Ctx): string | undefined {
 
 /** Asks about an action rather than asking for it ("should I pay…", "how do I send…", "did alice…"). */
 export function isQuestionAbout(ctx: Ctx): boolean {
-  return /^(how (do|can|could|would|should|will|does) (i|we|one|you|it)\b|how much (would|will|can|could|does|do i need|should)\b|how many \S+ (would|will|can|could|should)\b|should (i|we)\b|can i\b|could i\b|may i\b|did\b|what (happens|if|would|will happen)\b|is it (safe|possible|ok|okay|wise|a good idea)\b|why\b|when (should|can|do) (i|we)\b|do i (need|have to)\b|am i (allowed|able)\b)/.test(
+  return /^(how (do|can|could|would|should|will|does) (i|we|one|you|it)\b|how much (would|will|can|could|does|do i need|should)\b|how many \S+ (would|will|can|could|should)\b|should (i|we)\b|can i (?!get\b|have\b)|could i (?!get\b|have\b)|may i (?!get\b|have\b)|did\b|what (happens|if|would|will happen)\b|is it (safe|possible|ok|okay|wise|a good idea)\b|why\b|when (should|can|do) (i|we)\b|do i (need|have to)\b|am i (allowed|able)\b)/.test(
     ctx.flat,
   );
 }
@@ -298,10 +306,16 @@ export function isNegated(ctx: Ctx): boolean {
 
 /** Hedged, conditional or repeated ("maybe", "if", "twice", "I think"): not a clear request. */
 export function isHedged(ctx: Ctx): boolean {
-  return /(^|\s)(maybe|perhaps|possibly|probably|twice|thrice|if|unless|might|i think|not sure|times|every|each|daily|weekly|monthly|later|tomorrow)(\s|$)/.test(
-    ctx.flat,
+  return (
+    /(^|\s)(maybe|perhaps|possibly|probably|twice|thrice|if|unless|might|i think|not sure|times|every|each|daily|weekly|monthly|yearly|later|tomorrow|tonight|soon|eventually|someday)(\s|$)/.test(
+      ctx.flat,
+    ) || TIME_PHRASE.test(ctx.flat)
   );
 }
+
+/** "next week", "in june", "on monday", "at 5pm", "in an hour": an action for later is not done now. */
+const TIME_PHRASE =
+  /\b(next|this|in|on|by|until|before|after|at|from) (a |an |the |one |two |\d+ )?(week|weeks|month|months|year|years|day|days|hour|hours|minute|minutes|january|february|march|april|may|june|july|august|september|october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|noon|midnight|\d+ ?(am|pm))\b/;
 
 /** Why a command for a transaction is not a clear request, or undefined when it is one. */
 export function notARequest(ctx: Ctx, what: string): string | undefined {
@@ -317,7 +331,7 @@ export function notARequest(ctx: Ctx, what: string): string | undefined {
 
 /** Text that tries to instruct the parser instead of asking for one action. */
 export function isInjection(ctx: Ctx): boolean {
-  return /\b(ignore|disregard|forget) (all |any |the |your |my )*(previous|prior|above|earlier|preceding|former|other)\b|\bsystem prompt\b|\binstructions?\b|\bjailbreak\b|\bdeveloper mode\b/.test(
+  return /(^|\s)(ignore|disregard|bypass|override|jailbreak)(\s|$)|\bforget (all |any |the |your |my )*(previous|prior|above|earlier|rules|instructions)\b|\bsystem prompt\b|\binstructions?\b|\b(developer|admin|god|debug|sudo|root) mode\b|\byou are now\b|\bact as\b|\bpretend\b/.test(
     ctx.flat,
   );
 }

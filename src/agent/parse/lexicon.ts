@@ -217,9 +217,9 @@ export const COMMON: ReadonlySet<string> = new Set(
   up down out off one's someone somebody anyone sir hi hello hey yo good morning evening afternoon night
   thanks cheers help joke tell say says said mean please kindly quickly asap right away go ahead sure
   current currently left over stuff thing things something way ways work works hello there
-  ignore previous instructions instruction above prior system prompt name rid news update updates`.split(
-    /\s+/,
-  ),
+  ignore previous instructions instruction above prior system prompt name rid news update updates
+  his her hers their theirs them they he she him account rich last next week weeks month months year years
+  day days today yesterday tonight tomorrow hour hours minute minutes empty`.split(/\s+/),
 );
 
 /** Damerau–Levenshtein distance (optimal string alignment), capped at `max + 1`. */
@@ -268,6 +268,12 @@ export function isTypoOf(word: string, k: string): boolean {
     return false;
   };
   if (k.length === word.length + 1) return dropsOne(k, word);
+  // a doubled letter ("jobb", "sendd") at any length
+  if (word.length === k.length + 1 && /(.)\1/.test(word)) {
+    for (let i = 1; i < word.length; i++) {
+      if (word[i] === word[i - 1] && word.slice(0, i) + word.slice(i + 1) === k) return true;
+    }
+  }
   if (word.length === k.length + 1) return word.length >= 7 && dropsOne(word, k);
   return false;
 }

@@ -42,7 +42,10 @@ export const contactsRule = (ctx: Ctx): ParseResult | undefined => {
   const removing = has(ctx, ...REMOVE_VERBS);
   const listing =
     topic ||
-    phrase(ctx, /^who do i know\b|\b(names|people|addresses) (have )?i (have )?(saved|stored|added)\b/);
+    phrase(
+      ctx,
+      /^who do i know\b|^(list|show)( me)?( all)?( my)? (people|names|saved people)$|\b(names|people|addresses) (have )?i (have )?(saved|stored|added)\b/,
+    );
 
   // add: a name for an address
   if (adding && !removing && (addresses.length > 0 || topic)) {

@@ -216,6 +216,7 @@ const REASON_MARKERS = new Set(['because', 'since', 'reason', 'cause', 'as']);
 export const voteRule = (ctx: Ctx): ParseResult | undefined => {
   const voting =
     has(ctx, 'vote', 'votes', 'voted', 'abstain') ||
+    phrase(ctx, /^(yes|no|aye|nay|yea|for|against) on (proposal |prop )?\d+$/) ||
     (has(ctx, 'support', 'against', 'favour', 'favor', 'approve', 'reject', 'oppose', 'yes', 'no') &&
       has(ctx, 'proposal', 'prop', 'proposals'));
   if (!voting) return undefined;

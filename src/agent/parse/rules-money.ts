@@ -20,9 +20,13 @@ import { OTHER_CURRENCIES } from './lexicon.ts';
 import { call, clarify, type ParseResult } from './result.ts';
 
 const TRANSFER_VERBS = ['send', 'transfer', 'pay', 'give', 'wire', 'tip', 'move'];
+const BALANCE_WORDS = ['balance', 'balances', 'bal', 'funds', 'broke'];
 
 function otherCurrency(ctx: Ctx): string | undefined {
-  for (const t of ctx.ts) if (t.kind === 'word' && OTHER_CURRENCIES.has(t.norm)) return t.norm;
+  for (const t of ctx.ts) {
+    // a saved contact named like a currency ("wei") is the contact
+    if (t.kind === 'word' && OTHER_CURRENCIES.has(t.norm) && !ctx.contactByLower.has(t.norm)) return t.norm;
+  }
   if (/\$|€|£/.test(ctx.text)) return 'dollars';
   return undefined;
 }
@@ -65,6 +69,14 @@ function oneAmount(ctx: Ctx, what: string, to?: string): { amount: string } | { 
 
 export const transferRule = (ctx: Ctx): ParseResult | undefined => {
   if (!has(ctx, ...TRANSFER_VERBS)) return undefined;
+  // "give me my balance": a request for information, not a payment
+  if (
+    ctx.nums.length === 0 &&
+    has(ctx, ...BALANCE_WORDS) &&
+    findParties(ctx).every((p) => p.status === 'me')
+  ) {
+    return undefined;
+  }
   const guard = notARequest(ctx, 'send');
   if (guard) return clarify(guard);
   const parties = findParties(ctx);
@@ -81,10 +93,20 @@ export const transferRule = (ctx: Ctx): ParseResult | undefined => {
 
 export const channelRule = (ctx: Ctx): ParseResult | undefined => {
   const cli = /^pay (open|close)\b/.exec(ctx.flat);
-  if (!has(ctx, 'channel', 'channels') && !cli) return undefined;
+  const closeById = has(ctx, 'close', 'shut', 'settle') && ctx.ts.some((t) => t.kind === 'hash');
+  if (!has(ctx, 'channel', 'channels') && !cli && !closeById) return undefined;
+  // "the channel I have open", "my open channel": "open" describes a channel there, it is not the verb.
+  const openVerb = ctx.ts.some(
+    (t, i) =>
+      t.kind === 'word' &&
+      t.norm === 'open' &&
+      !['have', 'has', 'is', 'are', 'still', 'currently', 'my', 'the', 'an', 'already'].includes(
+        ctx.ts[i - 1]?.norm ?? '',
+      ),
+  );
   const opening = cli
     ? cli[1] === 'open'
-    : has(ctx, 'open', 'start', 'create', 'new', 'setup') || phrase(ctx, /\bset up\b/);
+    : openVerb || has(ctx, 'start', 'create', 'new', 'setup') || phrase(ctx, /\bset up\b/);
   const closing = cli ? cli[1] === 'close' : has(ctx, 'close', 'shut', 'end', 'finish', 'settle');
   if (opening === closing) {
     return clarify(
@@ -155,8 +177,6 @@ export const fundRule = (ctx: Ctx): ParseResult | undefined => {
   return call('wallet.fund', { address: parties[0]!.value });
 };
 
-const BALANCE_WORDS = ['balance', 'balances', 'bal', 'funds', 'broke'];
-
 export const balanceRule = (ctx: Ctx): ParseResult | undefined => {
   const asks =
     has(ctx, ...BALANCE_WORDS) ||
@@ -164,7 +184,11 @@ export const balanceRule = (ctx: Ctx): ParseResult | undefined => {
     phrase(ctx, /\bhow much (agora|eth|money|tokens?)?\s*(is )?in\b/) ||
     phrase(ctx, /^(do|does) \S+ have (any )?(agora|eth|ether|tokens?|money|funds|gas)\b/) ||
     phrase(ctx, /\b(what's|whats|what is) in \S+ wallet\b/) ||
-    phrase(ctx, /\bwallet (hold|holds|have|has|contain|contains)\b/) ||
+    phrase(ctx, /\b(wallet|account) (hold|holds|have|has|contain|contains|got)\b/) ||
+    phrase(ctx, /^(my |\S+ )?(wallet|account)$/) ||
+    phrase(ctx, /^(check|show|see|view|open)( me)? (my|the|\S+) (wallet|account)$/) ||
+    phrase(ctx, /\b(wallet|account) (is )?empty\b|\bis (my|\S+) (wallet|account) empty\b/) ||
+    phrase(ctx, /\bwhat (do|does) \S+ have\b|\bwhat \S+ (has|holds|owns)\b|\bhow rich\b/) ||
     phrase(ctx, /^(what's|whats|what has|what have) \S+ got\b/) ||
     (has(ctx, 'stake', 'rewards', 'reward', 'earnings') &&
       phrase(
@@ -172,7 +196,12 @@ export const balanceRule = (ctx: Ctx): ParseResult | undefined => {
         /^(show|what|what's|whats|list|check|see|view)\b|\b(do i have|have i got|my (stake|rewards))\b/,
       ));
   if (!asks) return undefined;
-  if (has(ctx, ...TRANSFER_VERBS)) return undefined;
+  if (
+    has(ctx, ...TRANSFER_VERBS) &&
+    (ctx.nums.length > 0 || findParties(ctx).some((p) => p.status !== 'me'))
+  ) {
+    return undefined;
+  }
   const parties = findParties(ctx).filter((p) => p.status !== 'me');
   if (parties.length === 0) return call('wallet.balance', {});
   if (parties.length > 1) return clarify('Whose balance: which one wallet?');

@@ -2,17 +2,40 @@
  * Rules for datasets, training jobs, rewards and paid model queries.
  */
 import { SPDX_LICENCES } from '../../data/licences.ts';
-import { amountOf, type Ctx, has, integerOf, notARequest, phrase } from './context.ts';
+import { amountOf, type Ctx, has, integerOf, notARequest, phrase, vagueQuantity } from './context.ts';
 import { COMMON, isKnownWord } from './lexicon.ts';
 import type { NumberSpan } from './numbers.ts';
 import { call, clarify, type ParseResult } from './result.ts';
 import type { Token } from './tokens.ts';
+
+const TRANSFER_VERBS = ['send', 'transfer', 'pay', 'give', 'wire', 'tip', 'move'];
 
 /** The single integer id among the number spans, or a reason there is none. */
 function oneId(spans: NumberSpan[]): string | 'none' | 'many' | 'bad' {
   if (spans.length === 0) return 'none';
   if (spans.length > 1) return 'many';
   return integerOf(spans[0]!) ?? 'bad';
+}
+
+const ID_FILLERS = new Set(['number', 'no', 'id', 'nr', '#']);
+
+/**
+ * The id of a job: the number right after one of `anchors` ("job 4", "job number 4", "status 8",
+ * "claim 14"); else the only number in the text, unless the text also speaks of sending money.
+ */
+function jobIdOf(ctx: Ctx, anchors: readonly string[], loneNumber = true): string | 'none' | 'many' | 'bad' {
+  const near = new Set<NumberSpan>();
+  ctx.ts.forEach((t, i) => {
+    if (t.kind !== 'word' || !anchors.includes(t.norm)) return;
+    let j = i + 1;
+    while (ctx.ts[j]?.kind === 'word' && ID_FILLERS.has(ctx.ts[j]!.norm)) j++;
+    const s = ctx.nums.find((x) => x.start === j);
+    if (s) near.add(s);
+  });
+  // "jobs 3 and 4": another number besides the anchored one means more than one job.
+  if (near.size > 0) return ctx.nums.length > near.size ? 'many' : oneId([...near]);
+  if (!loneNumber || has(ctx, ...TRANSFER_VERBS)) return ctx.nums.length > 0 ? 'bad' : 'none';
+  return oneId(ctx.nums);
 }
 
 // ---------------------------------------------------------------- licences and sectors
@@ -93,11 +116,58 @@ export function findSector(ctx: Ctx): string | undefined {
       if (sectorWord(next)) return sectorWord(next);
       if (sectorWord(ts[i - 1])) return sectorWord(ts[i - 1]);
     }
-    if ((t.norm === 'data' || t.norm === 'dataset') && ts[i - 2]?.norm === 'as' && sectorWord(ts[i - 1])) {
-      return sectorWord(ts[i - 1]);
+    if ((t.norm === 'data' || t.norm === 'dataset') && sectorWord(ts[i - 1])) {
+      const before = ts[i - 2]?.norm;
+      if (before === 'as' || ((before === 'a' || before === 'an') && ts[i - 3]?.norm === 'as'))
+        return sectorWord(ts[i - 1]);
+    }
+    // "for vision, licence …" / "… for health"
+    if (
+      t.norm === 'for' &&
+      sectorWord(ts[i + 1]) &&
+      (ts[i + 1]!.sep ||
+        i + 2 === ts.length ||
+        ['licence', 'license', 'under', 'with'].includes(ts[i + 2]?.norm ?? ''))
+    ) {
+      return sectorWord(ts[i + 1]);
     }
   }
   return undefined;
+}
+
+/** Actions no tool does: a sentence with one of them is never read as a look-up ("unregister dataset 4"). */
+const UNSUPPORTED = [
+  'unregister',
+  'cancel',
+  'abort',
+  'delete',
+  'remove',
+  'edit',
+  'rename',
+  'update',
+  'sell',
+  'buy',
+  'swap',
+  'stake',
+  'unstake',
+  'lend',
+  'borrow',
+  'burn',
+  'mint',
+  'bridge',
+  'stop',
+  'pause',
+  'resume',
+  'restart',
+  'kill',
+  'retry',
+  'fork',
+  'copy',
+];
+
+function unsupported(ctx: Ctx): ParseResult | undefined {
+  const verb = UNSUPPORTED.find((v) => ctx.words.has(v));
+  return verb ? clarify(`I can't ${verb} that from here. What else can I do?`) : undefined;
 }
 
 // ---------------------------------------------------------------- data
@@ -124,6 +194,8 @@ export const dataRule = (ctx: Ctx): ParseResult | undefined => {
     return call('data.add', args);
   }
   if (has(ctx, 'dataset', 'datasets') || phrase(ctx, /^data (show|info)\b/)) {
+    const no = unsupported(ctx);
+    if (no) return no;
     const id = oneId(ctx.nums);
     if (id === 'none') return clarify('Which dataset? Give its id, e.g. "show dataset 3".');
     if (id === 'many' || id === 'bad') return clarify('Which one dataset (its id)?');
@@ -144,7 +216,8 @@ export const rewardsRule = (ctx: Ctx): ParseResult | undefined => {
   if (!claiming) return undefined;
   const guard = notARequest(ctx, 'claim');
   if (guard) return clarify(guard);
-  const id = oneId(ctx.nums);
+  // A value-moving claim takes its job id only from "job N" / "claim N", never from any number around.
+  const id = jobIdOf(ctx, ['job', 'jobs', 'claim', 'rewards', 'reward'], false);
   if (id === 'none') return clarify('From which job should I claim your rewards? Give its id.');
   if (id === 'many' || id === 'bad') return clarify('Which one job (its id) should I claim rewards from?');
   return call('rewards.claim', { jobId: id });
@@ -212,10 +285,13 @@ export const jobRule = (ctx: Ctx): ParseResult | undefined => {
     (has(ctx, ...STATUS_WORDS) ||
       phrase(
         ctx,
-        /^(show|see|view|get)( me)?( the)? (training )?job\b|^job( #)? \d+$|\b(how's|how is|where is|is|has) (my )?(training )?job\b/,
+        /\bwhat's up with\b|\bnews (on|about)\b|^(show|see|view|get)( me)?( the)? (training )?job\b|^job( #)? \d+$|\b(how's|how is|where is|is|has) (my )?(training )?job\b/,
       ));
   if (status && !(creating && taskOf(ctx))) {
-    const id = oneId(ctx.nums);
+    const no = unsupported(ctx);
+    if (no) return no;
+    const id = jobIdOf(ctx, ['job', 'jobs', 'status']);
+    if (id === 'none' && has(ctx, ...TRANSFER_VERBS)) return undefined;
     if (id === 'none') return clarify('Which job? Give its id, e.g. "status of job 4".');
     if (id === 'many' || id === 'bad') return clarify('Which one job (its id)?');
     return call('job.status', { jobId: id });
@@ -233,46 +309,49 @@ export const jobRule = (ctx: Ctx): ParseResult | undefined => {
   const spanStarting = (i: number) => ctx.nums.find((s) => s.start === i);
   const spanEnding = (i: number) => ctx.nums.find((s) => s.end === i);
   const ts = ctx.ts;
-  // datasets: "dataset(s) 1, 2 and 3"
+  // datasets: "dataset(s) 1, 2 and 3" (a number followed by "workers"/"rounds"/"agora" is not an id)
+  const countWord = (j: number) => {
+    const w = ts[j]?.norm ?? '';
+    return WORKER_WORDS.has(w) || ROUND_WORDS.has(w) || ['per', 'agora', 'tokens', 'token', 'a'].includes(w);
+  };
   for (let i = 0; i < ts.length; i++) {
     if (!['dataset', 'datasets', 'data'].includes(ts[i]!.norm) || ts[i]!.kind !== 'word') continue;
     const ids: string[] = [];
     let j = i + 1;
+    let afterAnd = false;
     while (j < ts.length) {
       const s = spanStarting(j);
       if (s) {
+        if (countWord(s.end) && !spanStarting(s.end + 1)) break;
         const id = integerOf(s);
         if (id === undefined) return clarify('Dataset ids are whole numbers: which datasets?');
         ids.push(id);
         used.add(s);
         j = s.end;
-      } else if (
-        ts[j]!.norm === 'and' ||
-        ts[j]!.norm === '&' ||
-        ts[j]!.norm === 'number' ||
-        ts[j]!.norm === 'ids'
-      ) {
+        if (afterAnd) break;
+      } else if (['and', '&'].includes(ts[j]!.norm)) {
+        afterAnd = true;
+        j++;
+      } else if (['number', 'ids', 'numbers', '#'].includes(ts[j]!.norm)) {
         j++;
       } else break;
     }
     if (ids.length)
       args.datasets = [...(Array.isArray(args.datasets) ? (args.datasets as string[]) : []), ...ids];
   }
-  const count = (words: Set<string>, key: 'workers' | 'rounds'): string | undefined => {
-    for (let i = 0; i < ts.length; i++) {
-      if (ts[i]!.kind !== 'word' || !words.has(ts[i]!.norm)) continue;
-      const before = spanEnding(i);
-      const s = before && !used.has(before) ? before : spanStarting(i + 1);
-      if (!s || used.has(s)) continue;
-      const v = integerOf(s);
-      if (v === undefined || v === '0') return `The number of ${key} must be a whole number above 0.`;
-      args[key] = Number(v);
-      used.add(s);
-    }
-    return undefined;
-  };
-  const bad = count(WORKER_WORDS, 'workers') ?? count(ROUND_WORDS, 'rounds');
-  if (bad) return clarify(bad);
+  // workers and rounds, in the order they are written: "4 workers", "workers 4", "rounds 100 workers 2"
+  for (let i = 0; i < ts.length; i++) {
+    const w = ts[i]!.kind === 'word' ? ts[i]!.norm : '';
+    const key = WORKER_WORDS.has(w) ? 'workers' : ROUND_WORDS.has(w) ? 'rounds' : undefined;
+    if (!key || args[key] !== undefined) continue;
+    const before = spanEnding(i);
+    const s = before && !used.has(before) ? before : spanStarting(i + 1);
+    if (!s || used.has(s)) continue;
+    const v = integerOf(s);
+    if (v === undefined || v === '0') return clarify(`The number of ${key} must be a whole number above 0.`);
+    args[key] = Number(v);
+    used.add(s);
+  }
   // price: "price 2", "at 1.5 agora per round", "0.25 agora per round"
   for (const s of ctx.nums) {
     if (used.has(s)) continue;
@@ -291,6 +370,26 @@ export const jobRule = (ctx: Ctx): ParseResult | undefined => {
       if ('problem' in a) return clarify(a.problem);
       args.price = a.amount;
       used.add(s);
+    }
+  }
+  const vague = vagueQuantity(ctx);
+  if (vague)
+    return clarify(
+      `"${vague}" is not a number I can escrow for. How many workers and rounds, at what price?`,
+    );
+  for (const [words, key] of [
+    [WORKER_WORDS, 'workers'],
+    [ROUND_WORDS, 'rounds'],
+    [new Set(['price']), 'price'],
+  ] as const) {
+    const named = ctx.ts.some(
+      (t, i) =>
+        t.kind === 'word' &&
+        words.has(t.norm) &&
+        !['per', 'a', 'each', 'every'].includes(ctx.ts[i - 1]?.norm ?? ''),
+    );
+    if (args[key] === undefined && named) {
+      return clarify(`How many ${key === 'price' ? 'AGORA per round per worker' : key}?`);
     }
   }
   const leftover = ctx.nums.filter((s) => !used.has(s));
