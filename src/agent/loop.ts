@@ -25,7 +25,8 @@ export type Turn =
 
 export type LoopDeps = {
   env: AgentEnv;
-  parse(text: string): ParseResult;
+  /** The embedded parser, or an LLM backend (async). */
+  parse(text: string): ParseResult | Promise<ParseResult>;
   /** Asks the user about the plan; true only on an explicit yes. Omitted: nobody to ask. */
   confirm?(plan: Plan): Promise<boolean>;
   /** `--yes`: confirm within the spending policy. */
@@ -76,6 +77,7 @@ export async function act(deps: LoopDeps, confirmed: Plan, confirmation: Confirm
         amount: spend.amount.toString(),
         to: spend.to,
         tool: plan.tool.name,
+        by: confirmation.by,
       })
     : undefined;
   try {
@@ -113,7 +115,12 @@ export async function decideAndAct(deps: LoopDeps, plan: Plan): Promise<Turn> {
 
 /** One conversational turn. Never throws on bad input: errors come back as a turn. */
 export async function handleText(deps: LoopDeps, text: string): Promise<Turn> {
-  const parsed = deps.parse(text);
+  let parsed: ParseResult;
+  try {
+    parsed = await deps.parse(text);
+  } catch (e) {
+    return errorTurn(e);
+  }
   if ('clarify' in parsed) return { kind: 'clarify', question: parsed.clarify };
   let plan: Plan;
   try {

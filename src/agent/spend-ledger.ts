@@ -1,7 +1,8 @@
 /**
  * What the agent has spent under its policy, in `<home>/agent/spends.json`: each spend is written
  * (status `pending`) before its transaction is sent, then marked `sent` or `failed`, so a crash never
- * forgets money that may have left. Pending and sent spends count against the cap.
+ * forgets money that may have left. Pending and sent spends the policy confirmed (`--yes`) count
+ * against its caps; spends the user confirmed are recorded but are the user's own decision.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ export type SpendRecord = {
   amount: string;
   to: string;
   tool: string;
+  /** Who confirmed it: only the policy's own confirmations count against its caps. */
+  by: 'user' | 'policy';
   status: 'pending' | 'sent' | 'failed';
   txHash?: Hex;
 };
@@ -37,11 +40,17 @@ export class SpendLedger {
     renameSync(tmp, this.path);
   }
 
-  /** Sum of pending + sent spends of `token` since `now - periodSeconds`. */
+  /** Sum of the policy-confirmed pending + sent spends of `token` since `since`. */
   spentSince(token: string, since: number): bigint {
     let total = 0n;
     for (const s of this.list()) {
-      if (s.status === 'failed' || s.at < since || s.token.toLowerCase() !== token.toLowerCase()) continue;
+      if (
+        s.status === 'failed' ||
+        s.by !== 'policy' ||
+        s.at < since ||
+        s.token.toLowerCase() !== token.toLowerCase()
+      )
+        continue;
       total += BigInt(s.amount);
     }
     return total;

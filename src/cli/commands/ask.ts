@@ -10,12 +10,14 @@ import { describePlan, type Plan } from '../../agent/plan.ts';
 import { loadPolicy } from '../../agent/policy.ts';
 import { agentEnv, homeParser } from '../../agent/session.ts';
 import { SpendLedger } from '../../agent/spend-ledger.ts';
+import { listContacts } from '../../wallet/contacts.ts';
 import type { CliContext } from '../context.ts';
 import { jsonReplacer } from '../output.ts';
+import { understand } from './agent.ts';
 import { defaultAddress, liveDeployment } from './wallet-money.ts';
 
 type Ctx = (cmd: Command) => CliContext;
-type AskOptions = { yes?: boolean; policy?: string; confirm?: string };
+type AskOptions = { yes?: boolean; policy?: string; confirm?: string; llm?: string; model?: string };
 
 async function loopDeps(c: CliContext, o: AskOptions, confirm: LoopDeps['confirm']): Promise<LoopDeps> {
   const conn = await c.connect();
@@ -28,7 +30,17 @@ async function loopDeps(c: CliContext, o: AskOptions, confirm: LoopDeps['confirm
     policy: o.policy ? loadPolicy(o.policy) : undefined,
     onProgress: (m) => c.out.progress(m),
   });
-  return { env, parse: homeParser(c.home), confirm, yes: o.yes, ledger: new SpendLedger(c.home) };
+  const embedded = homeParser(c.home);
+  const parse =
+    o.llm === undefined && o.model === undefined
+      ? embedded
+      : (text: string) =>
+          understand(
+            text,
+            { llm: o.llm, model: o.model },
+            listContacts(c.home).map((x) => x.name),
+          );
+  return { env, parse, confirm, yes: o.yes, ledger: new SpendLedger(c.home) };
 }
 
 export function planJson(p: Plan): Record<string, unknown> {
@@ -92,6 +104,8 @@ export function registerAskCommands(program: Command, ctx: Ctx): void {
     .option('--yes', 'confirm on your behalf, but only within the spending policy (--policy)')
     .option('--policy <file>', 'spending policy JSON (caps per period, counterparties, contracts, expiry)')
     .option('--confirm <hash>', 'run only if the plan hashes to exactly this confirmation code')
+    .option('--llm <url>', 'understand the text with an OpenAI-compatible endpoint (e.g. Ollama)')
+    .option('--model <name>', 'model name for --llm')
     .description('say what you want: Agora shows what will happen, asks, acts, and reports the tx')
     .action(async (words: string[], o: AskOptions, cmd: Command) => {
       const c = ctx(cmd);
@@ -117,6 +131,8 @@ export function registerAskCommands(program: Command, ctx: Ctx): void {
     .command('chat')
     .option('--yes', 'confirm on your behalf, but only within the spending policy (--policy)')
     .option('--policy <file>', 'spending policy JSON')
+    .option('--llm <url>', 'understand the text with an OpenAI-compatible endpoint (e.g. Ollama)')
+    .option('--model <name>', 'model name for --llm')
     .description('talk to Agora: one request per line; value moves only after you confirm')
     .action(async (o: AskOptions, cmd: Command) => {
       const c = ctx(cmd);
