@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { AgoraError, isAgoraError } from '../errors.ts';
 import { registerAgentCommands } from './commands/agent.ts';
+import { registerAgentAccountCommands } from './commands/agent-account.ts';
 import { registerAskCommands } from './commands/ask.ts';
 import { registerChainCommands } from './commands/chain.ts';
 import { registerContactsCommands } from './commands/contacts.ts';
@@ -45,7 +46,7 @@ export function buildProgram(): Command {
   registerModelCommands(program, ctx);
   registerJobCommands(program, ctx);
   registerNodeCommands(program, ctx);
-  registerAgentCommands(program, ctx);
+  registerAgentAccountCommands(registerAgentCommands(program, ctx), ctx);
   for (const sub of program.commands) {
     sub.exitOverride();
     for (const leaf of sub.commands) leaf.exitOverride();
