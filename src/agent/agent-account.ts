@@ -52,7 +52,9 @@ export async function deployAgentAccount(
   agent: Address,
   expiry: bigint,
 ): Promise<Address> {
-  return deployContract(conn.publicClient, owner, AgentAccount, [owner.account.address, agent, expiry]);
+  return getAddress(
+    await deployContract(conn.publicClient, owner, AgentAccount, [owner.account.address, agent, expiry]),
+  );
 }
 
 export function agentAccountClient(conn: ChainConnection, address: Address): AgentAccountClient {

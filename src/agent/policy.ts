@@ -5,7 +5,7 @@
  * (`account`), so a compromised client cannot exceed them.
  */
 import { readFileSync } from 'node:fs';
-import { type Address, getAddress, isAddress } from 'viem';
+import { type Address, formatEther, getAddress, isAddress } from 'viem';
 import { z } from 'zod';
 import { AgoraError } from '../errors.ts';
 import { parseAmount } from '../wallet/amount.ts';
@@ -118,7 +118,7 @@ export function checkSpend(
   if (spent + spend.amount > cap.amount) {
     return {
       ok: false,
-      reason: `it would exceed the cap of ${cap.amount} wei ${cap.token} per ${cap.periodSeconds} s (${spent} wei already spent)`,
+      reason: `it would exceed the cap of ${formatEther(cap.amount)} ${cap.token} per ${cap.periodSeconds} s (${formatEther(spent)} already spent)`,
     };
   }
   return { ok: true };

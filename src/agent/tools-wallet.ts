@@ -89,7 +89,18 @@ export async function planTransfer(env: AgentEnv, a: A): Promise<PlanBody> {
     );
   }
   let gas = 90_000n;
-  if (!via) {
+  const policyLines: string[] = [];
+  if (via) {
+    const left = (await agentAccountClient(env.conn, via).allowance(token)).available;
+    if (left < amount) {
+      throw new AgoraError(
+        'OVER_CAP',
+        `the agent account's on-chain cap has only ${agora(left)} left this period, less than ${agora(amount)}`,
+        { hint: 'wait for the next period, or ask the owner to raise the cap (`agora agent account show`)' },
+      );
+    }
+    policyLines.push(`on-chain cap: ${agora(left)} left this period`);
+  } else {
     gas = await estimateTx(env.conn, env.address, {
       label: 'AgoraToken.transfer',
       address: token,
@@ -104,6 +115,7 @@ export async function planTransfer(env: AgentEnv, a: A): Promise<PlanBody> {
       `from ${via ? `agent account ${via} (limits enforced on chain)` : `your wallet ${env.address}`}`,
       `fee ${await feeOf(env, gas)}`,
       `balance after ${agora(balance - amount)}`,
+      ...policyLines,
     ],
     params: { to: to.address, amount: amount.toString(), token, from },
     spend: { token: 'AGORA', amount, to: to.address },

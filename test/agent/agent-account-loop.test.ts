@@ -10,6 +10,7 @@ import { parseEther } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentAccount } from '../../src/agent/account-setup.ts';
+import { agentAccountClient } from '../../src/agent/agent-account.ts';
 import { handleText } from '../../src/agent/loop.ts';
 import { runPlan } from '../../src/agent/plan.ts';
 import type { Policy } from '../../src/agent/policy.ts';
@@ -87,11 +88,22 @@ describe('the agent loop on an on-chain policy (AgentAccount)', () => {
     expect(await token.balanceOf(setup.account)).toBe(parseEther('85'));
     expect(await token.balanceOf(agentKey.address)).toBe(0n);
 
-    // The client's own policy check refuses the next 10 (15 + 10 > 20)…
-    expect((await handleText(deps, 'send 10 AGORA to alice')).kind).toBe('declined');
-    // …and a compromised client that skips it and forges its confirmation is refused by the chain.
-    const over = await planCall(env, { tool: 'token.transfer', args: { to: 'alice', amount: '10' } });
-    await expect(runPlan(over, { hash: over.hash, by: 'user' })).rejects.toThrow(/OverCap/);
+    // The client refuses the next 10 (15 + 10 > 20): the on-chain cap has 5 left…
+    expect((await handleText(deps, 'send 10 AGORA to alice')).kind).toBe('error');
+    // …planning it directly fails the same way…
+    await expect(
+      planCall(env, { tool: 'token.transfer', args: { to: 'alice', amount: '10' } }),
+    ).rejects.toThrow(/on-chain cap has only 5 AGORA left/);
+    // …and compromised software that skips every client check is refused by the chain.
+    const agentSigner = walletClientFor(conn, agentKey);
+    await expect(
+      agentAccountClient(conn, setup.account).transfer(
+        agentSigner,
+        d.contracts.AgoraToken!,
+        alice,
+        parseEther('10'),
+      ),
+    ).rejects.toThrow(/OverCap/);
     const stranger = await planCall(env, { tool: 'token.transfer', args: { to: 'mallory', amount: '1' } });
     await expect(runPlan(stranger, { hash: stranger.hash, by: 'user' })).rejects.toThrow(
       /NotAllowedCounterparty/,
