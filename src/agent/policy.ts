@@ -9,6 +9,7 @@ import { type Address, formatEther, getAddress, isAddress } from 'viem';
 import { z } from 'zod';
 import { AgoraError } from '../errors.ts';
 import { parseAmount } from '../wallet/amount.ts';
+import { type Autonomy, autonomySchema } from './autonomy.ts';
 
 export type Cap = { token: string; amount: bigint; periodSeconds: number };
 
@@ -22,6 +23,8 @@ export type Policy = {
   contracts: string[];
   /** An on-chain AgentAccount that enforces the same limits (transfers then go through it). */
   account?: Address;
+  /** What an autonomous agent (`agora agent start`) does on its own. */
+  autonomy?: Autonomy;
 };
 
 /** Value a planned action would move out of the owner's funds. */
@@ -50,6 +53,7 @@ export const policyFileSchema = z.strictObject({
   counterparties: z.array(addr).default([]),
   contracts: z.array(z.string().min(1)).default([]),
   account: addr.optional(),
+  autonomy: autonomySchema.optional(),
 });
 
 export function parsePolicy(json: unknown, where = 'the policy'): Policy {
@@ -71,6 +75,7 @@ export function parsePolicy(json: unknown, where = 'the policy'): Policy {
     counterparties: p.counterparties.map((a) => getAddress(a)),
     contracts: p.contracts,
     account: p.account ? getAddress(p.account) : undefined,
+    autonomy: p.autonomy,
   };
 }
 

@@ -1,21 +1,64 @@
 /**
- * `agora agent account create|show`: the agent's on-chain spending policy (contracts/AgentAccount.sol).
+ * `agora agent start`: the autonomous agent daemon (src/agent/daemon.ts), and `agora agent account
+ * create|show`: the agent's on-chain spending policy (contracts/AgentAccount.sol).
  * The owner's wallet signs `create`; the agent later acts with its own key (`agora ask --policy FILE`
  * with the account's address in the policy file).
  */
+import { appendFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { formatEther } from 'viem';
+import { formatEther, type LocalAccount } from 'viem';
 import { createAgentAccount } from '../../agent/account-setup.ts';
 import { agentAccountClient } from '../../agent/agent-account.ts';
+import { AgentDaemon } from '../../agent/daemon.ts';
 import { loadPolicy } from '../../agent/policy.ts';
 import { walletClientFor } from '../../chain/connect.ts';
 import { parseAmount } from '../../wallet/amount.ts';
 import { resolveAddress } from '../../wallet/contacts.ts';
 import type { CliContext } from '../context.ts';
+import { untilSignal } from './chain.ts';
 
 type Ctx = (cmd: Command) => CliContext;
 
 export function registerAgentAccountCommands(agent: Command, ctx: Ctx): void {
+  agent
+    .command('start')
+    .requiredOption(
+      '--policy <file>',
+      'policy JSON with an "autonomy" section (voting rules, claim threshold)',
+    )
+    .option('--log <file>', 'also append each decision as a JSON line to this file')
+    .description(
+      'run an autonomous agent: votes by its rules (reason on chain), claims rewards; Ctrl-C stops',
+    )
+    .action(async (o: { policy: string; log?: string }, cmd: Command) => {
+      const c = ctx(cmd);
+      const policy = loadPolicy(o.policy);
+      const conn = await c.connect();
+      const d = await c.deployment(conn, ['AgoraGovernor']);
+      const account = (await c.signer(conn)) as LocalAccount;
+      const daemon = new AgentDaemon({
+        conn,
+        deployment: d,
+        home: c.home,
+        account,
+        policy,
+        log: (x) => {
+          const line = JSON.stringify(x);
+          if (c.out.json) process.stdout.write(`${line}\n`);
+          else
+            c.out.progress(
+              `${x.kind} ${x.subject}${x.support ? ` ${x.support}` : ''}: ${x.reason}${x.txHash ? ` (tx ${x.txHash})` : ''}`,
+            );
+          if (o.log) appendFileSync(o.log, `${line}\n`);
+        },
+      });
+      c.out.progress(
+        `agent ${account.address} running on chain ${conn.chainId} (every ${policy.autonomy?.intervalSeconds ?? 30} s)`,
+      );
+      await daemon.start();
+      await untilSignal(() => daemon.stop());
+    });
+
   const account = agent
     .command('account')
     .description(
