@@ -4,6 +4,7 @@
  * `execute` acts; `describe` renders it in plain words.
  */
 import { AgoraError } from '../errors.ts';
+import { assertHasGas } from '../wallet/transfer.ts';
 import { type ToolCall, type ToolName, toolByName, validateToolCall } from './catalogue.ts';
 import type { AgentEnv } from './env.ts';
 import { describePlan, type Plan, planHash } from './plan.ts';
@@ -68,6 +69,8 @@ export async function planCall(env: AgentEnv, call: { tool: string; args?: unkno
   if (!v.ok) throw new AgoraError('BAD_TOOL_CALL', v.error);
   const c: ToolCall = v.call;
   const tool = toolByName(c.tool)!;
+  // A transaction from a wallet with no ETH would fail at the node with a raw error: say so first.
+  if (tool.sendsTransaction && c.tool !== 'wallet.fund') await assertHasGas(env.conn, env.address);
   const body = await EXECUTORS[c.tool](env, c.args);
   if (tool.sendsTransaction) {
     // The account's next nonce is part of what is confirmed: a confirmation runs once, never replays.
