@@ -136,6 +136,9 @@ export function registerAskCommands(program: Command, ctx: Ctx): void {
     .description('talk to Agora: one request per line; value moves only after you confirm')
     .action(async (o: AskOptions, cmd: Command) => {
       const c = ctx(cmd);
+      // Unlock first: a password prompt must never share stdin with the conversation.
+      const deps0 = await loopDeps(c, o, undefined);
+      await deps0.env.account();
       const rl: Interface = createInterface({
         input: process.stdin,
         output: process.stderr,
@@ -147,7 +150,7 @@ export function registerAskCommands(program: Command, ctx: Ctx): void {
         const r = await lines.next();
         return r.done ? undefined : r.value;
       };
-      const deps = await loopDeps(c, o, async (p) => isYes((await next(planPrompt(p))) ?? ''));
+      const deps: LoopDeps = { ...deps0, confirm: async (p) => isYes((await next(planPrompt(p))) ?? '') };
       process.stderr.write(
         'Agora chat: say what you want ("what\'s my balance", "send 5 AGORA to alice"); "quit" ends.\n',
       );
