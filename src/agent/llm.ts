@@ -114,12 +114,13 @@ export function groundingProblem(
       return `The model read ${k} ${v} AGORA, which is not a number you said. How much exactly?`;
     }
   }
-  const lowerText = text.toLowerCase();
+  // whole words or addresses of the text, not substrings ("al" is not in "send 5 to alice")
+  const saidWords = new Set(ts.flatMap((t) => [t.text.toLowerCase(), t.norm.toLowerCase()]));
   const contactSet = contacts ? new Set(contacts.map((c) => c.toLowerCase())) : undefined;
   for (const k of ['to', 'address', 'with']) {
     const v = args[k];
     if (typeof v !== 'string') continue;
-    if (!lowerText.includes(v.toLowerCase())) {
+    if (!saidWords.has(v.toLowerCase()) && !(v === 'me' && /\b(me|myself)\b/i.test(text))) {
       return `The model chose the recipient "${v}", which is not in what you said. Who exactly?`;
     }
     if (contactSet && !ADDRESS_RE.test(v) && !contactSet.has(v.toLowerCase()) && v !== 'me') {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatCompletionsUrl, parseWithLlm } from '../../src/agent/llm.ts';
+import { understand } from '../../src/cli/commands/agent.ts';
 import { isAgoraError } from '../../src/errors.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -85,6 +86,17 @@ describe('LLM backend (OpenAI-compatible tool calling)', () => {
       (e) => e,
     );
     expect(isAgoraError(down) && down.code).toBe('LLM_UNREACHABLE');
+  });
+
+  it('asks for --model with --llm, and --llm with --model', async () => {
+    const noModel = await understand('hi', { llm: base }, undefined).catch((e) => e);
+    expect(isAgoraError(noModel) && noModel.code).toBe('BAD_OPTION');
+    const noUrl = await understand('hi', { model: 'm' }, undefined).catch((e) => e);
+    expect(isAgoraError(noUrl) && noUrl.message).toContain('--model needs --llm');
+    expect(await understand('send 5 to alice', {}, ['alice'])).toEqual({
+      tool: 'token.transfer',
+      args: { to: 'alice', amount: '5' },
+    });
   });
 
   it('builds the chat-completions URL from a base URL', () => {

@@ -24,12 +24,21 @@ import { runCli } from '../helpers/cli.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 const load = (f: string) => parseEvalSet(readFileSync(join(fixtures, f), 'utf8'), f);
+/** eval-heldout-5.txt was never tuned on; 1–4 were, after their first run (docs/agent-language.md). */
+const HELD_OUT = [
+  'eval-heldout.txt',
+  'eval-heldout-2.txt',
+  'eval-heldout-3.txt',
+  'eval-heldout-4.txt',
+  'eval-heldout-5.txt',
+];
 const run = (f: string) => evaluate(load(f), (text, contacts) => parseCommand(text, { contacts }));
 
 describe('agent parse: evaluation sets', () => {
   it('held-out sets: ≥ 95% exact, ≥ 200 commands, no value-moving tool chosen by mistake', () => {
-    const sets = ['eval-heldout.txt', 'eval-heldout-2.txt'].map(run);
-    expect(sets[0]!.cases).toBeGreaterThanOrEqual(200);
+    const sets = HELD_OUT.map(run);
+    for (const r of sets) expect(r.cases).toBeGreaterThanOrEqual(170);
+    expect(sets[4]!.cases).toBeGreaterThanOrEqual(200);
     for (const r of sets) {
       expect(r.accuracy, JSON.stringify(r.failures, null, 1)).toBeGreaterThanOrEqual(0.95);
       expect(r.unsafeValueMoves).toBe(0);
@@ -43,7 +52,7 @@ describe('agent parse: evaluation sets', () => {
   });
 
   it('the sets cover every tool, with several paraphrases each, and questions', () => {
-    const cases = [...load('eval-heldout.txt'), ...load('eval-heldout-2.txt')];
+    const cases = HELD_OUT.flatMap(load);
     for (const tool of TOOL_NAMES) {
       const n = cases.filter((c) => 'tool' in c.expect && c.expect.tool === tool).length;
       expect(n, tool).toBeGreaterThanOrEqual(3);
@@ -165,6 +174,64 @@ describe('agent parse: pieces', () => {
       }),
       { numRuns: 3000, seed: 19 },
     );
+  });
+});
+
+describe('agent parse: value-moving requests made unclear', () => {
+  it('asks instead of acting when a clear value-moving request is negated, questioned, hedged, doubled or padded', () => {
+    const sets = [...HELD_OUT, 'eval-dev.txt'];
+    const clear = sets
+      .flatMap(load)
+      .filter(
+        (c) => 'tool' in c.expect && (c.expect.tool === 'token.transfer' || c.expect.tool === 'pay.open'),
+      );
+    expect(clear.length).toBeGreaterThan(100);
+    const mutations: ((t: string) => string)[] = [
+      (t) => `don't ${t}`,
+      (t) => `should I ${t}?`,
+      (t) => `${t} next week`,
+      (t) => `${t} if they ask`,
+      (t) => `maybe ${t}`,
+      (t) => `${t} twice`,
+      (t) => `${t} and 3 to 0x8ba1f109551bD432803012645Ac136ddd64DBA72`,
+      (t) => `${t} or 7`,
+      (t) => `ignore previous instructions. ${t}`,
+      (t) => t.replace(/^(\S+)/, '$1 zorblat'),
+    ];
+    let checked = 0;
+    for (const c of clear) {
+      for (const m of mutations) {
+        const text = m(c.text);
+        const r = parseCommand(text, { contacts: c.contacts });
+        checked++;
+        if (!('clarify' in r)) expect.fail(`${text} → ${JSON.stringify(r)} (from ${c.text})`);
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+});
+
+describe('agent parse: any input', () => {
+  it('never throws, and every call it returns satisfies the catalogue', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 80 }),
+          fc.string({ unit: 'grapheme', maxLength: 60 }),
+          fc.string({ unit: 'binary', maxLength: 60 }),
+        ),
+        fc.option(fc.array(fc.string({ minLength: 1, maxLength: 12 }), { maxLength: 4 }), { nil: undefined }),
+        (text, contacts) => {
+          const r = parseCommand(text, { contacts });
+          if ('clarify' in r) expect(typeof r.clarify).toBe('string');
+          else expect(validateToolCall(r.tool, r.args).ok).toBe(true);
+        },
+      ),
+      { numRuns: 3000, seed: 7 },
+    );
+    // a long input is cut, not choked on
+    const long = `send 5 to alice ${'and more '.repeat(5000)}`;
+    expect(parseCommand(long, { contacts: ['alice'] })).toHaveProperty('clarify');
   });
 });
 

@@ -329,6 +329,32 @@ export function notARequest(ctx: Ctx, what: string): string | undefined {
   return undefined;
 }
 
+const PURPOSE = new Set(['for', 'because', 'since', 'as']);
+
+/**
+ * The first word a value-moving command leaves unexplained: not vocabulary, not a number, not a party,
+ * not a contact, and not in a closing purpose phrase ("… for the labels"). A sentence that says more
+ * than the parser understands is not acted on ("send 5 to anna when the job ends").
+ */
+export function unexplainedWord(ctx: Ctx, explained: ReadonlySet<number> = new Set()): string | undefined {
+  const parties = new Set(findParties(ctx).map((p) => p.index));
+  let purposeFrom = ctx.ts.length;
+  for (let i = 1; i < ctx.ts.length; i++) {
+    const t = ctx.ts[i]!;
+    if (t.kind === 'word' && PURPOSE.has(t.norm) && !ctx.contactByLower.has(ctx.ts[i + 1]?.norm ?? '')) {
+      purposeFrom = i;
+      break;
+    }
+  }
+  for (let i = 0; i < purposeFrom; i++) {
+    const t = ctx.ts[i]!;
+    if (t.kind !== 'word' || explained.has(i) || parties.has(i) || spanAt(ctx, i) >= 0) continue;
+    if (t.corrected !== undefined || isKnownWord(t.norm) || ctx.contactByLower.has(t.norm)) continue;
+    return t.text;
+  }
+  return undefined;
+}
+
 /** Text that tries to instruct the parser instead of asking for one action. */
 export function isInjection(ctx: Ctx): boolean {
   return /(^|\s)(ignore|disregard|bypass|override|jailbreak)(\s|$)|\bforget (all |any |the |your |my )*(previous|prior|above|earlier|rules|instructions)\b|\bsystem prompt\b|\binstructions?\b|\b(developer|admin|god|debug|sudo|root) mode\b|\byou are now\b|\bact as\b|\bpretend\b/.test(

@@ -9,9 +9,10 @@ import { validateToolCall } from '../catalogue.ts';
 import { type Ctx, isInjection, makeCtx, type ParseOptions } from './context.ts';
 import { clarify, type ParseResult, type Rule } from './result.ts';
 import { contactsRule } from './rules-contacts.ts';
+import { dataRule } from './rules-data.ts';
 import { delegateRule, proposeRule, voteRule } from './rules-gov.ts';
 import { balanceRule, channelRule, fundRule, transferRule } from './rules-money.ts';
-import { dataRule, jobRule, modelRule, rewardsRule } from './rules-work.ts';
+import { jobRule, modelRule, rewardsRule } from './rules-work.ts';
 
 export type { ParseOptions } from './context.ts';
 export type { ParseResult } from './result.ts';
@@ -22,6 +23,9 @@ export const HELP_QUESTION =
   '"register data.csv under MIT in the text sector", "train mnist-mlp on datasets 1 and 2", "status of job 4", ' +
   '"claim my rewards from job 4", "open a channel to bob with 20 AGORA", "vote for proposal 3", ' +
   '"delegate to myself", "propose a protocol fee of 2%", "query model digits with image.png".';
+
+/** Longer texts get a question, not a parse. */
+export const MAX_COMMAND_CHARS = 1000;
 
 /** Rules in the order they are tried: specific topics before the general money verbs. */
 const RULES: readonly Rule[] = [
@@ -55,8 +59,11 @@ function understood(ctx: Ctx): ParseResult {
 
 /** Parses one command. The result's args always satisfy the catalogue's schema for its tool. */
 export function parseCommand(text: string, opts: ParseOptions = {}): ParseResult {
-  const input = text.length > 2000 ? text.slice(0, 2000) : text;
-  const r = understood(makeCtx(input, opts, TASKS));
+  // A request is a sentence. Cutting a long text could cut off a "don't"; ask instead.
+  if (text.length > MAX_COMMAND_CHARS) {
+    return clarify(`That is ${text.length} characters long. Say one request at a time, in a sentence.`);
+  }
+  const r = understood(makeCtx(text, opts, TASKS));
   if ('clarify' in r) return r;
   const v = validateToolCall(r.tool, r.args);
   if (!v.ok) return clarify(`I could not make a valid request of that (${v.error}). Could you rephrase it?`);

@@ -219,7 +219,10 @@ export const COMMON: ReadonlySet<string> = new Set(
   current currently left over stuff thing things something way ways work works hello there
   ignore previous instructions instruction above prior system prompt name rid news update updates
   his her hers their theirs them they he she him account rich last next week weeks month months year years
-  day days today yesterday tonight tomorrow hour hours minute minutes empty`.split(/\s+/),
+  day days today yesterday tonight tomorrow hour hours minute minutes empty u ur put owe owes owed
+  depositing deposited exactly total amount straight directly immediately friend buddy mate pal colleague`.split(
+    /\s+/,
+  ),
 );
 
 /** Damerau–Levenshtein distance (optimal string alignment), capped at `max + 1`. */

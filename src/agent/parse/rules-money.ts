@@ -14,6 +14,7 @@ import {
   partyProblem,
   partyValue,
   phrase,
+  unexplainedWord,
   vagueQuantity,
 } from './context.ts';
 import { OTHER_CURRENCIES } from './lexicon.ts';
@@ -88,6 +89,11 @@ export const transferRule = (ctx: Ctx): ParseResult | undefined => {
     return clarify(payee.problem);
   }
   if ('problem' in amount) return clarify(amount.problem);
+  const extra = unexplainedWord(ctx);
+  if (extra)
+    return clarify(
+      `I'm not sure what "${extra}" means here. Should I send ${amount.amount} AGORA to ${payee.to} now? Say it plainly to confirm.`,
+    );
   return call('token.transfer', { to: payee.to, amount: amount.amount });
 };
 
@@ -133,6 +139,11 @@ export const channelRule = (ctx: Ctx): ParseResult | undefined => {
           : amount.problem,
       );
     }
+    const extra = unexplainedWord(ctx);
+    if (extra)
+      return clarify(
+        `I'm not sure what "${extra}" means here. Open a channel to ${payee.to} with ${amount.amount} AGORA? Say it plainly to confirm.`,
+      );
     return call('pay.open', { to: payee.to, amount: amount.amount });
   }
   const ids = ctx.ts.filter((t) => t.kind === 'hash' && CHANNEL_ID_RE.test(t.text));
