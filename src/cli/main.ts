@@ -28,7 +28,10 @@ export function buildProgram(): Command {
       'where wallets, deployments and node state live (default ~/.agora, or $AGORA_HOME)',
     )
     .option('--rpc <url>', 'EVM JSON-RPC endpoint (default http://127.0.0.1:8545, or $AGORA_RPC)')
-    .option('--wallet <address|file>', 'which wallet signs (default: the only one in the home)')
+    .option(
+      '--wallet <address|name|file>',
+      'which wallet signs: address, contact name or keystore (default: the only one in the home)',
+    )
     .option('--devnet-account <index>', 'sign with devnet test account N (devnet chain 31337 only)')
     .option('--json', 'machine-readable JSON output on stdout')
     .showHelpAfterError()
