@@ -8,18 +8,16 @@ import { assertHasGas } from '../wallet/transfer.ts';
 import { type ToolCall, type ToolName, toolByName, validateToolCall } from './catalogue.ts';
 import type { AgentEnv } from './env.ts';
 import { describePlan, type Plan, planHash } from './plan.ts';
+import { planDelegate, planPropose, planVote } from './tools-gov.ts';
 import {
   planDataAdd,
   planDataShow,
-  planDelegate,
   planJobCreate,
   planJobStatus,
   planModelQuery,
   planPayClose,
   planPayOpen,
-  planPropose,
   planRewardsClaim,
-  planVote,
 } from './tools-protocol.ts';
 import {
   planBalance,
