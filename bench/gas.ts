@@ -260,6 +260,11 @@ if (existsSync(channelsModule)) {
     channelError = (e as Error).message;
   }
 }
+// agent spending policy (AgentAccount)
+Object.assign(
+  rows,
+  await (await import('./gas-agent.ts')).measureAgentAccountGas({ conn, deployment, accounts }),
+);
 await chain.stop();
 
 const targets: Record<string, { gas: number | null; limit: number; pass: boolean }> = {};

@@ -5,12 +5,16 @@
 import { Command, CommanderError } from 'commander';
 import { AgoraError, isAgoraError } from '../errors.ts';
 import { registerAgentCommands } from './commands/agent.ts';
+import { registerAgentAccountCommands } from './commands/agent-account.ts';
+import { registerAskCommands } from './commands/ask.ts';
 import { registerChainCommands } from './commands/chain.ts';
+import { registerContactsCommands } from './commands/contacts.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerDevnetCommand } from './commands/devnet.ts';
 import { registerEarningsCommand } from './commands/earnings.ts';
 import { registerGovCommands } from './commands/gov.ts';
 import { registerJobCommands } from './commands/job.ts';
+import { registerMcpCommand } from './commands/mcp.ts';
 import { registerModelCommands } from './commands/model.ts';
 import { registerModelsCommand } from './commands/models.ts';
 import { registerNodeCommands } from './commands/node.ts';
@@ -18,6 +22,7 @@ import { registerPayCommands } from './commands/pay.ts';
 import { registerQueryCommand } from './commands/query.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerWalletCommands } from './commands/wallet.ts';
+import { registerWalletMoneyCommands } from './commands/wallet-money.ts';
 import { type CliContext, createContext, type GlobalOptions } from './context.ts';
 
 export function buildProgram(): Command {
@@ -29,7 +34,10 @@ export function buildProgram(): Command {
       'where wallets, deployments and node state live (default ~/.agora, or $AGORA_HOME)',
     )
     .option('--rpc <url>', 'EVM JSON-RPC endpoint (default http://127.0.0.1:8545, or $AGORA_RPC)')
-    .option('--wallet <address|file>', 'which wallet signs (default: the only one in the home)')
+    .option(
+      '--wallet <address|name|file>',
+      'which wallet signs: address, contact name or keystore (default: the only one in the home)',
+    )
     .option('--devnet-account <index>', 'sign with devnet test account N (devnet chain 31337 only)')
     .option('--json', 'machine-readable JSON output on stdout')
     .showHelpAfterError()
@@ -37,6 +45,10 @@ export function buildProgram(): Command {
 
   const ctx = (cmd: Command): CliContext => createContext(cmd.optsWithGlobals() as GlobalOptions);
   registerWalletCommands(program, ctx);
+  registerWalletMoneyCommands(program, ctx);
+  registerContactsCommands(program, ctx);
+  registerAskCommands(program, ctx);
+  registerMcpCommand(program, ctx);
   registerChainCommands(program, ctx);
   registerDevnetCommand(program, ctx);
   registerDataCommands(program, ctx);
@@ -44,12 +56,12 @@ export function buildProgram(): Command {
   registerEarningsCommand(program, ctx);
   registerJobCommands(program, ctx);
   registerNodeCommands(program, ctx);
-  registerAgentCommands(program, ctx);
   registerGovCommands(program, ctx);
   registerServeCommand(program, ctx);
   registerQueryCommand(program, ctx);
   registerModelsCommand(program, ctx);
   registerPayCommands(program, ctx);
+  registerAgentAccountCommands(registerAgentCommands(program, ctx), ctx);
   for (const sub of program.commands) {
     sub.exitOverride();
     for (const leaf of sub.commands) leaf.exitOverride();

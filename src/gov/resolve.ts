@@ -1,17 +1,12 @@
 /**
- * The one place `agora gov` turns what a member typed into an address. Today: a 0x address. When
- * contacts land (`src/wallet/contacts.ts`, `resolveAddress(home, nameOrAddress)`), this function calls
- * that instead, and every gov command takes contact names with no other change.
+ * The one place `agora gov` turns what a member typed into an address: a 0x address or a contact name
+ * of the home (`src/wallet/contacts.ts`).
  */
-import { type Address, getAddress, isAddress } from 'viem';
-import { AgoraError } from '../errors.ts';
+import type { Address } from 'viem';
+import { resolveAddress } from '../wallet/contacts.ts';
 
-export function resolveAccount(_home: string, nameOrAddress: string): Address {
-  const s = nameOrAddress.trim();
-  if (isAddress(s, { strict: false })) return getAddress(s);
-  throw new AgoraError('BAD_ADDRESS', `${JSON.stringify(s.slice(0, 80))} is not an address`, {
-    hint: 'an address is 0x followed by 40 hex digits',
-  });
+export function resolveAccount(home: string, nameOrAddress: string): Address {
+  return resolveAddress(home, nameOrAddress).address;
 }
 
 /** A `--call` target: a contract of the deployment by name (ComputeMarket, …), or an account. */

@@ -16,6 +16,7 @@ import { type Address, getAddress, type Hex, isAddress } from 'viem';
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { AgoraError } from '../errors.ts';
 import { homePaths } from '../home.ts';
+import { findContact } from './contacts.ts';
 import {
   DEFAULT_SCRYPT,
   decryptKeystore,
@@ -136,9 +137,17 @@ export function findWallet(home: string, selector?: string): WalletInfo {
     return { address: getAddress(`0x${ks.address.replace(/^0x/, '')}`), keystorePath: resolve(selector) };
   }
   const wallets = listWallets(home);
+  if (selector && !isAddress(selector)) {
+    // A contact name for one of our own wallets ("--wallet savings").
+    const contact = findContact(home, selector);
+    if (contact) selector = contact.address;
+  }
   if (selector) {
     if (!isAddress(selector)) {
-      throw new AgoraError('WALLET_NOT_FOUND', `"${selector}" is neither an address nor a keystore path`);
+      throw new AgoraError(
+        'WALLET_NOT_FOUND',
+        `"${selector}" is neither an address, a contact name nor a keystore path`,
+      );
     }
     const w = wallets.find((x) => x.address.toLowerCase() === selector.toLowerCase());
     if (!w) {

@@ -4,21 +4,25 @@
  * `--llm URL --model NAME`, any OpenAI-compatible chat endpoint. `registerAgentCommands` returns the
  * `agent` command so that other subcommands (`agent start`, …) can be added to it.
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseWithLlm } from '../../agent/llm.ts';
 import { parseCommand } from '../../agent/parse/index.ts';
 import type { ParseResult } from '../../agent/parse/result.ts';
 import { AgoraError } from '../../errors.ts';
+import { contactsPath, listContacts } from '../../wallet/contacts.ts';
 import type { CliContext } from '../context.ts';
 
 type Ctx = (cmd: Command) => CliContext;
 
 /**
- * The contact names the parser may resolve: `--contacts a,b,c` when given. The one place to read the
- * saved contacts from, once the contacts store is on this branch.
+ * The contact names the parser may resolve: `--contacts a,b,c` when given, else the home's saved
+ * contacts (src/wallet/contacts.ts) when it has a contacts file.
  */
-export function contactNamesFor(_c: CliContext, option: string | undefined): string[] | undefined {
-  if (option === undefined) return undefined;
+export function contactNamesFor(c: CliContext, option: string | undefined): string[] | undefined {
+  if (option === undefined) {
+    return existsSync(contactsPath(c.home)) ? listContacts(c.home).map((x) => x.name) : undefined;
+  }
   return option
     .split(',')
     .map((s) => s.trim())
