@@ -14,8 +14,9 @@ import { parseArgs } from 'node:util';
 import type { Aggregator } from '../src/net/aggregate.ts';
 import { shardBounds } from '../src/net/allreduce-plan.ts';
 import { batchesOf, planMnistShards } from '../src/node/shard-data.ts';
-import { innerOptimizerFor, TASK_AGGREGATORS, taskSpec } from '../src/node/task.ts';
 import { taskAggregator } from '../src/node/task-runtime.ts';
+import { mnistMlpPreset } from '../src/task/presets.ts';
+import { innerOptimizerFor, TASK_AGGREGATORS } from '../src/task/spec.ts';
 import { createCodec } from '../src/train/codecs/index.ts';
 import { createRng, mixSeed, normal } from '../src/train/data/rng.ts';
 import { BatchSampler } from '../src/train/data/sampler.ts';
@@ -37,14 +38,14 @@ const { values } = parseArgs({
 const K = Number(values.providers);
 const R = Number(values.rounds);
 const H = Number(values.H);
-const spec = taskSpec('mnist-mlp');
+const spec = mnistMlpPreset({ innerSteps: H, rounds: R });
 const plan = planMnistShards(K, Number(values.classes));
 const testBatches = batchesOf(plan.pool, plan.test);
 
 // the aggregators a job can ask for, exactly as its shard owners run them, plus the median
 const AGGREGATORS: Record<string, Aggregator> = {
   ...Object.fromEntries(
-    TASK_AGGREGATORS.map((name) => [name, taskAggregator(taskSpec('mnist-mlp', { aggregator: name }))]),
+    TASK_AGGREGATORS.map((name) => [name, taskAggregator(mnistMlpPreset({ aggregator: name }))]),
   ),
   median: medianAggregator,
 };

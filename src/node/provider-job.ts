@@ -20,6 +20,7 @@ import type { ChainConnection } from '../chain/connect.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import { AgoraError } from '../errors.ts';
 import { jobPeers, reportedAsOf } from './job-chain.ts';
+import { jobSpecOf } from './job-spec.ts';
 import {
   claimPostedReward,
   connectTo,
@@ -35,7 +36,6 @@ import type { Logger } from './logger.ts';
 import type { JobNetOptions, ProviderNode, ProviderRound } from './provider.ts';
 import { providerRoundDataHandlers } from './provider-serving.ts';
 import { recordFromJson, recordToJson, roundRequest, serveRoundProtocol } from './round-protocol.ts';
-import { type TaskSpec, taskSpecOf } from './task.ts';
 
 export type ProviderJobOptions = {
   node: ProviderNode;
@@ -56,14 +56,6 @@ export type ProviderJobOptions = {
 
 export type ProviderJobResult = { jobId: bigint; roundsTrained: number; claimed: bigint | undefined };
 
-function specFor(hash: Hex): TaskSpec {
-  const spec = taskSpecOf(hash);
-  if (spec) return spec;
-  throw new AgoraError('UNKNOWN_TASK', `no known task has model spec hash ${hash}`, {
-    hint: 'upgrade agora, or do not join jobs of unknown tasks',
-  });
-}
-
 export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJobResult> {
   const { node, conn, contracts, jobId, logger } = o;
   const log = logger.child({ jobId: jobId.toString(), node: node.name });
@@ -71,7 +63,7 @@ export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJob
   const market = computeMarketClient(conn, contracts.market);
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const job = await market.getJob(jobId);
-  const spec = specFor(job.modelSpecHash);
+  const spec = await jobSpecOf(conn, contracts.market, job, node.store);
   const peers = await jobPeers(conn, contracts, jobId);
   const me = getAddress(node.address);
   const K = job.workers;

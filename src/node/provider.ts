@@ -31,15 +31,20 @@ import { AgoraError } from '../errors.ts';
 import { type Aggregator, meanAggregator } from '../net/aggregate.ts';
 import { AllReduce, type RoundReport } from '../net/allreduce.ts';
 import { AgoraHost } from '../net/host.ts';
+import { DEFAULT_BOUNDS, type ProviderBounds } from '../task/bounds.ts';
+import { taskForFormat, taskOf } from '../task/registry.ts';
+import type { TaskSpec } from '../task/spec.ts';
+import { type DataDescription, type DataSource, type PrepState, prepOfInfo } from '../task/task.ts';
 import { readCheckpointFile, writeCheckpointFile } from '../train/checkpoint/files.ts';
 import {
   decodeTrainingCheckpoint,
   encodeTrainingCheckpoint,
 } from '../train/checkpoint/training-checkpoint.ts';
 import { createCodec } from '../train/codecs/index.ts';
-import type { ClassificationDataset, Dataset } from '../train/data/dataset.ts';
+import type { Dataset } from '../train/data/dataset.ts';
 import { mixSeed } from '../train/data/rng.ts';
 import { BatchSampler, type SamplerState } from '../train/data/sampler.ts';
+import type { MlpSpec } from '../train/models/spec.ts';
 import { OuterOptimizer, type OuterOptimizerState } from '../train/outer-optimizer.ts';
 import type { Runtime } from '../train/runtime.ts';
 import {
@@ -69,11 +74,9 @@ import {
 } from '../verify/trace-wire.ts';
 import { hardwareDescriptorHash, probeHardware } from './hardware.ts';
 import type { Logger } from './logger.ts';
-import { loadShard } from './shard-data.ts';
 import type { Startable } from './startable.ts';
 import { StatusApi } from './status-api.ts';
 import { NodeStore } from './store.ts';
-import type { TaskSpec } from './task.ts';
 import { createTaskRuntime, initTaskParams, taskAggregator } from './task-runtime.ts';
 import {
   deltaFilePath,
@@ -96,6 +99,8 @@ export type ProviderOptions = {
   conn: ChainConnection;
   contracts: Contracts;
   logger: Logger;
+  /** What this provider accepts (default `DEFAULT_BOUNDS`). */
+  bounds?: ProviderBounds;
   /** Fault injection: send the negated pseudo-gradient (sign flip). */
   byzantine?: boolean;
   /**
@@ -147,13 +152,19 @@ type JobContext = {
   H: number;
   rounds: number;
   datasetId: bigint;
-  data: ClassificationDataset;
+  /** This provider's data as the task reads it, and where it is. */
+  data: Dataset;
+  source: DataSource;
+  /** The task's swarm statistics (tabular standardization), once known; carried in checkpoints. */
+  prep?: PrepState;
   runtime: Runtime;
   outer: OuterOptimizer;
   theta: Float32Array;
   sampler: BatchSampler;
   host: AgoraHost;
   allreduce: AllReduce;
+  /** The fp32 mean all-reduce of the task's statistics before round 0 (tasks with a `preparation`). */
+  prepAllreduce?: AllReduce;
   /** The fp32 mean all-reduce of the LDA statistics (jobs with `calibration: 'lda-head'`). */
   statsAllreduce?: AllReduce;
   /** Next round to run. */
@@ -161,6 +172,9 @@ type JobContext = {
   /** θ and the outer state at the start of the last round trained (for a retried all-reduce). */
   start?: { round: number; theta: Float32Array; outer: OuterOptimizerState };
 };
+
+/** The libp2p protocol of the task's statistics all-reduce before round 0 (fp32, mean). */
+export const PREP_STATS_PROTOCOL = '/agora/allreduce-prep/1';
 
 /** The libp2p protocol of the LDA statistics all-reduce (fp32, mean), beside the Δ all-reduce's. */
 export const LDA_STATS_PROTOCOL = '/agora/allreduce-lda/1';
@@ -230,12 +244,26 @@ export class ProviderNode implements Startable {
     return this.#job.host.multiaddrs()[0];
   }
 
+  get bounds(): ProviderBounds {
+    return this.#o.bounds ?? DEFAULT_BOUNDS;
+  }
+
+  /** Records that this provider does not take `jobId`, and why (shown by the status API). */
+  refuse(jobId: bigint, reason: string): void {
+    this.store.upsertJob(jobId, this.role, 'refused', { reason });
+  }
+
   status(): Record<string, unknown> {
     return {
       name: this.name,
       role: this.role,
       address: this.address,
       datasetId: this.store.getJson<string>('datasetId'),
+      dataSchema: this.store.getJson('dataSchema') ?? null,
+      bounds: this.bounds,
+      refused: this.store
+        .listJobs('refused')
+        .map((r) => ({ jobId: r.jobId, reason: String(r.data.reason ?? '') })),
       job: this.#job
         ? { jobId: this.#job.jobId, nextRound: this.#job.nextRound, rounds: this.#job.rounds }
         : null,
@@ -253,6 +281,7 @@ export class ProviderNode implements Startable {
     if (j) {
       await j.allreduce.stop();
       await j.statsAllreduce?.stop();
+      await j.prepAllreduce?.stop();
       await j.host.stop();
       await j.runtime.dispose();
     }
@@ -260,23 +289,57 @@ export class ProviderNode implements Startable {
     this.store.close();
   }
 
-  /** Registers the shard at `path` (`IMAGES,LABELS` IDX) as this provider's dataset (once; remembered). */
-  async registerData(path: string, licence = 'CC-BY-SA-3.0'): Promise<bigint> {
+  /**
+   * Registers this provider's data (an `IMAGES,LABELS` IDX path, or a source with its format and
+   * label column) as its dataset, once (remembered): its schema, as the task that reads it describes
+   * it, goes into the dataset manifest and the node's store, where joins compare it with job specs.
+   */
+  async registerData(data: string | DataSource, licence = 'CC-BY-SA-3.0'): Promise<bigint> {
     const known = this.store.getJson<string>('datasetId');
     if (known) return BigInt(known);
-    const prepared = prepareDataset({ path, licence, sector: 'vision', format: 'idx' });
+    const source: DataSource = typeof data === 'string' ? { path: data, format: 'idx' } : data;
+    const description = taskForFormat(source.format).describe(source);
+    const format = source.format === 'images' ? 'dir' : source.format;
+    const sector =
+      source.format === 'idx' || source.format === 'images'
+        ? 'vision'
+        : source.format === 'text'
+          ? 'text'
+          : 'general';
+    const prepared = prepareDataset({ path: source.path, licence, sector, format, taskSchema: description });
     const r = await registerDataset({
       conn: this.#o.conn,
       registry: this.#o.contracts.registry,
       contributor: this.#o.account,
       home: this.#o.home,
       prepared,
-      source: { path, format: 'idx' },
+      source: { path: source.path, format },
     });
     this.store.setJson('datasetId', r.datasetId.toString());
-    this.store.setJson('datasetPath', path);
+    this.store.setJson('datasetPath', source.path);
+    this.store.setJson('datasetSource', source);
+    this.store.setJson('dataSchema', description);
     this.store.setJson('datasetRoot', r.root);
     return r.datasetId;
+  }
+
+  /** Where this provider's registered data is (an old store has only an IDX path). */
+  get dataSource(): DataSource | undefined {
+    const s = this.store.getJson<DataSource>('datasetSource');
+    if (s) return s;
+    const path = this.store.getJson<string>('datasetPath');
+    return path ? { path, format: 'idx' } : undefined;
+  }
+
+  /** The schema of this provider's registered data (described again from the source if not stored). */
+  dataSchema(): DataDescription | undefined {
+    const d = this.store.getJson<DataDescription>('dataSchema');
+    if (d) return d;
+    const s = this.dataSource;
+    if (!s) return undefined;
+    const described = taskForFormat(s.format).describe(s);
+    this.store.setJson('dataSchema', described);
+    return described;
   }
 
   /** Stakes and registers an offer (hardware hash of this machine) unless already active. */
@@ -374,9 +437,9 @@ export class ProviderNode implements Startable {
   }): Promise<void> {
     const { jobId, spec } = input;
     const datasetId = BigInt(this.store.getJson<string>('datasetId') ?? '0');
-    const path = this.store.getJson<string>('datasetPath');
-    if (!datasetId || !path) throw new AgoraError('NODE_NO_DATA', `${this.name} has no registered dataset`);
-    const data = loadShard(path);
+    const source = this.dataSource;
+    if (!datasetId || !source) throw new AgoraError('NODE_NO_DATA', `${this.name} has no registered dataset`);
+    const task = taskOf(spec.kind);
     const runtime = createTaskRuntime(spec, {
       totalSteps: input.H * input.rounds,
       threads: this.#o.threads ?? 1,
@@ -386,10 +449,12 @@ export class ProviderNode implements Startable {
     let outer = new OuterOptimizer(spec.outer);
     let nextRound = 0;
     let samplerState: SamplerState | undefined;
+    let prep: PrepState | undefined;
     const ck = this.store.latestCheckpoint(jobId);
     if (ck && existsSync(ck.path)) {
       const c = decodeTrainingCheckpoint(readCheckpointFile(ck.path).bytes);
       theta = c.params;
+      prep = prepOfInfo(c.info);
       if (c.outer) outer = OuterOptimizer.fromState(c.outer);
       nextRound = ck.round + 1;
       samplerState = this.store.getRound(jobId, ck.round)?.data.sampler as SamplerState | undefined;
@@ -398,6 +463,7 @@ export class ProviderNode implements Startable {
         'resuming from checkpoint',
       );
     }
+    const data = task.load(spec, source, prep);
     const sampler = new BatchSampler(
       Int32Array.from({ length: data.size }, (_, i) => i),
       spec.batchSize,
@@ -424,6 +490,18 @@ export class ProviderNode implements Startable {
       deadlineMs: input.deadlineMs ?? 20_000,
     });
     await allreduce.start();
+    let prepAllreduce: AllReduce | undefined;
+    if (task.preparation) {
+      prepAllreduce = new AllReduce({
+        host,
+        logger: this.#o.logger,
+        codec: () => createCodec('fp32'),
+        aggregator: meanAggregator,
+        protocol: PREP_STATS_PROTOCOL,
+        deadlineMs: input.deadlineMs ?? 20_000,
+      });
+      await prepAllreduce.start();
+    }
     let statsAllreduce: AllReduce | undefined;
     if (spec.calibration === 'lda-head') {
       statsAllreduce = new AllReduce({
@@ -443,6 +521,8 @@ export class ProviderNode implements Startable {
       rounds: input.rounds,
       datasetId,
       data,
+      source,
+      ...(prep ? { prep } : {}),
       runtime,
       outer,
       theta,
@@ -450,6 +530,7 @@ export class ProviderNode implements Startable {
       host,
       allreduce,
       ...(statsAllreduce ? { statsAllreduce } : {}),
+      ...(prepAllreduce ? { prepAllreduce } : {}),
       nextRound,
     };
     this.store.upsertJob(jobId, this.role, 'training', { H: input.H, rounds: input.rounds });
@@ -479,6 +560,7 @@ export class ProviderNode implements Startable {
     if (round !== j.nextRound) {
       throw new AgoraError('NODE_ROUND_ORDER', `${this.name} is at round ${j.nextRound}, not ${round}`);
     }
+    if (j.prepAllreduce && !j.prep) await this.#prepare(j, round, attempt, members);
     j.runtime.setParams(j.theta);
     // every sample index the inner steps take is recorded for provenance (the dataset's getBatch)
     const used: SamplePair[] = [];
@@ -674,6 +756,27 @@ export class ProviderNode implements Startable {
   }
 
   /**
+   * The task's swarm statistics (tabular standardization) before the first round: this provider's
+   * statistics vector over its data, mean-all-reduced (fp32) with the round's group, turned into the
+   * preprocessing state every provider applies (the same bytes everywhere), and the data reloaded
+   * under it. The state travels in every checkpoint (`info.prep`). A failed all-reduce uses this
+   * provider's own vector: its model then differs from its peers' and the round is retried.
+   */
+  async #prepare(j: JobContext, round: number, attempt: number, members: readonly string[]): Promise<void> {
+    const task = taskOf(j.spec.kind);
+    const prep = task.preparation!;
+    const local = prep.local(j.spec, j.data);
+    const r = await j.prepAllreduce!.run(allReduceId(round, attempt), local, members);
+    this.bytesSent += r.bytesSent;
+    j.prep = prep.fromReduced(j.spec, r.ok && r.result ? r.result : local);
+    j.data = task.load(j.spec, j.source, j.prep);
+    this.#o.logger.info(
+      { node: this.name, round, ok: r.ok, group: members.length, bytes: r.bytesSent },
+      'swarm statistics computed',
+    );
+  }
+
+  /**
    * All-reduce of Δ (id = round · 1000 + attempt), outer step, the LDA head in the last round of an
    * `lda-head` job (`#calibrate`), checkpoint file written.
    */
@@ -702,7 +805,12 @@ export class ProviderNode implements Startable {
     const { bytes, hash: modelHash } = encodeTrainingCheckpoint({
       params: j.theta,
       outer: j.outer.getState(),
-      info: { task: j.spec.task, job: j.jobId.toString(), round: String(round) },
+      info: {
+        task: j.spec.name,
+        job: j.jobId.toString(),
+        round: String(round),
+        ...(j.prep ? { prep: JSON.stringify(j.prep) } : {}),
+      },
     });
     const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
     mkdirSync(dir, { recursive: true });
@@ -726,7 +834,7 @@ export class ProviderNode implements Startable {
     samplerStart: SamplerState,
   ): Promise<{ statement: LdaStatement; bytesSent: number }> {
     const reducer = j.statsAllreduce!;
-    const sizes = j.spec.model.sizes;
+    const sizes = (j.spec.model as MlpSpec).sizes;
     const shape = ldaShapeOf(sizes);
     const indices = windowBatches({
       shard: Int32Array.from({ length: j.data.size }, (_, i) => i),
@@ -902,6 +1010,11 @@ export class ProviderNode implements Startable {
       }
     }
     const c = decodeTrainingCheckpoint(bytes!);
+    const prep = prepOfInfo(c.info);
+    if (prep && JSON.stringify(prep) !== JSON.stringify(j.prep)) {
+      j.prep = prep;
+      j.data = taskOf(j.spec.kind).load(j.spec, j.source, prep);
+    }
     j.theta = c.params;
     j.outer = c.outer ? OuterOptimizer.fromState(c.outer) : new OuterOptimizer(j.spec.outer);
     j.nextRound = round;
@@ -969,6 +1082,7 @@ export class ProviderNode implements Startable {
     this.#job = undefined;
     await j.allreduce.stop();
     await j.statsAllreduce?.stop();
+    await j.prepAllreduce?.stop();
     await j.host.stop();
     await j.runtime.dispose();
     this.store.upsertJob(j.jobId, this.role, 'trained');
