@@ -2,7 +2,6 @@
  * `agora job create|status|model`: the requester's side of the ComputeMarket. Thin: parse, call the
  * chain clients and src/node, print (`--json` for machines).
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatEther, type LocalAccount, parseEther } from 'viem';
@@ -14,6 +13,7 @@ import { findJobModel } from '../../node/job-files.ts';
 import { postJob } from '../../node/post-job.ts';
 import { NodeStore } from '../../node/store.ts';
 import { jobSpecFromCli, SPEC_CLI_HELP } from '../../task/cli-spec.ts';
+import { exportJobModel } from '../../task/export.ts';
 import { canonicalJson, TASK_AGGREGATORS, TASK_CALIBRATIONS, TASK_DRIFTS } from '../../task/spec.ts';
 import { fetchJobSpec } from '../../task/spec-source.ts';
 import type { CliContext } from '../context.ts';
@@ -183,7 +183,10 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
   job
     .command('model')
     .argument('<id>', 'job id')
-    .requiredOption('--out <dir>', 'where to write model.safetensors and its provenance manifest')
+    .requiredOption(
+      '--out <dir>',
+      'where to write model.safetensors, config.json, model.onnx, the checkpoint and its provenance manifest',
+    )
     .description(
       "save a job's final model (safetensors, hash checked against the chain) and its provenance manifest",
     )
@@ -209,21 +212,31 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
           },
         );
       }
-      mkdirSync(o.out, { recursive: true });
-      const model = join(o.out, 'model.safetensors');
-      copyFileSync(found.path, model);
-      let manifest: string | undefined;
-      if (found.manifest) {
-        manifest = `${model}.provenance.json`;
-        copyFileSync(found.manifest, manifest);
-      }
-      c.out.result(
-        { jobId: jobId.toString(), modelHash: hash, model, provenanceManifest: manifest ?? null },
-        () =>
-          [
-            `model of job ${jobId} (hash ${hash}, matches the chain): ${model}`,
-            manifest ? `provenance manifest: ${manifest}` : 'no provenance manifest found locally',
-          ].join('\n'),
+      const market = (await c.deployment(conn, ['ComputeMarket'])).contracts.ComputeMarket!;
+      const spec = await fetchJobSpec(
+        conn,
+        market,
+        (await computeMarketClient(conn, market).getJob(jobId)).modelSpecHash,
+      );
+      const r = await exportJobModel({
+        spec,
+        checkpointPath: found.path,
+        ...(found.manifest ? { provenanceManifest: found.manifest } : {}),
+        dir: o.out,
+        jobId,
+      });
+      c.out.result({ jobId: jobId.toString(), modelHash: hash, ...r }, () =>
+        [
+          `model of job ${jobId} (${spec.name}, ${spec.kind}; checkpoint hash ${hash} matches the chain) in ${r.dir}:`,
+          `  ${r.model}  named weights (no optimizer state)`,
+          `  ${r.config}  architecture and preprocessing`,
+          `  ${r.onnx}  inference graph`,
+          `  ${r.checkpoint}  the committed checkpoint`,
+          r.provenanceManifest
+            ? `  ${r.provenanceManifest}  provenance manifest`
+            : '  no provenance manifest found locally',
+          `predict: agora model predict ${r.dir} --input ROWS.jsonl`,
+        ].join('\n'),
       );
     });
 }
