@@ -131,7 +131,8 @@ export async function fetchFromWorker(
       timeoutMs: i.timeoutMs ?? 10_000,
       maxPayloadBytes: 256 * 1024 * 1024,
     }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
-    if (r.ok && r.payload) return { ok: true, payload: r.payload };
+    // a plain copy (a received Buffer's slice() would be a view into its pool)
+    if (r.ok && r.payload) return { ok: true, payload: new Uint8Array(r.payload) };
     last = r.ok ? 'no payload' : r.reason;
   }
   return { ok: false, reason: last };

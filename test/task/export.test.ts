@@ -68,8 +68,8 @@ describe('model export', () => {
     expect(config.preprocessing.classes).toEqual(['follow-up', 'routine', 'urgent']);
     expect(config.preprocessing.numeric[0]).toMatchObject({
       name: 'age',
-      mean: prep.mean[0],
-      std: prep.std[0],
+      mean: (prep as { mean: number[] }).mean[0],
+      std: (prep as { std: number[] }).std[0],
     });
     // the ONNX model on the file's rows agrees with the runtime's accuracy on the same rows
     const rows = predictInputRows(CSV).slice(0, 200) as Record<string, string>[];
