@@ -44,18 +44,7 @@ import { createCodec } from '../train/codecs/index.ts';
 import type { Dataset } from '../train/data/dataset.ts';
 import { mixSeed } from '../train/data/rng.ts';
 import { BatchSampler, type SamplerState } from '../train/data/sampler.ts';
-import type { MlpSpec } from '../train/models/spec.ts';
-import { OuterOptimizer, type OuterOptimizerState } from '../train/outer-optimizer.ts';
-import type { Runtime } from '../train/runtime.ts';
-import {
-  encodeLdaStats,
-  ldaFirstVector,
-  ldaHeadFromReduced,
-  ldaSecondVector,
-  ldaShapeOf,
-  setHead,
-  signLdaStats,
-} from '../verify/lda-calibration.ts';
+import { OuterOptimizer } from '../train/outer-optimizer.ts';
 import {
   asReplayable,
   type InnerState,
@@ -74,6 +63,14 @@ import {
 } from '../verify/trace-wire.ts';
 import { hardwareDescriptorHash, probeHardware } from './hardware.ts';
 import type { Logger } from './logger.ts';
+import {
+  allReduceId,
+  type JobContext,
+  LDA_STATS_PROTOCOL,
+  type LdaStatement,
+  PREP_STATS_PROTOCOL,
+} from './provider-context.ts';
+import { calibrateLdaHead, prepareSwarmStatistics } from './provider-statistics.ts';
 import type { Startable } from './startable.ts';
 import { StatusApi } from './status-api.ts';
 import { NodeStore } from './store.ts';
@@ -86,6 +83,14 @@ import {
   traceFilePath,
   writeTraceStates,
 } from './trace-files.ts';
+
+export {
+  allReduceId,
+  LDA_STATS_PROTOCOL,
+  type LdaStatement,
+  MAX_ROUND_ATTEMPTS,
+  PREP_STATS_PROTOCOL,
+} from './provider-context.ts';
 
 export type Contracts = { token: Address; market: Address; ledger: Address; registry: Address };
 
@@ -142,59 +147,6 @@ export type ProviderRound = {
   /** The last round of an `lda-head` job: the hash of its LDA statistics and its signature of them. */
   lda?: LdaStatement;
 };
-
-/** A provider's signed commitment to its LDA statistics (`ldaStatsDigest`). */
-export type LdaStatement = { hash: Hex; signature: Hex };
-
-type JobContext = {
-  jobId: bigint;
-  spec: TaskSpec;
-  H: number;
-  rounds: number;
-  datasetId: bigint;
-  /** This provider's data as the task reads it, and where it is. */
-  data: Dataset;
-  source: DataSource;
-  /** The task's swarm statistics (tabular standardization), once known; carried in checkpoints. */
-  prep?: PrepState;
-  runtime: Runtime;
-  outer: OuterOptimizer;
-  theta: Float32Array;
-  sampler: BatchSampler;
-  host: AgoraHost;
-  allreduce: AllReduce;
-  /** The fp32 mean all-reduce of the task's statistics before round 0 (tasks with a `preparation`). */
-  prepAllreduce?: AllReduce;
-  /** The fp32 mean all-reduce of the LDA statistics (jobs with `calibration: 'lda-head'`). */
-  statsAllreduce?: AllReduce;
-  /** Next round to run. */
-  nextRound: number;
-  /** θ and the outer state at the start of the last round trained (for a retried all-reduce). */
-  start?: { round: number; theta: Float32Array; outer: OuterOptimizerState };
-};
-
-/** The libp2p protocol of the task's statistics all-reduce before round 0 (fp32, mean). */
-export const PREP_STATS_PROTOCOL = '/agora/allreduce-prep/1';
-
-/** The libp2p protocol of the LDA statistics all-reduce (fp32, mean), beside the Δ all-reduce's. */
-export const LDA_STATS_PROTOCOL = '/agora/allreduce-lda/1';
-
-/**
- * The all-reduce round id of a job round's attempt (a retried round runs a fresh all-reduce, and
- * ids must grow: see AllReduce.run).
- */
-export function allReduceId(round: number, attempt: number): number {
-  if (!Number.isInteger(attempt) || attempt < 0 || attempt >= MAX_ROUND_ATTEMPTS) {
-    throw new AgoraError(
-      'NODE_BAD_ATTEMPT',
-      `round attempt ${attempt} is outside 0..${MAX_ROUND_ATTEMPTS - 1}`,
-    );
-  }
-  return round * MAX_ROUND_ATTEMPTS + attempt;
-}
-
-/** How many times one round can be tried (attempt 0 and retries). */
-export const MAX_ROUND_ATTEMPTS = 1000;
 
 function recordOf(jobId: bigint, round: number, worker: string, p: ProvenanceRecord): RoundRecord {
   return {
@@ -560,7 +512,14 @@ export class ProviderNode implements Startable {
     if (round !== j.nextRound) {
       throw new AgoraError('NODE_ROUND_ORDER', `${this.name} is at round ${j.nextRound}, not ${round}`);
     }
-    if (j.prepAllreduce && !j.prep) await this.#prepare(j, round, attempt, members);
+    if (j.prepAllreduce && !j.prep)
+      this.bytesSent += await prepareSwarmStatistics(j, {
+        round,
+        attempt,
+        members,
+        logger: this.#o.logger,
+        node: this.name,
+      });
     j.runtime.setParams(j.theta);
     // every sample index the inner steps take is recorded for provenance (the dataset's getBatch)
     const used: SamplePair[] = [];
@@ -756,27 +715,6 @@ export class ProviderNode implements Startable {
   }
 
   /**
-   * The task's swarm statistics (tabular standardization) before the first round: this provider's
-   * statistics vector over its data, mean-all-reduced (fp32) with the round's group, turned into the
-   * preprocessing state every provider applies (the same bytes everywhere), and the data reloaded
-   * under it. The state travels in every checkpoint (`info.prep`). A failed all-reduce uses this
-   * provider's own vector: its model then differs from its peers' and the round is retried.
-   */
-  async #prepare(j: JobContext, round: number, attempt: number, members: readonly string[]): Promise<void> {
-    const task = taskOf(j.spec.kind);
-    const prep = task.preparation!;
-    const local = prep.local(j.spec, j.data);
-    const r = await j.prepAllreduce!.run(allReduceId(round, attempt), local, members);
-    this.bytesSent += r.bytesSent;
-    j.prep = prep.fromReduced(j.spec, r.ok && r.result ? r.result : local);
-    j.data = task.load(j.spec, j.source, j.prep);
-    this.#o.logger.info(
-      { node: this.name, round, ok: r.ok, group: members.length, bytes: r.bytesSent },
-      'swarm statistics computed',
-    );
-  }
-
-  /**
    * All-reduce of Δ (id = round · 1000 + attempt), outer step, the LDA head in the last round of an
    * `lda-head` job (`#calibrate`), checkpoint file written.
    */
@@ -798,7 +736,17 @@ export class ProviderNode implements Startable {
     let lda: LdaStatement | undefined;
     if (j.statsAllreduce && round === j.rounds - 1) {
       const group = report.ok ? report.included : members;
-      const c = await this.#calibrate(j, round, attempt, group, samplerStart);
+      const c = await calibrateLdaHead(j, {
+        round,
+        attempt,
+        group,
+        samplerStart,
+        account: this.#o.account,
+        poison: this.#o.poisonLda === true,
+        dir: join(this.#o.dir, 'jobs', j.jobId.toString()),
+        logger: this.#o.logger,
+        node: this.name,
+      });
       lda = c.statement;
       report.bytesSent += c.bytesSent;
     }
@@ -817,65 +765,6 @@ export class ProviderNode implements Startable {
     const checkpointPath = join(dir, `round-${round}.safetensors`);
     writeCheckpointFile(checkpointPath, bytes);
     return { report, modelHash, checkpointPath, ...(lda ? { lda } : {}) };
-  }
-
-  /**
-   * The LDA head of the last round (src/verify/lda-calibration.ts): features of the round's samples
-   * (its trace's sampler, in step order) under θ*, the class statistics all-reduced (fp32 mean), the
-   * scatter around the reduced class means all-reduced, the head solved and written into θ. The
-   * statistics are persisted and signed before θ changes; a failed all-reduce uses this provider's
-   * own vector (its model then differs from its peers', and the coordinator retries the round).
-   */
-  async #calibrate(
-    j: JobContext,
-    round: number,
-    attempt: number,
-    group: readonly string[],
-    samplerStart: SamplerState,
-  ): Promise<{ statement: LdaStatement; bytesSent: number }> {
-    const reducer = j.statsAllreduce!;
-    const sizes = (j.spec.model as MlpSpec).sizes;
-    const shape = ldaShapeOf(sizes);
-    const indices = windowBatches({
-      shard: Int32Array.from({ length: j.data.size }, (_, i) => i),
-      batchSize: j.sampler.batchSize,
-      samplerSeed: mixSeed(j.spec.seed, Number(j.datasetId)),
-      samplerStart,
-      startStep: 0,
-      steps: j.H,
-    }).flatMap((s) => Array.from(s));
-    const batch = j.data.getBatch(indices);
-    const labels = this.#o.poisonLda ? batch.targets.map((y) => (y + 1) % shape.classes) : batch.targets;
-    const first = ldaFirstVector(j.theta, sizes, batch.inputs as Float32Array, labels);
-    const id = allReduceId(round, attempt) * 2;
-    const r1 = await reducer.run(id, first.classStats, group);
-    const reducedClassStats = r1.ok && r1.result ? r1.result : first.classStats;
-    const scatter = ldaSecondVector(first.features, labels, reducedClassStats, shape);
-    const r2 = await reducer.run(id + 1, scatter, group);
-    const reducedScatter = r2.ok && r2.result ? r2.result : scatter;
-    const payload = encodeLdaStats({
-      classStats: first.classStats,
-      scatter,
-      reducedClassStats,
-      reducedScatter,
-    });
-    const hash = keccak256(payload);
-    const signature = await signLdaStats(this.#o.account, j.jobId, round, hash);
-    const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(ldaStatsFilePath(dir, round), payload);
-    const head = ldaHeadFromReduced(reducedClassStats, reducedScatter, shape);
-    if (head) setHead(j.theta, head);
-    else
-      this.#o.logger.warn(
-        { node: this.name, round },
-        'the LDA statistics give no head: the model keeps its own',
-      );
-    this.#o.logger.info(
-      { node: this.name, round, samples: indices.length, group: group.length, ok: r1.ok && r2.ok },
-      'LDA head computed',
-    );
-    return { statement: { hash, signature }, bytesSent: r1.bytesSent + r2.bytesSent };
   }
 
   /** This node's signed LDA statistics of `round` (payload bytes and statement), if it has them. */
