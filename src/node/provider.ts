@@ -19,7 +19,6 @@ import type { ChainConnection } from '../chain/connect.ts';
 import { walletClientFor } from '../chain/connect.ts';
 import type { RewardTree } from '../chain/merkle.ts';
 import { lossToFixed, type RoundRecord } from '../chain/round-record.ts';
-import { tokenClient } from '../chain/token.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import type { Signer } from '../chain/tx.ts';
 import { prepareDataset, registerDataset } from '../data/dataset.ts';
@@ -61,7 +60,6 @@ import {
   traceToJson,
   traceWindow,
 } from '../verify/trace-wire.ts';
-import { hardwareDescriptorHash, probeHardware } from './hardware.ts';
 import type { Logger } from './logger.ts';
 import {
   allReduceId,
@@ -70,6 +68,13 @@ import {
   type LdaStatement,
   PREP_STATS_PROTOCOL,
 } from './provider-context.ts';
+import {
+  freeStake,
+  joinJob,
+  type ProviderMarket,
+  registerOffer,
+  releaseEndedStakes,
+} from './provider-market.ts';
 import { calibrateLdaHead, prepareSwarmStatistics } from './provider-statistics.ts';
 import type { Startable } from './startable.ts';
 import { StatusApi } from './status-api.ts';
@@ -294,82 +299,35 @@ export class ProviderNode implements Startable {
     return described;
   }
 
-  /** Stakes and registers an offer (hardware hash of this machine) unless already active. */
-  async registerOffer(pricePerRound: bigint, stake: bigint): Promise<void> {
-    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
-    if ((await market.getProvider(this.address)).active) return;
-    await tokenClient(this.#o.conn, this.#o.contracts.token).ensureAllowance(
-      this.signer,
-      market.address,
-      stake * 10n,
-    );
-    await market.registerProvider(this.signer, hardwareDescriptorHash(probeHardware()), pricePerRound, stake);
+  /** The market steps' view of this provider (src/node/provider-market.ts). */
+  get #market(): ProviderMarket {
+    return {
+      conn: this.#o.conn,
+      contracts: this.#o.contracts,
+      signer: this.signer,
+      store: this.store,
+      address: this.address,
+    };
   }
 
-  /**
-   * Unlocks this provider's stake in the jobs it is done with (job rows `done` or `over`) once the
-   * job is over on chain, its challenge period has passed and no fraud report against this provider
-   * is pending, so the stake can back the next job. Marked in the job row (`stakeReleased`) after
-   * the transaction. Returns the jobs released now; a job not yet releasable is tried again later.
-   */
-  async releaseEndedStakes(): Promise<bigint[]> {
-    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
-    const released: bigint[] = [];
-    const mark = (row: { jobId: string; state: string; data: Record<string, unknown> }) =>
-      this.store.upsertJob(row.jobId, this.role, row.state, { ...row.data, stakeReleased: true });
-    for (const row of this.store.listJobs()) {
-      if (!['done', 'over'].includes(row.state) || row.data.stakeReleased) continue;
-      const jobId = BigInt(row.jobId);
-      const seat = await market.seatOf(jobId, this.address);
-      if (seat.index === 0 || seat.released || seat.lockedStake === 0n) {
-        mark(row);
-        continue;
-      }
-      if (seat.pendingReports > 0) continue;
-      const job = await market.getJob(jobId);
-      if (job.state === 'Open' || job.state === 'Running' || job.state === 'None') continue;
-      if (job.state === 'Completed' || job.state === 'Expired') {
-        // the next block's time is at least the wall clock (devnets mine on demand)
-        const head = (await this.#o.conn.publicClient.getBlock()).timestamp;
-        const wall = BigInt(Math.floor(Date.now() / 1000));
-        if ((head > wall ? head : wall) <= job.endedAt + job.challengePeriod) continue;
-      }
-      await market.releaseStake(this.signer, jobId, this.address);
-      mark(row);
-      released.push(jobId);
-    }
-    return released;
+  /** Stakes and registers an offer (hardware hash of this machine) unless already active. */
+  registerOffer(pricePerRound: bigint, stake: bigint): Promise<void> {
+    return registerOffer(this.#market, pricePerRound, stake);
+  }
+
+  /** Unlocks the stake of the jobs this provider is done with (see `releaseEndedStakes`). */
+  releaseEndedStakes(): Promise<bigint[]> {
+    return releaseEndedStakes(this.#market);
   }
 
   /** Stake this provider has free for a new job's seat. */
-  async freeStake(): Promise<bigint> {
-    const p = await computeMarketClient(this.#o.conn, this.#o.contracts.market).getProvider(this.address);
-    return p.stake - p.locked;
+  freeStake(): Promise<bigint> {
+    return freeStake(this.#market);
   }
 
-  /**
-   * Joins an open job (persisted first, so a restart knows it is in). Idempotent: a job this
-   * provider already has a seat in (a join whose transaction went through, though the node did not
-   * see it) is only marked `joined`.
-   */
-  async joinJob(jobId: bigint): Promise<void> {
-    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
-    const job = await market.getJob(jobId);
-    const seat = await market.seatOf(jobId, this.address);
-    if (seat.lockedStake > 0n) {
-      const row = this.store.getJob(jobId);
-      if (!row || row.state === 'joining' || row.state === 'awaiting-stake')
-        this.store.upsertJob(jobId, this.role, 'joined');
-      return;
-    }
-    await tokenClient(this.#o.conn, this.#o.contracts.token).ensureAllowance(
-      this.signer,
-      market.address,
-      job.stakePerWorker,
-    );
-    this.store.upsertJob(jobId, this.role, 'joining');
-    await market.joinJob(this.signer, jobId);
-    this.store.upsertJob(jobId, this.role, 'joined');
+  /** Joins an open job (persisted first; idempotent: see `joinJob`). */
+  joinJob(jobId: bigint): Promise<void> {
+    return joinJob(this.#market, jobId);
   }
 
   /**

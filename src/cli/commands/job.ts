@@ -110,6 +110,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
     .description(
       'print a job spec document (a preset, or one made from a data file) to edit and pass to --spec',
     )
+    .option('--spec <file>', 'check a spec file and print it')
     .option('--preset <name>', 'a named spec (mnist-mlp)')
     .option('--task <kind>', SPEC_CLI_HELP.task)
     .option('--data <file>', SPEC_CLI_HELP.data)
