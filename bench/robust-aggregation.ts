@@ -1,6 +1,6 @@
 /**
  * Which per-shard aggregator should the node's all-reduce use? The devnet's job, simulated in one
- * process: the mnist-mlp task (src/node/task.ts), K providers with label-skewed shards (the devnet's
+ * process: the mnist-mlp preset (src/task/presets.ts), K providers with label-skewed shards (the devnet's
  * planMnistShards), H inner steps per round, the int8 codec on every pseudo-gradient, and the
  * butterfly's split of the vector into K shards, each aggregated on its own (as the shard holders
  * do). Every aggregator runs with no attacker and with one provider sending sign-flipped, scaled
