@@ -25,6 +25,8 @@ import { tokenClient } from '../src/chain/token.ts';
 import { trainingLedgerClient } from '../src/chain/training-ledger.ts';
 import { estimateTx } from '../src/chain/tx.ts';
 import { governanceClient } from '../src/gov/governance.ts';
+import { mnistMlpPreset } from '../src/task/presets.ts';
+import { specBytes } from '../src/task/spec.ts';
 
 type Rows = Record<string, { gas: number; note?: string }>;
 
@@ -158,6 +160,15 @@ const created = await market.createJob(signers[10], {
   challengePeriod: 600n,
 });
 row('market.createJob', created.receipt.gasUsed, '2 datasets, 8 workers, 10 rounds');
+{
+  // the job's spec document, published once per spec (keccak256 computed by the contract, bytes in the event)
+  const spec = specBytes(mnistMlpPreset({ innerSteps: 10, rounds: 10 }));
+  row(
+    'market.publishJobSpec',
+    (await market.publishJobSpec(signers[10], spec)).receipt.gasUsed,
+    `the mnist-mlp preset's spec document, ${spec.byteLength} bytes`,
+  );
+}
 const jobId = created.jobId;
 row('market.joinJob', (await market.joinJob(signers[1], jobId)).gasUsed);
 for (const w of workers.slice(1, 7)) await market.joinJob(signers[w], jobId);

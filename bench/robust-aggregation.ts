@@ -1,6 +1,6 @@
 /**
  * Which per-shard aggregator should the node's all-reduce use? The devnet's job, simulated in one
- * process: the mnist-mlp task (src/node/task.ts), K providers with label-skewed shards (the devnet's
+ * process: the mnist-mlp preset (src/task/presets.ts), K providers with label-skewed shards (the devnet's
  * planMnistShards), H inner steps per round, the int8 codec on every pseudo-gradient, and the
  * butterfly's split of the vector into K shards, each aggregated on its own (as the shard holders
  * do). Every aggregator runs with no attacker and with one provider sending sign-flipped, scaled
@@ -14,8 +14,9 @@ import { parseArgs } from 'node:util';
 import type { Aggregator } from '../src/net/aggregate.ts';
 import { shardBounds } from '../src/net/allreduce-plan.ts';
 import { batchesOf, planMnistShards } from '../src/node/shard-data.ts';
-import { innerOptimizerFor, TASK_AGGREGATORS, taskSpec } from '../src/node/task.ts';
 import { taskAggregator } from '../src/node/task-runtime.ts';
+import { mnistMlpPreset } from '../src/task/presets.ts';
+import { innerOptimizerFor, TASK_AGGREGATORS } from '../src/task/spec.ts';
 import { createCodec } from '../src/train/codecs/index.ts';
 import { createRng, mixSeed, normal } from '../src/train/data/rng.ts';
 import { BatchSampler } from '../src/train/data/sampler.ts';
@@ -37,14 +38,14 @@ const { values } = parseArgs({
 const K = Number(values.providers);
 const R = Number(values.rounds);
 const H = Number(values.H);
-const spec = taskSpec('mnist-mlp');
+const spec = mnistMlpPreset({ innerSteps: H, rounds: R });
 const plan = planMnistShards(K, Number(values.classes));
 const testBatches = batchesOf(plan.pool, plan.test);
 
 // the aggregators a job can ask for, exactly as its shard owners run them, plus the median
 const AGGREGATORS: Record<string, Aggregator> = {
   ...Object.fromEntries(
-    TASK_AGGREGATORS.map((name) => [name, taskAggregator(taskSpec('mnist-mlp', { aggregator: name }))]),
+    TASK_AGGREGATORS.map((name) => [name, taskAggregator(mnistMlpPreset({ aggregator: name }))]),
   ),
   median: medianAggregator,
 };

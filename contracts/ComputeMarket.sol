@@ -124,6 +124,8 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
     uint32 public constant MAX_WORKERS = 64;
     /// @notice Most datasets a job may reference.
     uint256 public constant MAX_DATASETS = 32;
+    /// @notice Largest job spec document {publishJobSpec} takes (bytes).
+    uint256 public constant MAX_SPEC_BYTES = 16384;
 
     /// @notice The AGORA token (stake and escrow).
     IERC20 public immutable token;
@@ -171,6 +173,9 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
         uint256 fee
     );
     /// @notice A provider joined a job and locked stake.
+    /// @notice A job spec document (canonical JSON) whose keccak256 is `specHash`, a job's modelSpecHash.
+    event JobSpecPublished(bytes32 indexed specHash, address indexed publisher, bytes spec);
+
     event JobJoined(uint256 indexed jobId, address indexed provider, uint32 index, uint256 lockedStake);
     /// @notice K providers joined: the job runs; the fee went to the treasury.
     event JobStarted(uint256 indexed jobId, address[] participants);
@@ -370,6 +375,17 @@ contract ComputeMarket is EIP712, ReentrancyGuardTransient {
             jobId, msg.sender, spec.modelSpecHash, spec.datasetIds, spec.workers, spec.innerSteps, spec.rounds, spec.pricePerRound, escrow, fee
         );
         token.safeTransferFrom(msg.sender, address(this), escrow + fee);
+    }
+
+    /// @notice Publishes a job spec document so that every node reads it from the chain: the event
+    /// carries the bytes under their keccak256, computed here, so a job whose modelSpecHash is that
+    /// hash names exactly this document (no node trusts the requester for it). Anyone may publish.
+    /// @param spec The spec's canonical JSON (at most MAX_SPEC_BYTES).
+    /// @return specHash keccak256(spec).
+    function publishJobSpec(bytes calldata spec) external returns (bytes32 specHash) {
+        if (spec.length == 0 || spec.length > MAX_SPEC_BYTES) revert InvalidJob("spec size");
+        specHash = keccak256(spec);
+        emit JobSpecPublished(specHash, msg.sender, spec);
     }
 
     /// @notice What a job costs: escrow (paid to the ledger for rewards) and the protocol fee on top.

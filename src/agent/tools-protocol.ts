@@ -14,8 +14,8 @@ import { AgoraError } from '../errors.ts';
 import { claimReward, knownClaims } from '../market/claimable.ts';
 import { postJob } from '../node/post-job.ts';
 import { NodeStore } from '../node/store.ts';
-import { taskSpec } from '../node/task.ts';
 import { ChannelClient } from '../pay/channel-client.ts';
+import { presetSpec } from '../task/presets.ts';
 import { parseAmount } from '../wallet/amount.ts';
 import { openChannels } from '../wallet/balance.ts';
 import { labelOf } from '../wallet/contacts.ts';
@@ -96,9 +96,9 @@ export async function planJobCreate(env: AgentEnv, a: A): Promise<PlanBody> {
       hint: 'say which, e.g. "train mnist-mlp on datasets 1 and 2"',
     });
   }
-  const spec = taskSpec(String(a.task));
   const workers = Number(a.workers ?? 4);
   const rounds = Number(a.rounds ?? 100);
+  const spec = presetSpec(String(a.task), { innerSteps: 10, rounds });
   const price = a.price === undefined ? parseEther('1') : parseAmount(String(a.price));
   const market = contract(env, 'ComputeMarket');
   const token = contract(env, 'AgoraToken');
@@ -111,13 +111,13 @@ export async function planJobCreate(env: AgentEnv, a: A): Promise<PlanBody> {
     );
   }
   return {
-    summary: `post a ${spec.task} job on datasets ${datasets.join(', ')}: ${workers} workers × ${rounds} rounds at ${agora(price)} per round`,
+    summary: `post a ${spec.name} job on datasets ${datasets.join(', ')}: ${workers} workers × ${rounds} rounds at ${agora(price)} per round`,
     lines: [
       `escrow ${agora(escrow)} + protocol fee ${agora(fee)}`,
       `balance after ${agora(balance - escrow - fee)}`,
     ],
     params: {
-      task: spec.task,
+      task: spec.name,
       datasets: datasets.join(','),
       workers: String(workers),
       rounds: String(rounds),

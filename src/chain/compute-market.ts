@@ -3,7 +3,7 @@
  * stake release and slashing (equivocation proofs, validator fraud reports).
  * Approve the market for AGORA (token client `ensureAllowance`) before staking or creating a job.
  */
-import type { Address, Hex, LocalAccount, TransactionReceipt } from 'viem';
+import { type Address, type Hex, hexToBytes, type LocalAccount, type TransactionReceipt, toHex } from 'viem';
 import { ComputeMarket } from '../../artifacts/index.ts';
 import type { ChainConnection } from './connect.ts';
 import type { RoundRecord } from './round-record.ts';
@@ -101,6 +101,10 @@ export type ComputeMarketClient = {
   /** escrow = pricePerRound × rounds × workers; fee on top; the requester pays escrow + fee. */
   quote(pricePerRound: bigint, rounds: number, workers: number): Promise<{ escrow: bigint; fee: bigint }>;
   createJob(signer: Signer, spec: JobSpec): Promise<{ jobId: bigint; receipt: TransactionReceipt }>;
+  /** Publishes a job spec document (`JobSpecPublished`, keyed by its keccak256); returns that hash. */
+  publishJobSpec(signer: Signer, spec: Uint8Array): Promise<{ specHash: Hex; receipt: TransactionReceipt }>;
+  /** Every document published under `specHash` (the bytes, as the chain holds them). */
+  publishedSpecs(specHash: Hex): Promise<Uint8Array[]>;
   joinJob(signer: Signer, jobId: bigint): Promise<TransactionReceipt>;
   cancelJob(signer: Signer, jobId: bigint): Promise<TransactionReceipt>;
   refundUnfilled(signer: Signer, jobId: bigint): Promise<TransactionReceipt>;
@@ -150,6 +154,20 @@ export function computeMarketClient(conn: ChainConnection, address: Address): Co
     async createJob(s, spec) {
       const receipt = await write(s, 'createJob', [spec]);
       return { jobId: eventArgs<{ jobId: bigint }>(receipt, abi, 'JobCreated').jobId, receipt };
+    },
+    async publishJobSpec(s, spec) {
+      const receipt = await write(s, 'publishJobSpec', [toHex(spec)]);
+      return { specHash: eventArgs<{ specHash: Hex }>(receipt, abi, 'JobSpecPublished').specHash, receipt };
+    },
+    async publishedSpecs(specHash) {
+      const logs = await conn.publicClient.getContractEvents({
+        address,
+        abi,
+        eventName: 'JobSpecPublished',
+        args: { specHash },
+        fromBlock: 0n,
+      });
+      return logs.map((l) => hexToBytes((l.args as { spec: Hex }).spec));
     },
     joinJob: (s, jobId) => write(s, 'joinJob', [jobId]),
     cancelJob: (s, jobId) => write(s, 'cancelJob', [jobId]),

@@ -46,6 +46,8 @@ export function prepareDataset(input: {
   sector: string;
   format?: RecordFormat;
   chunkBytes?: number;
+  /** The data's schema as a task reads it (goes into the manifest's `task`). */
+  taskSchema?: Record<string, unknown>;
   onProgress?: Progress;
   createdAt?: Date;
 }): PreparedDataset {
@@ -74,6 +76,7 @@ export function prepareDataset(input: {
     licence,
     sector,
     schema: records.schema,
+    ...(input.taskSchema ? { task: input.taskSchema } : {}),
     contentHashes: records.contentHashes,
     createdAt: input.createdAt,
   });

@@ -26,6 +26,11 @@ export type DatasetManifest = {
   licence: string;
   sector: string;
   schema: RecordSchema;
+  /**
+   * The data's schema as the task that trains on it reads it (src/task/: kind, columns, classes,
+   * shape); providers join only jobs whose spec this schema satisfies. Absent in older manifests.
+   */
+  task?: Record<string, unknown>;
   /** ISO 8601 UTC. */
   createdAt: string;
   hashes: {
@@ -80,6 +85,7 @@ export function buildManifest(fields: {
   licence: string;
   sector: string;
   schema: RecordSchema;
+  task?: Record<string, unknown>;
   contentHashes: Uint8Array;
   createdAt?: Date;
 }): DatasetManifest {
@@ -97,6 +103,7 @@ export function buildManifest(fields: {
     licence: fields.licence,
     sector: fields.sector,
     schema: fields.schema,
+    ...(fields.task ? { task: fields.task } : {}),
     createdAt: (fields.createdAt ?? new Date()).toISOString(),
     hashes: {
       file: 'hashes.bin',

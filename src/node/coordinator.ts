@@ -42,6 +42,7 @@ import { ldaStatsSigner } from '../verify/lda-calibration.ts';
 import { roundTraceSigner, traceFromJson, traceProblems } from '../verify/trace-wire.ts';
 import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
 import { jobModelPath } from './job-files.ts';
+import { jobSpecOf } from './job-spec.ts';
 import {
   fetchCommittedCheckpoint,
   type JobContracts,
@@ -63,7 +64,6 @@ import {
 } from './round-protocol.ts';
 import type { Startable } from './startable.ts';
 import type { NodeStore } from './store.ts';
-import { taskSpecOf } from './task.ts';
 
 export type CoordinatorOptions = {
   conn: ChainConnection;
@@ -141,7 +141,8 @@ export class JobCoordinator implements Startable {
     this.#peers = await jobPeers(conn, contracts, jobId);
     const job = await computeMarketClient(conn, contracts.market).getJob(jobId);
     this.#innerSteps = job.innerSteps;
-    if (taskSpecOf(job.modelSpecHash)?.calibration === 'lda-head') this.#ldaRound = job.rounds - 1;
+    const spec = await jobSpecOf(this.#o.conn, this.#o.contracts.market, job, this.#o.store);
+    if (spec.calibration === 'lda-head') this.#ldaRound = job.rounds - 1;
     const host = new AgoraHost({
       account: this.#o.account,
       chainId: conn.chainId,

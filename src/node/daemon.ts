@@ -11,11 +11,16 @@
  */
 import { join } from 'node:path';
 import { type Address, getAddress, type LocalAccount } from 'viem';
+import type { Job } from '../chain/compute-market.ts';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import { AgoraError } from '../errors.ts';
 import { freePort } from '../net/free-port.ts';
+import { boundsRefusal, type ProviderBounds, providerBounds } from '../task/bounds.ts';
+import { taskOf } from '../task/registry.ts';
+import type { DataSource } from '../task/task.ts';
 import { JobCoordinator, type RoundCommitted } from './coordinator.ts';
+import { jobSpecOf } from './job-spec.ts';
 import type { JobContracts } from './job-sync.ts';
 import { JobWatcher } from './job-watcher.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -25,7 +30,6 @@ import { runProviderJob } from './provider-job.ts';
 import { RoleNode } from './role-node.ts';
 import { type Startable, stopAll } from './startable.ts';
 import type { NodeStore } from './store.ts';
-import { knownTaskSpecs, modelSpecHash } from './task.ts';
 import { runValidatorJob } from './validator-job.ts';
 
 export type NodeRole = 'provider' | 'validator' | 'requester';
@@ -47,8 +51,13 @@ export type NodeDaemonOptions = {
   bootstrap?: string[];
   /** Chain poll interval (default 1000 ms). */
   pollMs?: number;
-  /** Provider: the IDX shard `IMAGES,LABELS` to register (once) and train on. */
-  data?: string;
+  /**
+   * Provider: the data to register (once) and train on: an IDX shard `IMAGES,LABELS`, or a source
+   * with its format (`csv`, `jsonl`, …) and label column.
+   */
+  data?: string | DataSource;
+  /** Provider: what it accepts (max parameters, memory, seconds per round, task kinds). */
+  bounds?: Partial<ProviderBounds>;
   /** Provider: the lowest price per round it accepts, and its offer's stake (wei). */
   price?: bigint;
   stake?: bigint;
@@ -145,7 +154,6 @@ export class NodeDaemon implements Startable {
     const net = { listen: this.#listen(), privateKey: peerKey.key };
     const bootstrap = o.bootstrap ?? [];
     const market = computeMarketClient(o.conn, o.contracts.market);
-    const known = new Set(knownTaskSpecs().map((s) => modelSpecHash(s)));
     const signal = this.#stopping.signal;
     let onJob: (jobId: bigint) => Promise<void> = async () => {};
     let onTick: () => Promise<void> = async () => {};
@@ -159,6 +167,7 @@ export class NodeDaemon implements Startable {
         conn: o.conn,
         contracts: o.contracts,
         logger: this.#logger,
+        bounds: providerBounds(o.bounds),
         byzantine: o.byzantine === true,
         poisonLda: o.poisonLda === true,
         ...(o.divergeRound !== undefined ? { divergeRound: o.divergeRound } : {}),
@@ -179,13 +188,14 @@ export class NodeDaemon implements Startable {
         const j = await market.getJob(jobId);
         const mine = BigInt(p.store.getJson<string>('datasetId') ?? '0');
         const ds = await market.datasetsOf(jobId);
-        if (
-          j.state !== 'Open' ||
-          !known.has(j.modelSpecHash) ||
-          j.pricePerRound < price ||
-          !ds.includes(mine)
-        )
+        if (j.state !== 'Open' || j.pricePerRound < price || !ds.includes(mine)) return;
+        const refusal = await this.#refusal(p, j);
+        if (refusal) {
+          p.refuse(jobId, refusal);
+          this.#logger.warn({ jobId: jobId.toString(), reason: refusal }, 'job refused');
+          this.#progress(`${this.name}: refused job ${jobId}: ${refusal}`);
           return;
+        }
         if ((await p.freeStake()) < j.stakePerWorker) {
           // stake still locked in a finished job: join once it is released (onTick)
           p.store.upsertJob(jobId, 'provider', 'awaiting-stake');
@@ -336,6 +346,25 @@ export class NodeDaemon implements Startable {
     });
     await watcher.start();
     this.#services.push(watcher);
+  }
+
+  /**
+   * Why this provider does not take job `j` (undefined: it does): its spec cannot be read from the
+   * chain or is invalid, it is over this provider's bounds, or this provider's data does not satisfy
+   * its data schema.
+   */
+  async #refusal(p: ProviderNode, j: Job): Promise<string | undefined> {
+    try {
+      const spec = await jobSpecOf(this.#o.conn, this.#o.contracts.market, j, p.store);
+      const over = boundsRefusal(spec, p.bounds);
+      if (over) return over;
+      const schema = p.dataSchema();
+      if (!schema) return 'this provider has no registered data';
+      const mismatch = taskOf(spec.kind).mismatch(spec, schema);
+      return mismatch ? `its data schema does not fit this provider's data: ${mismatch}` : undefined;
+    } catch (e) {
+      return `its spec cannot be used: ${(e as Error).message}`;
+    }
   }
 
   #runOnce(jobId: bigint, what: string, fn: () => Promise<void>): void {

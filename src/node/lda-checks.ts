@@ -12,7 +12,10 @@
  */
 import { type Address, getAddress, type Hex, keccak256 } from 'viem';
 import type { AgoraHost } from '../net/host.ts';
+import type { TaskSpec } from '../task/spec.ts';
+import type { PrepState } from '../task/task.ts';
 import { mixSeed } from '../train/data/rng.ts';
+import type { MlpSpec } from '../train/models/spec.ts';
 import { buildEvidence, type FraudEvidence } from '../verify/evidence.ts';
 import {
   decodeLdaStats,
@@ -26,7 +29,6 @@ import { type RoundTrace, roundTraceHash, windowBatches } from '../verify/replay
 import { decodeWindowSamples, type WindowRecord } from '../verify/trace-wire.ts';
 import type { CheckStatus } from './round-checks.ts';
 import { fetchFromWorker } from './round-checks.ts';
-import type { TaskSpec } from './task.ts';
 import { windowDataset, windowSampleProblems } from './window-data.ts';
 
 export type LdaCheck = {
@@ -42,6 +44,7 @@ export type LdaCheckInput = {
   jobId: bigint;
   round: number;
   spec: TaskSpec;
+  prep?: PrepState;
   /** The committed model of the round (undefined: not available) and its hash on chain. */
   committed: Float32Array | undefined;
   committedModelHash: Hex;
@@ -70,7 +73,7 @@ type Fetched = {
 export async function checkLdaStats(i: LdaCheckInput): Promise<LdaCheck[]> {
   const out: LdaCheck[] = [];
   const fetched: Fetched[] = [];
-  const shape = ldaShapeOf(i.spec.model.sizes);
+  const shape = ldaShapeOf((i.spec.model as MlpSpec).sizes);
   for (const w of i.workers) {
     const worker = getAddress(w.trace.worker);
     const r = await fetchOne(i, w, shape).catch((e: Error) => e.message);
@@ -89,7 +92,7 @@ export async function checkLdaStats(i: LdaCheckInput): Promise<LdaCheck[]> {
     return out;
   }
   const committed = i.committed;
-  const sizes = i.spec.model.sizes;
+  const sizes = (i.spec.model as MlpSpec).sizes;
   const ldaCommitted = fetched.some((f) => f.stats && isCommittedLdaHead(committed, sizes, f.stats));
   for (const f of fetched) {
     const problems = f.stats
@@ -176,7 +179,9 @@ async function fetchOne(
     if (problems.length > 0) throw new Error(`window ${k} samples: ${problems.join('; ')}`);
     for (const r of samples.records) records.set(r.index, r);
   }
-  const batch = windowDataset([...records.values()], i.spec).getBatch(steps.flatMap((s) => Array.from(s)));
+  const batch = windowDataset([...records.values()], i.spec, i.prep).getBatch(
+    steps.flatMap((s) => Array.from(s)),
+  );
   return {
     worker,
     trace,

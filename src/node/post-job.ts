@@ -9,9 +9,10 @@ import type { ChainConnection } from '../chain/connect.ts';
 import { tokenClient } from '../chain/token.ts';
 import type { Signer } from '../chain/tx.ts';
 import { AgoraError } from '../errors.ts';
+import { type JobSpec, modelSpecHash } from '../task/spec.ts';
+import { publishSpec } from '../task/spec-source.ts';
 import type { NodeContracts } from './node-contracts.ts';
 import type { NodeStore } from './store.ts';
-import { modelSpecHash, type TaskSpec } from './task.ts';
 
 export type PostJobInput = {
   conn: ChainConnection;
@@ -19,11 +20,13 @@ export type PostJobInput = {
   signer: Signer;
   /** The requester node's store: the job is recorded there as `open`. */
   store: NodeStore;
-  spec: TaskSpec;
+  /** The job spec (published on chain before the job; its hash is the job's modelSpecHash). */
+  spec: JobSpec;
   datasetIds: readonly bigint[];
   workers: number;
-  innerSteps: number;
-  rounds: number;
+  /** Default: the spec's; when given, must be the spec's. */
+  innerSteps?: number;
+  rounds?: number;
   /** Per round per worker, wei. */
   pricePerRound: bigint;
   /** Seconds providers have to join (default 600), to complete (default 7200), to challenge (default 10). */
@@ -36,10 +39,19 @@ export type PostJobInput = {
 export type PostedJob = { jobId: bigint; escrow: bigint; fee: bigint; txHash: Hex };
 
 export async function postJob(i: PostJobInput): Promise<PostedJob> {
+  const innerSteps = i.innerSteps ?? i.spec.innerSteps;
+  const rounds = i.rounds ?? i.spec.rounds;
+  if (innerSteps !== i.spec.innerSteps || rounds !== i.spec.rounds) {
+    throw new AgoraError(
+      'BAD_OPTION',
+      `the job's H=${innerSteps}, ${rounds} rounds differ from its spec's (H=${i.spec.innerSteps}, ${i.spec.rounds} rounds)`,
+      { hint: 'set innerSteps and rounds in the spec (presets take --H and --rounds)' },
+    );
+  }
   for (const [name, v] of [
     ['workers', i.workers],
-    ['H', i.innerSteps],
-    ['rounds', i.rounds],
+    ['H', innerSteps],
+    ['rounds', rounds],
   ] as const) {
     if (!Number.isInteger(v) || v < 1)
       throw new AgoraError('BAD_OPTION', `${name} must be a positive integer, not ${v}`);
@@ -49,7 +61,9 @@ export async function postJob(i: PostJobInput): Promise<PostedJob> {
       hint: 'pass DataRegistry dataset ids with --datasets (`agora data add` prints them)',
     });
   const market = computeMarketClient(i.conn, i.contracts.market);
-  const { escrow, fee } = await market.quote(i.pricePerRound, i.rounds, i.workers);
+  const { escrow, fee } = await market.quote(i.pricePerRound, rounds, i.workers);
+  i.onProgress?.(`publishing the job spec (${i.spec.name}, ${i.spec.kind}) on chain…`);
+  await publishSpec(i.conn, i.contracts.market, i.signer, i.spec);
   i.onProgress?.(`approving ${escrow + fee} wei of AGORA (escrow ${escrow} + fee ${fee})…`);
   await tokenClient(i.conn, i.contracts.token).ensureAllowance(i.signer, market.address, escrow + fee);
   const now = (await i.conn.publicClient.getBlock()).timestamp;
@@ -57,15 +71,16 @@ export async function postJob(i: PostJobInput): Promise<PostedJob> {
     modelSpecHash: modelSpecHash(i.spec),
     datasetIds: [...i.datasetIds],
     workers: i.workers,
-    innerSteps: i.innerSteps,
-    rounds: i.rounds,
+    innerSteps,
+    rounds,
     pricePerRound: i.pricePerRound,
     joinDeadline: now + BigInt(i.joinWindowS ?? 600),
     completionDeadline: now + BigInt(i.deadlineS ?? 7200),
     challengePeriod: BigInt(i.challengeS ?? 10),
   });
   i.store.upsertJob(jobId, 'requester', 'open', {
-    task: i.spec.task,
+    task: i.spec.name,
+    kind: i.spec.kind,
     datasetIds: i.datasetIds.map(String),
     escrow: escrow.toString(),
     fee: fee.toString(),

@@ -19,7 +19,6 @@ import type { ChainConnection } from '../chain/connect.ts';
 import { walletClientFor } from '../chain/connect.ts';
 import type { RewardTree } from '../chain/merkle.ts';
 import { lossToFixed, type RoundRecord } from '../chain/round-record.ts';
-import { tokenClient } from '../chain/token.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import type { Signer } from '../chain/tx.ts';
 import { prepareDataset, registerDataset } from '../data/dataset.ts';
@@ -31,26 +30,20 @@ import { AgoraError } from '../errors.ts';
 import { type Aggregator, meanAggregator } from '../net/aggregate.ts';
 import { AllReduce, type RoundReport } from '../net/allreduce.ts';
 import { AgoraHost } from '../net/host.ts';
+import { DEFAULT_BOUNDS, type ProviderBounds } from '../task/bounds.ts';
+import { taskForFormat, taskOf } from '../task/registry.ts';
+import type { TaskSpec } from '../task/spec.ts';
+import { type DataDescription, type DataSource, type PrepState, prepOfInfo } from '../task/task.ts';
 import { readCheckpointFile, writeCheckpointFile } from '../train/checkpoint/files.ts';
 import {
   decodeTrainingCheckpoint,
   encodeTrainingCheckpoint,
 } from '../train/checkpoint/training-checkpoint.ts';
 import { createCodec } from '../train/codecs/index.ts';
-import type { ClassificationDataset, Dataset } from '../train/data/dataset.ts';
+import type { Dataset } from '../train/data/dataset.ts';
 import { mixSeed } from '../train/data/rng.ts';
 import { BatchSampler, type SamplerState } from '../train/data/sampler.ts';
-import { OuterOptimizer, type OuterOptimizerState } from '../train/outer-optimizer.ts';
-import type { Runtime } from '../train/runtime.ts';
-import {
-  encodeLdaStats,
-  ldaFirstVector,
-  ldaHeadFromReduced,
-  ldaSecondVector,
-  ldaShapeOf,
-  setHead,
-  signLdaStats,
-} from '../verify/lda-calibration.ts';
+import { OuterOptimizer } from '../train/outer-optimizer.ts';
 import {
   asReplayable,
   type InnerState,
@@ -67,13 +60,25 @@ import {
   traceToJson,
   traceWindow,
 } from '../verify/trace-wire.ts';
-import { hardwareDescriptorHash, probeHardware } from './hardware.ts';
 import type { Logger } from './logger.ts';
-import { loadShard } from './shard-data.ts';
+import {
+  allReduceId,
+  type JobContext,
+  LDA_STATS_PROTOCOL,
+  type LdaStatement,
+  PREP_STATS_PROTOCOL,
+} from './provider-context.ts';
+import {
+  freeStake,
+  joinJob,
+  type ProviderMarket,
+  registerOffer,
+  releaseEndedStakes,
+} from './provider-market.ts';
+import { calibrateLdaHead, prepareSwarmStatistics } from './provider-statistics.ts';
 import type { Startable } from './startable.ts';
 import { StatusApi } from './status-api.ts';
 import { NodeStore } from './store.ts';
-import type { TaskSpec } from './task.ts';
 import { createTaskRuntime, initTaskParams, taskAggregator } from './task-runtime.ts';
 import {
   deltaFilePath,
@@ -83,6 +88,14 @@ import {
   traceFilePath,
   writeTraceStates,
 } from './trace-files.ts';
+
+export {
+  allReduceId,
+  LDA_STATS_PROTOCOL,
+  type LdaStatement,
+  MAX_ROUND_ATTEMPTS,
+  PREP_STATS_PROTOCOL,
+} from './provider-context.ts';
 
 export type Contracts = { token: Address; market: Address; ledger: Address; registry: Address };
 
@@ -96,6 +109,8 @@ export type ProviderOptions = {
   conn: ChainConnection;
   contracts: Contracts;
   logger: Logger;
+  /** What this provider accepts (default `DEFAULT_BOUNDS`). */
+  bounds?: ProviderBounds;
   /** Fault injection: send the negated pseudo-gradient (sign flip). */
   byzantine?: boolean;
   /**
@@ -137,50 +152,6 @@ export type ProviderRound = {
   /** The last round of an `lda-head` job: the hash of its LDA statistics and its signature of them. */
   lda?: LdaStatement;
 };
-
-/** A provider's signed commitment to its LDA statistics (`ldaStatsDigest`). */
-export type LdaStatement = { hash: Hex; signature: Hex };
-
-type JobContext = {
-  jobId: bigint;
-  spec: TaskSpec;
-  H: number;
-  rounds: number;
-  datasetId: bigint;
-  data: ClassificationDataset;
-  runtime: Runtime;
-  outer: OuterOptimizer;
-  theta: Float32Array;
-  sampler: BatchSampler;
-  host: AgoraHost;
-  allreduce: AllReduce;
-  /** The fp32 mean all-reduce of the LDA statistics (jobs with `calibration: 'lda-head'`). */
-  statsAllreduce?: AllReduce;
-  /** Next round to run. */
-  nextRound: number;
-  /** θ and the outer state at the start of the last round trained (for a retried all-reduce). */
-  start?: { round: number; theta: Float32Array; outer: OuterOptimizerState };
-};
-
-/** The libp2p protocol of the LDA statistics all-reduce (fp32, mean), beside the Δ all-reduce's. */
-export const LDA_STATS_PROTOCOL = '/agora/allreduce-lda/1';
-
-/**
- * The all-reduce round id of a job round's attempt (a retried round runs a fresh all-reduce, and
- * ids must grow: see AllReduce.run).
- */
-export function allReduceId(round: number, attempt: number): number {
-  if (!Number.isInteger(attempt) || attempt < 0 || attempt >= MAX_ROUND_ATTEMPTS) {
-    throw new AgoraError(
-      'NODE_BAD_ATTEMPT',
-      `round attempt ${attempt} is outside 0..${MAX_ROUND_ATTEMPTS - 1}`,
-    );
-  }
-  return round * MAX_ROUND_ATTEMPTS + attempt;
-}
-
-/** How many times one round can be tried (attempt 0 and retries). */
-export const MAX_ROUND_ATTEMPTS = 1000;
 
 function recordOf(jobId: bigint, round: number, worker: string, p: ProvenanceRecord): RoundRecord {
   return {
@@ -230,12 +201,26 @@ export class ProviderNode implements Startable {
     return this.#job.host.multiaddrs()[0];
   }
 
+  get bounds(): ProviderBounds {
+    return this.#o.bounds ?? DEFAULT_BOUNDS;
+  }
+
+  /** Records that this provider does not take `jobId`, and why (shown by the status API). */
+  refuse(jobId: bigint, reason: string): void {
+    this.store.upsertJob(jobId, this.role, 'refused', { reason });
+  }
+
   status(): Record<string, unknown> {
     return {
       name: this.name,
       role: this.role,
       address: this.address,
       datasetId: this.store.getJson<string>('datasetId'),
+      dataSchema: this.store.getJson('dataSchema') ?? null,
+      bounds: this.bounds,
+      refused: this.store
+        .listJobs('refused')
+        .map((r) => ({ jobId: r.jobId, reason: String(r.data.reason ?? '') })),
       job: this.#job
         ? { jobId: this.#job.jobId, nextRound: this.#job.nextRound, rounds: this.#job.rounds }
         : null,
@@ -253,6 +238,7 @@ export class ProviderNode implements Startable {
     if (j) {
       await j.allreduce.stop();
       await j.statsAllreduce?.stop();
+      await j.prepAllreduce?.stop();
       await j.host.stop();
       await j.runtime.dispose();
     }
@@ -260,101 +246,88 @@ export class ProviderNode implements Startable {
     this.store.close();
   }
 
-  /** Registers the shard at `path` (`IMAGES,LABELS` IDX) as this provider's dataset (once; remembered). */
-  async registerData(path: string, licence = 'CC-BY-SA-3.0'): Promise<bigint> {
+  /**
+   * Registers this provider's data (an `IMAGES,LABELS` IDX path, or a source with its format and
+   * label column) as its dataset, once (remembered): its schema, as the task that reads it describes
+   * it, goes into the dataset manifest and the node's store, where joins compare it with job specs.
+   */
+  async registerData(data: string | DataSource, licence = 'CC-BY-SA-3.0'): Promise<bigint> {
     const known = this.store.getJson<string>('datasetId');
     if (known) return BigInt(known);
-    const prepared = prepareDataset({ path, licence, sector: 'vision', format: 'idx' });
+    const source: DataSource = typeof data === 'string' ? { path: data, format: 'idx' } : data;
+    const description = taskForFormat(source.format).describe(source);
+    const format = source.format === 'images' ? 'dir' : source.format;
+    const sector =
+      source.format === 'idx' || source.format === 'images'
+        ? 'vision'
+        : source.format === 'text'
+          ? 'text'
+          : 'general';
+    const prepared = prepareDataset({ path: source.path, licence, sector, format, taskSchema: description });
     const r = await registerDataset({
       conn: this.#o.conn,
       registry: this.#o.contracts.registry,
       contributor: this.#o.account,
       home: this.#o.home,
       prepared,
-      source: { path, format: 'idx' },
+      source: { path: source.path, format },
     });
     this.store.setJson('datasetId', r.datasetId.toString());
-    this.store.setJson('datasetPath', path);
+    this.store.setJson('datasetPath', source.path);
+    this.store.setJson('datasetSource', source);
+    this.store.setJson('dataSchema', description);
     this.store.setJson('datasetRoot', r.root);
     return r.datasetId;
   }
 
-  /** Stakes and registers an offer (hardware hash of this machine) unless already active. */
-  async registerOffer(pricePerRound: bigint, stake: bigint): Promise<void> {
-    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
-    if ((await market.getProvider(this.address)).active) return;
-    await tokenClient(this.#o.conn, this.#o.contracts.token).ensureAllowance(
-      this.signer,
-      market.address,
-      stake * 10n,
-    );
-    await market.registerProvider(this.signer, hardwareDescriptorHash(probeHardware()), pricePerRound, stake);
+  /** Where this provider's registered data is (an old store has only an IDX path). */
+  get dataSource(): DataSource | undefined {
+    const s = this.store.getJson<DataSource>('datasetSource');
+    if (s) return s;
+    const path = this.store.getJson<string>('datasetPath');
+    return path ? { path, format: 'idx' } : undefined;
   }
 
-  /**
-   * Unlocks this provider's stake in the jobs it is done with (job rows `done` or `over`) once the
-   * job is over on chain, its challenge period has passed and no fraud report against this provider
-   * is pending, so the stake can back the next job. Marked in the job row (`stakeReleased`) after
-   * the transaction. Returns the jobs released now; a job not yet releasable is tried again later.
-   */
-  async releaseEndedStakes(): Promise<bigint[]> {
-    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
-    const released: bigint[] = [];
-    const mark = (row: { jobId: string; state: string; data: Record<string, unknown> }) =>
-      this.store.upsertJob(row.jobId, this.role, row.state, { ...row.data, stakeReleased: true });
-    for (const row of this.store.listJobs()) {
-      if (!['done', 'over'].includes(row.state) || row.data.stakeReleased) continue;
-      const jobId = BigInt(row.jobId);
-      const seat = await market.seatOf(jobId, this.address);
-      if (seat.index === 0 || seat.released || seat.lockedStake === 0n) {
-        mark(row);
-        continue;
-      }
-      if (seat.pendingReports > 0) continue;
-      const job = await market.getJob(jobId);
-      if (job.state === 'Open' || job.state === 'Running' || job.state === 'None') continue;
-      if (job.state === 'Completed' || job.state === 'Expired') {
-        // the next block's time is at least the wall clock (devnets mine on demand)
-        const head = (await this.#o.conn.publicClient.getBlock()).timestamp;
-        const wall = BigInt(Math.floor(Date.now() / 1000));
-        if ((head > wall ? head : wall) <= job.endedAt + job.challengePeriod) continue;
-      }
-      await market.releaseStake(this.signer, jobId, this.address);
-      mark(row);
-      released.push(jobId);
-    }
-    return released;
+  /** The schema of this provider's registered data (described again from the source if not stored). */
+  dataSchema(): DataDescription | undefined {
+    const d = this.store.getJson<DataDescription>('dataSchema');
+    if (d) return d;
+    const s = this.dataSource;
+    if (!s) return undefined;
+    const described = taskForFormat(s.format).describe(s);
+    this.store.setJson('dataSchema', described);
+    return described;
+  }
+
+  /** The market steps' view of this provider (src/node/provider-market.ts). */
+  get #market(): ProviderMarket {
+    return {
+      conn: this.#o.conn,
+      contracts: this.#o.contracts,
+      signer: this.signer,
+      store: this.store,
+      address: this.address,
+    };
+  }
+
+  /** Stakes and registers an offer (hardware hash of this machine) unless already active. */
+  registerOffer(pricePerRound: bigint, stake: bigint): Promise<void> {
+    return registerOffer(this.#market, pricePerRound, stake);
+  }
+
+  /** Unlocks the stake of the jobs this provider is done with (see `releaseEndedStakes`). */
+  releaseEndedStakes(): Promise<bigint[]> {
+    return releaseEndedStakes(this.#market);
   }
 
   /** Stake this provider has free for a new job's seat. */
-  async freeStake(): Promise<bigint> {
-    const p = await computeMarketClient(this.#o.conn, this.#o.contracts.market).getProvider(this.address);
-    return p.stake - p.locked;
+  freeStake(): Promise<bigint> {
+    return freeStake(this.#market);
   }
 
-  /**
-   * Joins an open job (persisted first, so a restart knows it is in). Idempotent: a job this
-   * provider already has a seat in (a join whose transaction went through, though the node did not
-   * see it) is only marked `joined`.
-   */
-  async joinJob(jobId: bigint): Promise<void> {
-    const market = computeMarketClient(this.#o.conn, this.#o.contracts.market);
-    const job = await market.getJob(jobId);
-    const seat = await market.seatOf(jobId, this.address);
-    if (seat.lockedStake > 0n) {
-      const row = this.store.getJob(jobId);
-      if (!row || row.state === 'joining' || row.state === 'awaiting-stake')
-        this.store.upsertJob(jobId, this.role, 'joined');
-      return;
-    }
-    await tokenClient(this.#o.conn, this.#o.contracts.token).ensureAllowance(
-      this.signer,
-      market.address,
-      job.stakePerWorker,
-    );
-    this.store.upsertJob(jobId, this.role, 'joining');
-    await market.joinJob(this.signer, jobId);
-    this.store.upsertJob(jobId, this.role, 'joined');
+  /** Joins an open job (persisted first; idempotent: see `joinJob`). */
+  joinJob(jobId: bigint): Promise<void> {
+    return joinJob(this.#market, jobId);
   }
 
   /**
@@ -374,9 +347,9 @@ export class ProviderNode implements Startable {
   }): Promise<void> {
     const { jobId, spec } = input;
     const datasetId = BigInt(this.store.getJson<string>('datasetId') ?? '0');
-    const path = this.store.getJson<string>('datasetPath');
-    if (!datasetId || !path) throw new AgoraError('NODE_NO_DATA', `${this.name} has no registered dataset`);
-    const data = loadShard(path);
+    const source = this.dataSource;
+    if (!datasetId || !source) throw new AgoraError('NODE_NO_DATA', `${this.name} has no registered dataset`);
+    const task = taskOf(spec.kind);
     const runtime = createTaskRuntime(spec, {
       totalSteps: input.H * input.rounds,
       threads: this.#o.threads ?? 1,
@@ -386,10 +359,12 @@ export class ProviderNode implements Startable {
     let outer = new OuterOptimizer(spec.outer);
     let nextRound = 0;
     let samplerState: SamplerState | undefined;
+    let prep: PrepState | undefined;
     const ck = this.store.latestCheckpoint(jobId);
     if (ck && existsSync(ck.path)) {
       const c = decodeTrainingCheckpoint(readCheckpointFile(ck.path).bytes);
       theta = c.params;
+      prep = prepOfInfo(c.info);
       if (c.outer) outer = OuterOptimizer.fromState(c.outer);
       nextRound = ck.round + 1;
       samplerState = this.store.getRound(jobId, ck.round)?.data.sampler as SamplerState | undefined;
@@ -398,6 +373,7 @@ export class ProviderNode implements Startable {
         'resuming from checkpoint',
       );
     }
+    const data = task.load(spec, source, prep);
     const sampler = new BatchSampler(
       Int32Array.from({ length: data.size }, (_, i) => i),
       spec.batchSize,
@@ -424,6 +400,18 @@ export class ProviderNode implements Startable {
       deadlineMs: input.deadlineMs ?? 20_000,
     });
     await allreduce.start();
+    let prepAllreduce: AllReduce | undefined;
+    if (task.preparation) {
+      prepAllreduce = new AllReduce({
+        host,
+        logger: this.#o.logger,
+        codec: () => createCodec('fp32'),
+        aggregator: meanAggregator,
+        protocol: PREP_STATS_PROTOCOL,
+        deadlineMs: input.deadlineMs ?? 20_000,
+      });
+      await prepAllreduce.start();
+    }
     let statsAllreduce: AllReduce | undefined;
     if (spec.calibration === 'lda-head') {
       statsAllreduce = new AllReduce({
@@ -443,6 +431,8 @@ export class ProviderNode implements Startable {
       rounds: input.rounds,
       datasetId,
       data,
+      source,
+      ...(prep ? { prep } : {}),
       runtime,
       outer,
       theta,
@@ -450,6 +440,7 @@ export class ProviderNode implements Startable {
       host,
       allreduce,
       ...(statsAllreduce ? { statsAllreduce } : {}),
+      ...(prepAllreduce ? { prepAllreduce } : {}),
       nextRound,
     };
     this.store.upsertJob(jobId, this.role, 'training', { H: input.H, rounds: input.rounds });
@@ -479,6 +470,14 @@ export class ProviderNode implements Startable {
     if (round !== j.nextRound) {
       throw new AgoraError('NODE_ROUND_ORDER', `${this.name} is at round ${j.nextRound}, not ${round}`);
     }
+    if (j.prepAllreduce && !j.prep)
+      this.bytesSent += await prepareSwarmStatistics(j, {
+        round,
+        attempt,
+        members,
+        logger: this.#o.logger,
+        node: this.name,
+      });
     j.runtime.setParams(j.theta);
     // every sample index the inner steps take is recorded for provenance (the dataset's getBatch)
     const used: SamplePair[] = [];
@@ -695,79 +694,35 @@ export class ProviderNode implements Startable {
     let lda: LdaStatement | undefined;
     if (j.statsAllreduce && round === j.rounds - 1) {
       const group = report.ok ? report.included : members;
-      const c = await this.#calibrate(j, round, attempt, group, samplerStart);
+      const c = await calibrateLdaHead(j, {
+        round,
+        attempt,
+        group,
+        samplerStart,
+        account: this.#o.account,
+        poison: this.#o.poisonLda === true,
+        dir: join(this.#o.dir, 'jobs', j.jobId.toString()),
+        logger: this.#o.logger,
+        node: this.name,
+      });
       lda = c.statement;
       report.bytesSent += c.bytesSent;
     }
     const { bytes, hash: modelHash } = encodeTrainingCheckpoint({
       params: j.theta,
       outer: j.outer.getState(),
-      info: { task: j.spec.task, job: j.jobId.toString(), round: String(round) },
+      info: {
+        task: j.spec.name,
+        job: j.jobId.toString(),
+        round: String(round),
+        ...(j.prep ? { prep: JSON.stringify(j.prep) } : {}),
+      },
     });
     const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
     mkdirSync(dir, { recursive: true });
     const checkpointPath = join(dir, `round-${round}.safetensors`);
     writeCheckpointFile(checkpointPath, bytes);
     return { report, modelHash, checkpointPath, ...(lda ? { lda } : {}) };
-  }
-
-  /**
-   * The LDA head of the last round (src/verify/lda-calibration.ts): features of the round's samples
-   * (its trace's sampler, in step order) under θ*, the class statistics all-reduced (fp32 mean), the
-   * scatter around the reduced class means all-reduced, the head solved and written into θ. The
-   * statistics are persisted and signed before θ changes; a failed all-reduce uses this provider's
-   * own vector (its model then differs from its peers', and the coordinator retries the round).
-   */
-  async #calibrate(
-    j: JobContext,
-    round: number,
-    attempt: number,
-    group: readonly string[],
-    samplerStart: SamplerState,
-  ): Promise<{ statement: LdaStatement; bytesSent: number }> {
-    const reducer = j.statsAllreduce!;
-    const sizes = j.spec.model.sizes;
-    const shape = ldaShapeOf(sizes);
-    const indices = windowBatches({
-      shard: Int32Array.from({ length: j.data.size }, (_, i) => i),
-      batchSize: j.sampler.batchSize,
-      samplerSeed: mixSeed(j.spec.seed, Number(j.datasetId)),
-      samplerStart,
-      startStep: 0,
-      steps: j.H,
-    }).flatMap((s) => Array.from(s));
-    const batch = j.data.getBatch(indices);
-    const labels = this.#o.poisonLda ? batch.targets.map((y) => (y + 1) % shape.classes) : batch.targets;
-    const first = ldaFirstVector(j.theta, sizes, batch.inputs as Float32Array, labels);
-    const id = allReduceId(round, attempt) * 2;
-    const r1 = await reducer.run(id, first.classStats, group);
-    const reducedClassStats = r1.ok && r1.result ? r1.result : first.classStats;
-    const scatter = ldaSecondVector(first.features, labels, reducedClassStats, shape);
-    const r2 = await reducer.run(id + 1, scatter, group);
-    const reducedScatter = r2.ok && r2.result ? r2.result : scatter;
-    const payload = encodeLdaStats({
-      classStats: first.classStats,
-      scatter,
-      reducedClassStats,
-      reducedScatter,
-    });
-    const hash = keccak256(payload);
-    const signature = await signLdaStats(this.#o.account, j.jobId, round, hash);
-    const dir = join(this.#o.dir, 'jobs', j.jobId.toString());
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(ldaStatsFilePath(dir, round), payload);
-    const head = ldaHeadFromReduced(reducedClassStats, reducedScatter, shape);
-    if (head) setHead(j.theta, head);
-    else
-      this.#o.logger.warn(
-        { node: this.name, round },
-        'the LDA statistics give no head: the model keeps its own',
-      );
-    this.#o.logger.info(
-      { node: this.name, round, samples: indices.length, group: group.length, ok: r1.ok && r2.ok },
-      'LDA head computed',
-    );
-    return { statement: { hash, signature }, bytesSent: r1.bytesSent + r2.bytesSent };
   }
 
   /** This node's signed LDA statistics of `round` (payload bytes and statement), if it has them. */
@@ -902,6 +857,11 @@ export class ProviderNode implements Startable {
       }
     }
     const c = decodeTrainingCheckpoint(bytes!);
+    const prep = prepOfInfo(c.info);
+    if (prep && JSON.stringify(prep) !== JSON.stringify(j.prep)) {
+      j.prep = prep;
+      j.data = taskOf(j.spec.kind).load(j.spec, j.source, prep);
+    }
     j.theta = c.params;
     j.outer = c.outer ? OuterOptimizer.fromState(c.outer) : new OuterOptimizer(j.spec.outer);
     j.nextRound = round;
@@ -969,6 +929,7 @@ export class ProviderNode implements Startable {
     this.#job = undefined;
     await j.allreduce.stop();
     await j.statsAllreduce?.stop();
+    await j.prepAllreduce?.stop();
     await j.host.stop();
     await j.runtime.dispose();
     this.store.upsertJob(j.jobId, this.role, 'trained');

@@ -22,6 +22,8 @@ import { type Address, encodeAbiParameters, type Hex, keccak256 } from 'viem';
 import type { ProvenanceRecord } from '../data/provenance.ts';
 import { AgoraError } from '../errors.ts';
 import type { AgoraHost } from '../net/host.ts';
+import type { TaskSpec } from '../task/spec.ts';
+import type { PrepState } from '../task/task.ts';
 import { mixSeed } from '../train/data/rng.ts';
 import { buildEvidence, evidenceFromReplay, type FraudEvidence } from '../verify/evidence.ts';
 import { checkDeltaLink, evidenceFromLink, sameBits } from '../verify/link-check.ts';
@@ -38,7 +40,6 @@ import {
 import { decodeInnerState, decodeWindowSamples } from '../verify/trace-wire.ts';
 import { peerOf } from './job-sync.ts';
 import { type RoundRequestOf, roundRequest } from './round-protocol.ts';
-import type { TaskSpec } from './task.ts';
 import { windowDataset, windowSampleProblems } from './window-data.ts';
 
 export type CheckStatus = 'pass' | 'fail' | 'unverifiable' | 'skipped';
@@ -84,6 +85,8 @@ export type WorkerRoundInput = {
   jobId: bigint;
   round: number;
   spec: TaskSpec;
+  /** The task's swarm statistics (from a committed checkpoint), for decoding records. */
+  prep?: PrepState;
   trace: RoundTrace;
   traceSignature: Hex;
   provenance: ProvenanceRecord;
@@ -128,7 +131,8 @@ export async function fetchFromWorker(
       timeoutMs: i.timeoutMs ?? 10_000,
       maxPayloadBytes: 256 * 1024 * 1024,
     }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
-    if (r.ok && r.payload) return { ok: true, payload: r.payload };
+    // a plain copy (a received Buffer's slice() would be a view into its pool)
+    if (r.ok && r.payload) return { ok: true, payload: new Uint8Array(r.payload) };
     last = r.ok ? 'no payload' : r.reason;
   }
   return { ok: false, reason: last };
@@ -286,7 +290,7 @@ export async function checkWorkerRound(i: WorkerRoundInput): Promise<WorkerRound
       if (problems.length > 0) throw new Unverifiable(`window ${k} samples: ${problems.join('; ')}`);
       let dataset: ReturnType<typeof windowDataset>;
       try {
-        dataset = windowDataset(samples.records, i.spec);
+        dataset = windowDataset(samples.records, i.spec, i.prep);
       } catch (e) {
         throw new Unverifiable((e as Error).message);
       }

@@ -5,12 +5,13 @@
  * and validators replay with it, so a replay takes the very steps the provider took.
  */
 import { type Aggregator, meanAggregator } from '../net/aggregate.ts';
+import { innerOptimizerFor, type TaskSpec } from '../task/spec.ts';
 import { applyEtfHead } from '../train/diloco/drift/etf-head.ts';
 import { fixedHeadFlags } from '../train/diloco/drift/fixed-head.ts';
+import type { MlpSpec } from '../train/models/spec.ts';
 import { createRuntime } from '../train/onnx/index.ts';
 import type { Runtime } from '../train/runtime.ts';
 import { centeredClipAggregator, trimmedMeanAggregator } from '../verify/robust-aggregate.ts';
-import { innerOptimizerFor, type TaskSpec } from './task.ts';
 
 export type TaskRuntimeOptions = {
   /** Inner steps of the whole job (rounds × H): the length of the lr schedule. */
@@ -40,7 +41,7 @@ export function initTaskParams(spec: TaskSpec, runtime: Runtime): Float32Array {
   runtime.init(spec.seed);
   const theta = runtime.getParams();
   if (spec.drift === 'etf-head') {
-    const sizes = spec.model.sizes;
+    const sizes = (spec.model as MlpSpec).sizes;
     applyEtfHead(theta, {
       features: sizes[sizes.length - 2],
       classes: sizes[sizes.length - 1],

@@ -26,6 +26,9 @@ import type { Signer } from '../chain/tx.ts';
 import { roundRecordsRoot } from '../data/provenance.ts';
 import { AgoraError } from '../errors.ts';
 import { AgoraHost } from '../net/host.ts';
+import { taskOf } from '../task/registry.ts';
+import { innerOptimizerFor, type TaskSpec } from '../task/spec.ts';
+import { type PrepState, prepOfInfo } from '../task/task.ts';
 import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoint.ts';
 import { createRuntime } from '../train/onnx/index.ts';
 import { checkAttestationToJson, signCheckAttestation } from '../verify/check-attestation.ts';
@@ -34,6 +37,7 @@ import { asReplayable, type RoundTrace, selectReplayWindow } from '../verify/rep
 import { validateRound } from '../verify/round-validator.ts';
 import { roundTraceSigner, traceFromJson, traceProblems, traceWindow } from '../verify/trace-wire.ts';
 import { jobPeers, reportedAsOf } from './job-chain.ts';
+import { jobSpecOf } from './job-spec.ts';
 import {
   claimPostedReward,
   connectTo,
@@ -48,9 +52,7 @@ import type { Logger } from './logger.ts';
 import type { JobNetOptions } from './provider.ts';
 import { checkWorkerRound, replaySeed, type WorkerRoundCheck } from './round-checks.ts';
 import { provenanceFromJson, roundRequest, type SignedRecordJson } from './round-protocol.ts';
-import { batchesOf, planMnistShards } from './shard-data.ts';
 import type { NodeStore } from './store.ts';
-import { innerOptimizerFor, type TaskSpec, taskSpecOf } from './task.ts';
 import { createTaskRuntime, initTaskParams } from './task-runtime.ts';
 
 export type ValidatorJobOptions = {
@@ -75,11 +77,15 @@ export async function runValidatorJob(
   const market = computeMarketClient(conn, contracts.market);
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const job = await market.getJob(jobId);
-  const spec = taskSpecOf(job.modelSpecHash);
-  if (!spec) {
-    logger.warn({ jobId: jobId.toString() }, 'unknown task: not validating this job');
-    return { checked: 0, reported: [] };
-  }
+  const spec = await jobSpecOf(conn, contracts.market, job, store).catch((e: Error) => {
+    logger.warn(
+      { jobId: jobId.toString(), err: e.message },
+      'cannot read the job spec: not validating this job',
+    );
+    return undefined;
+  });
+  if (!spec) return { checked: 0, reported: [] };
+  const task = taskOf(spec.kind);
   const peers = await jobPeers(conn, contracts, jobId);
   const host = new AgoraHost({
     account: o.account,
@@ -97,8 +103,10 @@ export async function runValidatorJob(
   const replayRt = asReplayable(
     createTaskRuntime(spec, { totalSteps: job.innerSteps * job.rounds, threads: 1, stepsPerCall: 5 }),
   );
-  const plan = planMnistShards(2, 5);
-  const heldOut = batchesOf(plan.pool, plan.test).slice(0, 1);
+  // the task's public held-out data for loss-reduction scores (none: the statistical checks are skipped)
+  const heldOut = task.heldOut?.(spec) ?? [];
+  /** The task's swarm statistics (tabular standardization), read from a committed checkpoint. */
+  let prep: PrepState | undefined;
   const registry = dataRegistryClient(conn, contracts.registry);
   const jobDatasets = new Set((await market.datasetsOf(jobId)).map(String));
   const datasets = new Map<string, { id: bigint; root: Hex; records: number }>();
@@ -144,6 +152,18 @@ export async function runValidatorJob(
       let startModelHash: Hex = `0x${'0'.repeat(64)}`;
       if (round === 0) {
         theta = initTaskParams(spec, runtime);
+        if (task.preparation && !prep) {
+          // round 0's statistics are in its committed model (they never change after round 0)
+          const ck0 = await fetchCommittedCheckpoint({
+            host,
+            providers: peers.providers,
+            jobId,
+            round: 0,
+            want: onChain.modelHash,
+            logger,
+          });
+          if (ck0) prep = prepOfInfo(decodeTrainingCheckpoint(ck0.bytes).info);
+        }
       } else {
         startModelHash = (await ledger.getRound(jobId, BigInt(round - 1))).modelHash;
         const ck = await fetchCommittedCheckpoint({
@@ -154,7 +174,11 @@ export async function runValidatorJob(
           want: startModelHash,
           logger,
         });
-        if (ck) theta = decodeTrainingCheckpoint(ck.bytes).params;
+        if (ck) {
+          const c = decodeTrainingCheckpoint(ck.bytes);
+          theta = c.params;
+          prep = prepOfInfo(c.info) ?? prep;
+        }
       }
       const current: { worker: Address; delta: Float32Array; pseudoGradientHash: Hex }[] = [];
       for (const r of rec) {
@@ -173,7 +197,7 @@ export async function runValidatorJob(
       // statistical checks: they choose whom to replay in full, they do not report on their own
       const tFetched = performance.now();
       let flagged: Address[] = [];
-      if (theta && current.length >= 2) {
+      if (theta && current.length >= 2 && heldOut.length > 0) {
         const v = await validateRound({
           jobId,
           round: BigInt(round),
@@ -232,6 +256,7 @@ export async function runValidatorJob(
               jobId,
               round,
               spec,
+              ...(prep ? { prep } : {}),
               trace: x.trace,
               traceSignature: x.traceSignature,
               provenance: provenanceFromJson(x.r.provenance),
@@ -380,6 +405,7 @@ export async function runValidatorJob(
         jobId,
         round,
         spec: spec!,
+        ...(prep ? { prep } : {}),
         committed: ck ? decodeTrainingCheckpoint(ck.bytes).params : undefined,
         committedModelHash: modelHash,
         workers,

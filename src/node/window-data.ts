@@ -3,15 +3,16 @@
  * for window k are the ones its signed trace trained on — the step indices equal `windowBatches`
  * from the trace's sampler start, and every record hashes to a leaf under the worker's registered
  * dataset root (on chain) — and decodes them into the task's tensors exactly as the provider's
- * `loadShard` does (mnist-mlp: IDX u8 images, record = label u32 LE ‖ pixels, features = u8/255).
+ * task loader does (src/task/).
  */
 import type { Hex } from 'viem';
 import { keccak256Bytes } from '../data/keccak.ts';
 import { slotHex, twoWordLeaf, verifyProof } from '../data/merkle.ts';
-import { AgoraError } from '../errors.ts';
-import { type Dataset, makeClassificationDataset } from '../train/data/dataset.ts';
+import { taskOf } from '../task/registry.ts';
+import type { TaskSpec } from '../task/spec.ts';
+import type { PrepState } from '../task/task.ts';
+import type { Dataset } from '../train/data/dataset.ts';
 import type { WindowRecord, WindowSamples } from '../verify/trace-wire.ts';
-import type { TaskSpec } from './task.ts';
 
 /** Problems with served window samples against the expected step indices and the dataset root. */
 export function windowSampleProblems(w: WindowSamples, expected: readonly Int32Array[], root: Hex): string[] {
@@ -38,42 +39,9 @@ export function windowSampleProblems(w: WindowSamples, expected: readonly Int32A
 
 /**
  * A dataset of just the window's records, addressed by their dataset indices (what `replayWindow`
- * asks `getBatch` for). Throws if a record is not a valid record of the task.
+ * asks `getBatch` for), decoded by the job's task with its swarm statistics `prep`. Throws if a
+ * record is not a valid record of the task.
  */
-export function windowDataset(records: readonly WindowRecord[], spec: TaskSpec): Dataset {
-  const sizes = spec.model.sizes;
-  const F = sizes[0];
-  const classes = sizes[sizes.length - 1];
-  const features = new Uint8Array(records.length * F);
-  const labels = new Int32Array(records.length);
-  const pos = new Map<number, number>();
-  records.forEach((r, k) => {
-    if (r.bytes.byteLength !== 4 + F) {
-      throw new AgoraError(
-        'REPLAY_BAD_RECORD',
-        `record ${r.index} has ${r.bytes.byteLength} bytes, not ${4 + F}`,
-      );
-    }
-    labels[k] = new DataView(r.bytes.buffer, r.bytes.byteOffset, 4).getUint32(0, true);
-    features.set(r.bytes.subarray(4), k * F);
-    pos.set(r.index, k);
-  });
-  const inner = makeClassificationDataset({
-    id: 'replay-window',
-    featureShape: [F],
-    features: { kind: 'u8', data: features },
-    labels,
-    numClasses: classes,
-  });
-  return {
-    ...inner,
-    getBatch: (idx) =>
-      inner.getBatch(
-        Array.from(idx, (i) => {
-          const k = pos.get(i);
-          if (k === undefined) throw new AgoraError('REPLAY_BAD_RECORD', `record ${i} was not served`);
-          return k;
-        }),
-      ),
-  };
+export function windowDataset(records: readonly WindowRecord[], spec: TaskSpec, prep?: PrepState): Dataset {
+  return taskOf(spec.kind).windowDataset(spec, records, prep);
 }

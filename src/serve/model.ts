@@ -10,7 +10,9 @@ import type { Hex } from 'viem';
 import { type ProvenanceManifest, parseProvenanceManifest } from '../data/provenance.ts';
 import { provenanceManifestPath } from '../data/store.ts';
 import { AgoraError } from '../errors.ts';
-import { taskSpec } from '../node/task.ts';
+import { presetSpec } from '../task/presets.ts';
+import { validateJobSpec } from '../task/registry.ts';
+import type { JobSpec } from '../task/spec.ts';
 import { readCheckpointFile } from '../train/checkpoint/files.ts';
 import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoint.ts';
 import { buildModel } from '../train/models/index.ts';
@@ -42,16 +44,28 @@ const INPUT_DESCRIPTIONS: Record<string, string> = {
   'mnist-mlp': '784 floats in [0, 1]: a 28×28 grayscale digit, row-major, pixel / 255 (white digit on black)',
 };
 
-/** The architecture of a task's model (tasks are known by name; the checkpoint records the task). */
-function specOfTask(task: string): MlpSpec {
+/** The MLP classifier a job spec describes (served models are MLP classifiers today). */
+function mlpOf(spec: JobSpec): MlpSpec {
+  if (spec.model.kind !== 'mlp' || spec.objective !== 'classification') {
+    throw new AgoraError(
+      'SERVE_UNSUPPORTED_MODEL',
+      `the model of "${spec.name}" is a ${spec.model.kind} ${spec.objective} model; agora serve serves MLP classifiers today`,
+      { hint: 'run it locally with `agora model predict DIR --input …`' },
+    );
+  }
+  return spec.model;
+}
+
+/** The architecture of a preset task's model (a job's raw checkpoint records its spec name). */
+function specOfTask(task: string): JobSpec {
   try {
-    return taskSpec(task).model;
+    return presetSpec(task);
   } catch (e) {
     throw new AgoraError(
       'SERVE_UNKNOWN_TASK',
       `the model was trained for task "${task}", which this node cannot serve`,
       {
-        hint: 'serve a model of a known task (mnist-mlp), or upgrade agora',
+        hint: 'export the model with `agora job model ID --out DIR` (its config.json holds the spec) and serve DIR',
         cause: e,
       },
     );
@@ -88,11 +102,23 @@ export function loadModelDir(pathOrDir: string): ServedModel {
       hint: 'pass a directory written by `agora job model ID --out DIR`, or use --job ID',
     });
   }
-  const file = statSync(pathOrDir).isDirectory() ? join(pathOrDir, 'model.safetensors') : pathOrDir;
+  const isDir = statSync(pathOrDir).isDirectory();
+  // An export (`agora job model`): config.json carries the job spec, checkpoint.safetensors the
+  // committed checkpoint (its hash is the model hash on chain). Else a raw job checkpoint.
+  const exported = isDir && existsSync(join(pathOrDir, 'config.json'));
+  const file = exported
+    ? join(pathOrDir, 'checkpoint.safetensors')
+    : isDir
+      ? join(pathOrDir, 'model.safetensors')
+      : pathOrDir;
   if (!existsSync(file)) {
-    throw new AgoraError('SERVE_NO_MODEL', `${pathOrDir} has no model.safetensors`, {
-      hint: 'write it with `agora job model ID --out DIR`',
-    });
+    throw new AgoraError(
+      'SERVE_NO_MODEL',
+      `${pathOrDir} has no ${exported ? 'checkpoint' : 'model'}.safetensors`,
+      {
+        hint: 'write it with `agora job model ID --out DIR`',
+      },
+    );
   }
   const { bytes, hash } = readCheckpointFile(file);
   const ck = decodeTrainingCheckpoint(bytes);
@@ -107,8 +133,13 @@ export function loadModelDir(pathOrDir: string): ServedModel {
       { hint: 'the manifest belongs to another model: export the job model again' },
     );
   }
-  const task = ck.info?.task ?? 'mnist-mlp';
-  const spec = specOfTask(task);
+  const jobSpec = exported
+    ? validateJobSpec(
+        (JSON.parse(readFileSync(join(pathOrDir, 'config.json'), 'utf8')) as { spec: unknown }).spec,
+      )
+    : specOfTask(ck.info?.task ?? 'mnist-mlp');
+  const task = jobSpec.name;
+  const spec = mlpOf(jobSpec);
   const jobId = manifest?.jobId ?? ck.info?.job ?? null;
   const classes = spec.sizes[spec.sizes.length - 1];
   return {

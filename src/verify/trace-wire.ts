@@ -156,9 +156,11 @@ export function decodeInnerState(bytes: Uint8Array, params?: number): InnerState
   if (bytes.byteLength !== innerStateBytes(n))
     throw bad(`${bytes.byteLength} bytes for ${n} params (want ${innerStateBytes(n)})`);
   if (step > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`step ${step}`);
+  // copied into fresh arrays: `bytes` may be a Node Buffer, whose slice() is a view into a shared pool
   const part = (k: number) => {
-    const copy = bytes.slice(STATE_HEAD + 4 * n * k, STATE_HEAD + 4 * n * (k + 1));
-    return new Float32Array(copy.buffer, 0, n);
+    const out = new Float32Array(n);
+    new Uint8Array(out.buffer).set(bytes.subarray(STATE_HEAD + 4 * n * k, STATE_HEAD + 4 * n * (k + 1)));
+    return out;
   };
   return { params: part(0), m: part(1), v: part(2), step: Number(step) };
 }

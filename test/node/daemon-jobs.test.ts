@@ -19,7 +19,7 @@ import { postJob } from '../../src/node/post-job.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { startAll, stopAll } from '../../src/node/startable.ts';
 import { NodeStore } from '../../src/node/store.ts';
-import { taskSpec } from '../../src/node/task.ts';
+import { mnistMlpPreset } from '../../src/task/presets.ts';
 import { tempHome } from '../helpers/cli.ts';
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
@@ -98,7 +98,7 @@ describe('node daemons: jobs one after another', () => {
         contracts,
         signer: walletClientFor(conn, devnetAccount(10)),
         store: requester.store,
-        spec: taskSpec('mnist-mlp'),
+        spec: mnistMlpPreset({ innerSteps: 5, rounds: 2 }),
         datasetIds: providers.map((p) => p.datasetId!),
         workers: 2,
         innerSteps: 5,
@@ -168,7 +168,7 @@ describe('a provider daemon whose join transaction failed', () => {
       contracts,
       signer: walletClientFor(conn, devnetAccount(10)),
       store: new NodeStore(join(home, 'requester.db')),
-      spec: taskSpec('mnist-mlp'),
+      spec: mnistMlpPreset({ innerSteps: 5, rounds: 2 }),
       datasetIds: [datasetId],
       workers: 2,
       innerSteps: 5,

@@ -33,6 +33,10 @@ describe('agora devnet (CLI)', () => {
     expect(Object.keys(s)).toEqual(
       expect.arrayContaining([
         'jobId',
+        'task',
+        'metric',
+        'value',
+        'centralizedValue',
         'rounds',
         'testAccuracy',
         'centralizedAccuracy',
@@ -44,6 +48,7 @@ describe('agora devnet (CLI)', () => {
       ]),
     );
     expect(s.jobId).toBe('1');
+    expect(s).toMatchObject({ task: 'image', metric: 'accuracy', value: s.testAccuracy });
     expect(s.rounds).toBe(3);
     expect(s.rewards.every((x: { claimed: boolean }) => x.claimed)).toBe(true);
     expect(s.rewards.reduce((a: bigint, x: { amount: string }) => a + BigInt(x.amount), 0n)).toBe(

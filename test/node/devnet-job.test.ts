@@ -23,8 +23,8 @@ import { contractsOf } from '../../src/node/node-contracts.ts';
 import { ProviderNode } from '../../src/node/provider.ts';
 import { loadShard } from '../../src/node/shard-data.ts';
 import { NodeStore } from '../../src/node/store.ts';
-import { taskSpec } from '../../src/node/task.ts';
 import { createTaskRuntime, initTaskParams } from '../../src/node/task-runtime.ts';
+import { mnistMlpPreset } from '../../src/task/presets.ts';
 import { readCheckpointFile } from '../../src/train/checkpoint/files.ts';
 import { checkpointHash } from '../../src/train/checkpoint/hash.ts';
 import { decodeTrainingCheckpoint } from '../../src/train/checkpoint/training-checkpoint.ts';
@@ -101,7 +101,7 @@ describe('devnet job (4 providers, validator, requester)', () => {
   });
 
   it('the head stays the task’s fixed head (θ0) until the last round, which writes the LDA head; the validator checked it', async () => {
-    const spec = taskSpec('mnist-mlp');
+    const spec = mnistMlpPreset({ innerSteps: 25, rounds: 40 });
     expect(['fixed-head', 'etf-head']).toContain(spec.drift);
     expect(spec.calibration).toBe('lda-head');
     const final = decodeTrainingCheckpoint(readCheckpointFile(res.modelPath).bytes).params;
@@ -118,7 +118,9 @@ describe('devnet job (4 providers, validator, requester)', () => {
     const rt = createTaskRuntime(spec, { totalSteps: 1 });
     try {
       const init = initTaskParams(spec, rt);
-      const [hidden, classes] = spec.model.sizes.slice(-2);
+      const [hidden, classes] = (spec.model as { sizes: readonly number[] } & typeof spec.model).sizes.slice(
+        -2,
+      );
       const head = hidden * classes + classes;
       expect(final.length).toBe(init.length);
       expect(Array.from(before.subarray(-head))).toEqual(Array.from(init.subarray(-head)));
@@ -149,7 +151,7 @@ describe('devnet job (4 providers, validator, requester)', () => {
     try {
       await p.openJob({
         jobId: BigInt(res.jobId),
-        spec: taskSpec('mnist-mlp'),
+        spec: mnistMlpPreset({ innerSteps: 25, rounds: 40 }),
         H: 25,
         rounds: 40,
         participants: [devnetAccount(1).address],

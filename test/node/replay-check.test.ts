@@ -24,9 +24,10 @@ import { providerRoundDataHandlers } from '../../src/node/provider-serving.ts';
 import { checkWorkerRound, type WorkerRoundCheck } from '../../src/node/round-checks.ts';
 import { roundRequest, serveRoundProtocol } from '../../src/node/round-protocol.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
-import { modelSpecHash, taskSpec } from '../../src/node/task.ts';
 import { createTaskRuntime } from '../../src/node/task-runtime.ts';
 import { pruneRoundFiles } from '../../src/node/trace-files.ts';
+import { mnistMlpPreset } from '../../src/task/presets.ts';
+import { modelSpecHash } from '../../src/task/spec.ts';
 import { asReplayable, type ReplayableRuntime } from '../../src/verify/replay.ts';
 import { traceFromJson, traceWindow } from '../../src/verify/trace-wire.ts';
 import { tempHome } from '../helpers/cli.ts';
@@ -43,7 +44,7 @@ describe('validator round checks (link + replay) against real providers', () => 
   let results: ProviderRound[];
   let jobId: bigint;
   let contracts: ReturnType<typeof contractsOf>;
-  const spec = taskSpec('mnist-mlp');
+  const spec = mnistMlpPreset({ innerSteps: H, rounds: ROUNDS });
 
   beforeAll(async () => {
     chain = await startEmbeddedChain();

@@ -1,32 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import {
-  knownTaskSpecs,
-  modelSpecHash,
-  TASK_AGGREGATORS,
-  TASK_CALIBRATIONS,
-  TASK_DRIFTS,
-  taskSpec,
-  taskSpecOf,
-} from '../../src/node/task.ts';
 import { createTaskRuntime, initTaskParams, taskAggregator } from '../../src/node/task-runtime.ts';
+import { mnistMlpPreset } from '../../src/task/presets.ts';
+import { modelSpecHash, TASK_AGGREGATORS, TASK_CALIBRATIONS, TASK_DRIFTS } from '../../src/task/spec.ts';
 import { etfHeadWeights } from '../../src/train/diloco/drift/etf-head.ts';
+import type { MlpSpec } from '../../src/train/models/spec.ts';
+
+const taskSpec = (_: string, o: Parameters<typeof mnistMlpPreset>[0] = {}) => mnistMlpPreset(o);
 
 describe('task specs and their drift corrections', () => {
-  it('names each drift correction by its own model spec hash, and finds the spec from the hash', () => {
-    const hashes = knownTaskSpecs().map(modelSpecHash);
-    expect(new Set(hashes).size).toBe(
+  it('names each drift correction, aggregator and calibration by its own model spec hash', () => {
+    const all = TASK_DRIFTS.flatMap((drift) =>
+      TASK_AGGREGATORS.flatMap((aggregator) =>
+        TASK_CALIBRATIONS.map((calibration) => mnistMlpPreset({ drift, aggregator, calibration })),
+      ),
+    );
+    expect(new Set(all.map(modelSpecHash)).size).toBe(
       TASK_DRIFTS.length * TASK_AGGREGATORS.length * TASK_CALIBRATIONS.length,
     );
-    for (const spec of knownTaskSpecs()) expect(taskSpecOf(modelSpecHash(spec))).toEqual(spec);
-    expect(taskSpecOf(`0x${'ab'.repeat(32)}`)).toBeUndefined();
-    expect(() => taskSpec('mnist-mlp', { drift: 'scaffold' })).toThrow(/unknown drift correction "scaffold"/);
-    expect(() => taskSpec('mnist-mlp', { aggregator: 'krum' })).toThrow(/unknown aggregator "krum"/);
-    expect(taskSpec('mnist-mlp')).toMatchObject({
+    expect(() => mnistMlpPreset({ drift: 'scaffold' })).toThrow(/unknown drift correction "scaffold"/);
+    expect(() => mnistMlpPreset({ aggregator: 'krum' })).toThrow(/unknown aggregator "krum"/);
+    expect(mnistMlpPreset()).toMatchObject({
       drift: 'fixed-head',
       aggregator: 'mean',
       calibration: 'lda-head',
     });
-    expect(() => taskSpec('mnist-mlp', { calibration: 'platt' })).toThrow(/unknown calibration "platt"/);
+    expect(() => mnistMlpPreset({ calibration: 'platt' })).toThrow(/unknown calibration "platt"/);
   });
 
   it('each job aggregates with the aggregator its spec names', () => {
@@ -51,7 +49,7 @@ describe('task specs and their drift corrections', () => {
     try {
       const withEtf = initTaskParams(etf, a);
       const seeded = initTaskParams(plain, b);
-      const [features, classes] = etf.model.sizes.slice(-2);
+      const [features, classes] = (etf.model as MlpSpec).sizes.slice(-2);
       const w = etfHeadWeights(features, classes, etf.seed);
       const body = seeded.length - w.length - classes;
       expect(Array.from(withEtf.subarray(0, body))).toEqual(Array.from(seeded.subarray(0, body)));

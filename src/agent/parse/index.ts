@@ -4,7 +4,7 @@
  * (docs/agent-language.md). It never guesses a value-moving action: when a value is missing, vague,
  * negated, asked about rather than asked for, or names an unknown or misspelt contact, it asks.
  */
-import { TASKS } from '../../node/task.ts';
+import { PRESETS } from '../../task/presets.ts';
 import { validateToolCall } from '../catalogue.ts';
 import { type Ctx, isInjection, makeCtx, type ParseOptions } from './context.ts';
 import { clarify, type ParseResult, type Rule } from './result.ts';
@@ -63,7 +63,7 @@ export function parseCommand(text: string, opts: ParseOptions = {}): ParseResult
   if (text.length > MAX_COMMAND_CHARS) {
     return clarify(`That is ${text.length} characters long. Say one request at a time, in a sentence.`);
   }
-  const r = understood(makeCtx(text, opts, TASKS));
+  const r = understood(makeCtx(text, opts, PRESETS));
   if ('clarify' in r) return r;
   const v = validateToolCall(r.tool, r.args);
   if (!v.ok) return clarify(`I could not make a valid request of that (${v.error}). Could you rephrase it?`);

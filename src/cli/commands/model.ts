@@ -11,6 +11,8 @@ import {
 import { findJobByModelHash, readChainFacts } from '../../data/provenance-chain.ts';
 import { provenanceManifestPath } from '../../data/store.ts';
 import { AgoraError } from '../../errors.ts';
+import { predictFromDir } from '../../task/export.ts';
+import { predictInputRows } from '../../task/predict-input.ts';
 import { checkpointHash } from '../../train/checkpoint/hash.ts';
 import type { CliContext } from '../context.ts';
 
@@ -18,6 +20,31 @@ type Ctx = (cmd: Command) => CliContext;
 
 export function registerModelCommands(program: Command, ctx: Ctx): void {
   const model = program.command('model').description('trained models: provenance of their training data');
+
+  model
+    .command('predict')
+    .argument('<dir>', 'an exported model directory (`agora job model ID --out DIR`)')
+    .requiredOption(
+      '--input <rows>',
+      'JSON (an object of column values, or an array), or a .csv/.jsonl/.json file',
+    )
+    .description('run an exported model: classes with their probabilities for each input row')
+    .action(async (dir: string, o: { input: string }, cmd: Command) => {
+      const c = ctx(cmd);
+      const rows = predictInputRows(o.input);
+      const predictions = await predictFromDir(dir, rows);
+      c.out.result({ predictions }, () =>
+        predictions
+          .map((p, i) =>
+            'label' in p
+              ? `${i}: ${p.label} (${Object.entries(p.probabilities)
+                  .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+                  .join(', ')})`
+              : `${i}: ${p.value}`,
+          )
+          .join('\n'),
+      );
+    });
 
   model
     .command('provenance')

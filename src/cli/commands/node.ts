@@ -15,6 +15,7 @@ import { AgoraError } from '../../errors.ts';
 import type { RoundCommitted } from '../../node/coordinator.ts';
 import { NODE_ROLES, NodeDaemon, type NodeRole } from '../../node/daemon.ts';
 import { contractsOf } from '../../node/node-contracts.ts';
+import { DATA_FORMATS, type DataFormat, type DataSource } from '../../task/task.ts';
 import type { CliContext } from '../context.ts';
 import { parsePort, untilSignal } from './chain.ts';
 
@@ -26,6 +27,13 @@ type NodeOpts = {
   byzantine?: boolean;
   name?: string;
   data?: string;
+  format?: string;
+  label?: string;
+  maxParams?: string;
+  maxMemoryMb?: string;
+  maxRoundSeconds?: string;
+  tasks?: string;
+  flops?: string;
   price: string;
   stake: string;
   pollMs: string;
@@ -35,13 +43,51 @@ type NodeOpts = {
   open?: boolean;
 };
 
+/** `--data --format --label` as a data source (the format from the file name when not given). */
+function dataSourceOf(path: string, format?: string, label?: string): DataSource {
+  const f =
+    format ??
+    (path.includes(',')
+      ? 'idx'
+      : /\.jsonl$|\.ndjson$/.test(path)
+        ? 'jsonl'
+        : /\.csv$/.test(path)
+          ? 'csv'
+          : undefined);
+  if (!f || !(DATA_FORMATS as readonly string[]).includes(f)) {
+    throw new AgoraError('BAD_OPTION', `cannot tell the format of --data ${path}`, {
+      hint: `pass --format (${DATA_FORMATS.join(', ')})`,
+    });
+  }
+  if ((f === 'csv' || f === 'jsonl') && !label)
+    throw new AgoraError('BAD_OPTION', `--format ${f} needs --label COLUMN (the column to predict)`);
+  return { path, format: f as DataFormat, ...(label ? { label } : {}) };
+}
+
 export function registerNodeCommands(program: Command, ctx: Ctx): void {
   const node = program.command('node').description('run an Agora node (provider, validator or requester)');
   node
     .command('start')
     .requiredOption('--role <role>', 'provider | validator | requester')
     .option('--name <name>', 'node name (its directory under <home>/nodes/); default: the role')
-    .option('--data <IMAGES,LABELS>', 'provider: the IDX data shard to register and train on')
+    .option(
+      '--data <path>',
+      'provider: the data to register and train on (IDX: IMAGES,LABELS; or a CSV/JSONL file)',
+    )
+    .option(
+      '--format <format>',
+      `provider: the data's format (${DATA_FORMATS.join(', ')}); default from the file name`,
+    )
+    .option('--label <column>', 'provider: the label column (csv, jsonl)')
+    .option('--max-params <n>', 'provider: refuse jobs whose model has more parameters', '50000000')
+    .option('--max-memory-mb <n>', 'provider: refuse jobs estimated to need more memory (MiB)', '4096')
+    .option('--max-round-seconds <s>', 'provider: refuse jobs whose round is estimated to take longer', '600')
+    .option('--tasks <kinds>', 'provider: comma-separated task kinds it runs (default: all it knows)')
+    .option(
+      '--flops <n>',
+      "provider: this machine's training throughput for the round-time estimate (FLOP/s)",
+      '2e9',
+    )
     .option('--price <agora>', 'provider: price per round', '1')
     .option('--stake <agora>', 'provider: stake with the offer', '100')
     .option('--poll-ms <ms>', 'chain poll interval', '1000')
@@ -93,7 +139,14 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
           .map((x) => x.trim())
           .filter(Boolean),
         pollMs: Number(o.pollMs),
-        ...(o.data ? { data: o.data } : {}),
+        ...(o.data ? { data: dataSourceOf(o.data, o.format, o.label) } : {}),
+        bounds: {
+          maxParams: Number(o.maxParams),
+          maxMemoryMb: Number(o.maxMemoryMb),
+          maxSecondsPerRound: Number(o.maxRoundSeconds),
+          flops: Number(o.flops),
+          ...(o.tasks ? { kinds: o.tasks.split(',').map((t) => t.trim()) } : {}),
+        },
         price: parseEther(o.price),
         stake: parseEther(o.stake),
         byzantine: o.byzantine === true,

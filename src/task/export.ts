@@ -1,0 +1,177 @@
+/**
+ * A job's model as files people can use elsewhere (`agora job model ID --out DIR`, docs/tasks.md):
+ *  - `model.safetensors`: the weights as named tensors, no optimizer state. MLP layers follow
+ *    PyTorch's `nn.Linear` layout: `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out]; other
+ *    model kinds keep the engine's parameter names and shapes;
+ *  - `config.json`: the architecture and the preprocessing (class names, column statistics,
+ *    one-hot vocabularies, pixel scale), enough to rebuild and feed the model without agora;
+ *  - `model.onnx`: the inference graph (input `input` [batch, features] float32 → output `logits`);
+ *  - `checkpoint.safetensors`: the committed training checkpoint itself (its keccak256 is the job's
+ *    final model hash on chain) with its provenance manifest beside it.
+ * `predictFromDir` runs the exported ONNX model on user rows (`agora model predict`).
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Hex } from 'viem';
+import { AgoraError } from '../errors.ts';
+import { readCheckpointFile } from '../train/checkpoint/files.ts';
+import { encodeSafetensors, type Tensor, tensorFrom } from '../train/checkpoint/safetensors.ts';
+import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoint.ts';
+import { buildModel } from '../train/models/index.ts';
+import { createRuntime } from '../train/onnx/index.ts';
+import { OnnxSession } from '../train/onnx/session.ts';
+import { taskOf } from './registry.ts';
+import { innerOptimizerFor, type JobSpec, modelSpecHash } from './spec.ts';
+import { type Prediction, prepOfInfo } from './task.ts';
+
+export const EXPORT_FORMAT = 'agora-model-v1';
+
+export type ExportedModel = {
+  dir: string;
+  model: string;
+  config: string;
+  onnx: string;
+  checkpoint: string;
+  provenanceManifest: string | null;
+};
+
+/** The weights of a flat parameter vector as named tensors (see the module docs for the layout). */
+export function namedTensors(spec: JobSpec, params: Float32Array): Record<string, Tensor> {
+  const model = buildModel(spec.model);
+  const out: Record<string, Tensor> = {};
+  let off = 0;
+  for (const p of model.params) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const v = params.subarray(off, off + n);
+    off += n;
+    const m = /^fc(\d+)\.(weight|bias)$/.exec(p.name);
+    if (spec.model.kind === 'mlp' && m) {
+      if (m[2] === 'weight') {
+        const [rows, cols] = p.shape; // engine: [in, out]; torch: [out, in]
+        const t = new Float32Array(n);
+        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = v[i * cols + j];
+        out[`layers.${m[1]}.weight`] = tensorFrom('F32', [cols, rows], t);
+      } else out[`layers.${m[1]}.bias`] = tensorFrom('F32', p.shape, v.slice());
+    } else out[p.name] = tensorFrom('F32', p.shape, v.slice());
+  }
+  if (off !== params.length) {
+    throw new AgoraError(
+      'EXPORT_SHAPE',
+      `the checkpoint has ${params.length} parameters, the spec's model ${off}`,
+    );
+  }
+  return out;
+}
+
+/** Writes the exported model of `spec` from a committed training checkpoint file into `dir`. */
+export async function exportJobModel(o: {
+  spec: JobSpec;
+  checkpointPath: string;
+  provenanceManifest?: string;
+  dir: string;
+  jobId?: bigint;
+}): Promise<ExportedModel> {
+  const { spec, dir } = o;
+  const file = readCheckpointFile(o.checkpointPath);
+  const ck = decodeTrainingCheckpoint(file.bytes);
+  const prep = prepOfInfo(ck.info);
+  const task = taskOf(spec.kind);
+  mkdirSync(dir, { recursive: true });
+  const checkpoint = join(dir, 'checkpoint.safetensors');
+  copyFileSync(o.checkpointPath, checkpoint);
+  let provenanceManifest: string | null = null;
+  if (o.provenanceManifest && existsSync(o.provenanceManifest)) {
+    provenanceManifest = `${checkpoint}.provenance.json`;
+    copyFileSync(o.provenanceManifest, provenanceManifest);
+  }
+  const meta = {
+    format: EXPORT_FORMAT,
+    modelSpecHash: modelSpecHash(spec),
+    checkpointHash: file.hash,
+    ...(o.jobId !== undefined ? { jobId: o.jobId.toString() } : {}),
+  };
+  const model = join(dir, 'model.safetensors');
+  writeFileSync(model, encodeSafetensors(namedTensors(spec, ck.params), meta));
+  const m = buildModel(spec.model);
+  const inputs = m.inputShape(1);
+  const config = {
+    ...meta,
+    name: spec.name,
+    kind: spec.kind,
+    objective: spec.objective,
+    metric: spec.metric,
+    architecture:
+      spec.model.kind === 'mlp'
+        ? {
+            ...spec.model,
+            activation: spec.model.activation ?? 'relu',
+            layout:
+              'layers.{i}.weight [out, in], layers.{i}.bias [out]; activation between layers, none after the last',
+          }
+        : spec.model,
+    preprocessing: task.exportConfig(spec, prep),
+    onnx: {
+      file: 'model.onnx',
+      input: 'input',
+      inputShape: ['batch', ...inputs.shape.slice(1)],
+      output: 'logits',
+    },
+    spec,
+  };
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  const rt = createRuntime({ model: spec.model, optimizer: innerOptimizerFor(spec, 1), threads: 1 });
+  const onnx = join(dir, 'model.onnx');
+  try {
+    rt.setParams(ck.params);
+    writeFileSync(onnx, rt.exportInference());
+  } finally {
+    await rt.dispose();
+  }
+  return { dir, model, config: configPath, onnx, checkpoint, provenanceManifest };
+}
+
+export type ExportConfig = {
+  format: string;
+  kind: string;
+  modelSpecHash: Hex;
+  preprocessing: Record<string, unknown>;
+  onnx: { file: string; input: string; inputShape: (string | number)[]; output: string };
+};
+
+/** The `config.json` of an exported model directory. */
+export function readExportConfig(dir: string): ExportConfig {
+  const path = join(dir, 'config.json');
+  let c: ExportConfig;
+  try {
+    c = JSON.parse(readFileSync(path, 'utf8')) as ExportConfig;
+  } catch (e) {
+    throw new AgoraError('MODEL_DIR_INVALID', `cannot read ${path}: ${(e as Error).message}`, {
+      hint: 'export a model with `agora job model ID --out DIR` first',
+    });
+  }
+  if (c.format !== EXPORT_FORMAT) {
+    throw new AgoraError('MODEL_DIR_INVALID', `${path} is not an agora model export (${String(c.format)})`);
+  }
+  return c;
+}
+
+/** Predictions of the exported model in `dir` for user rows (objects of columns, or feature arrays). */
+export async function predictFromDir(dir: string, rows: readonly unknown[]): Promise<Prediction[]> {
+  const config = readExportConfig(dir);
+  const task = taskOf(config.kind);
+  const inputs = task.encodeInputs(config.preprocessing, rows);
+  const width = Number(config.onnx.inputShape[1]);
+  const session = await OnnxSession.create(new Uint8Array(readFileSync(join(dir, config.onnx.file))), {
+    threads: 1,
+  });
+  try {
+    const out = await session.run(
+      { [config.onnx.input]: { data: inputs, dims: [rows.length, width], dtype: 'float32' } },
+      [config.onnx.output],
+    );
+    return task.decodeOutputs(config.preprocessing, out[config.onnx.output] as Float32Array, rows.length);
+  } finally {
+    await session.release();
+  }
+}
