@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import type { Account } from 'viem';
 import { connectChain } from '../../chain/connect.ts';
 import { deployProtocol } from '../../chain/deploy.ts';
-import { readDeployment, writeDeployment } from '../../chain/deployments.ts';
+import { type Deployment, readDeployment, writeDeployment } from '../../chain/deployments.ts';
 import { DEVNET_CHAIN_ID, devnetAccount } from '../../chain/devnet.ts';
 import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
+import { importDeployment, loadDeploymentSource } from '../../chain/import-deployment.ts';
 import { AgoraError } from '../../errors.ts';
 import type { CliContext } from '../context.ts';
 
@@ -77,8 +78,11 @@ export function registerChainCommands(program: Command, ctx: Ctx): void {
 
   chain
     .command('deploy')
-    .description('deploy the protocol contracts and record them in <home>/deployments/<chainId>.json')
-    .action(async (_o, cmd: Command) => {
+    .description(
+      'deploy the protocol contracts and record them in <home>/deployments/<chainId>.json (an interrupted deploy continues)',
+    )
+    .option('--fresh', 'start a new, separate deployment even if this home records one for the chain')
+    .action(async (o: { fresh?: boolean }, cmd: Command) => {
       const c = ctx(cmd);
       const conn = await c.connect();
       let deployer: Account;
@@ -87,12 +91,64 @@ export function registerChainCommands(program: Command, ctx: Ctx): void {
       } else {
         deployer = await c.signer(conn);
       }
-      c.out.progress(`deploying to chain ${conn.chainId} at ${conn.endpoint} from ${deployer.address}`);
-      const d = await deployProtocol(conn, deployer, { onProgress: (m) => c.out.progress(m) });
+      const existing = readDeployment(c.home, conn.chainId);
+      let resume: Deployment | undefined;
+      if (existing && !o.fresh) {
+        const probe = existing.contracts.AgoraToken ?? existing.contracts.TimelockController;
+        const code = probe ? await conn.publicClient.getCode({ address: probe }) : undefined;
+        const live = Boolean(code && code !== '0x');
+        if (existing.complete !== false && live) {
+          throw new AgoraError(
+            'DEPLOYMENT_EXISTS',
+            `the protocol is already deployed on chain ${conn.chainId} (AgoraToken ${existing.contracts.AgoraToken}), recorded in this home`,
+            {
+              hint: 'nothing to do: every node of this home uses it. Pass --fresh to deploy a second, separate protocol',
+            },
+          );
+        }
+        if (existing.complete === false && (live || !probe)) resume = existing;
+      }
+      c.out.progress(
+        `${resume ? 'continuing the deployment' : 'deploying'} to chain ${conn.chainId} at ${conn.endpoint} from ${deployer.address}`,
+      );
+      const warnings: string[] = [];
+      const d = await deployProtocol(conn, deployer, {
+        onProgress: (m) => c.out.progress(m),
+        onWarning: (m) => {
+          warnings.push(m);
+          c.out.progress(`warning: ${m}`);
+        },
+        ...(resume ? { resume } : {}),
+        // every step is recorded as it lands: an interrupted deploy is continued by the next run
+        onStep: (partial) => writeDeployment(c.home, partial),
+      });
       const path = writeDeployment(c.home, d);
-      c.out.result({ chainId: d.chainId, contracts: d.contracts }, () =>
+      c.out.result(
+        { chainId: d.chainId, contracts: d.contracts, resumed: resume !== undefined, warnings },
+        () =>
+          [
+            `deployed to chain ${d.chainId}${resume ? ' (continued)' : ''}; recorded in ${path}`,
+            ...Object.entries(d.contracts).map(([k, v]) => `  ${k.padEnd(20)} ${v}`),
+            `other homes use it with: agora chain import-deployment ${path}`,
+          ].join('\n'),
+      );
+    });
+
+  chain
+    .command('import-deployment')
+    .description(
+      "record another home's deployment (its deployments/<chainId>.json, a path or an http(s) URL) in this home, so many homes share one protocol",
+    )
+    .argument('<source>', 'deployment file path or URL')
+    .option('--force', 'replace a different deployment this home records for the chain')
+    .action(async (source: string, o: { force?: boolean }, cmd: Command) => {
+      const c = ctx(cmd);
+      const d = await loadDeploymentSource(source);
+      const conn = await c.connect();
+      const r = await importDeployment(conn, c.home, d, { force: o.force === true });
+      c.out.result({ chainId: d.chainId, contracts: d.contracts, path: r.path, replaced: r.replaced }, () =>
         [
-          `deployed to chain ${d.chainId}; recorded in ${path}`,
+          `imported the deployment of chain ${d.chainId} into ${r.path}${r.replaced ? ' (replaced the one recorded)' : ''}`,
           ...Object.entries(d.contracts).map(([k, v]) => `  ${k.padEnd(20)} ${v}`),
         ].join('\n'),
       );
