@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import type { Account } from 'viem';
 import { connectChain } from '../../chain/connect.ts';
 import { deployProtocol } from '../../chain/deploy.ts';
-import { type Deployment, readDeployment, writeDeployment } from '../../chain/deployments.ts';
+import { deployOrContinue } from '../../chain/deploy-run.ts';
+import { readDeployment, writeDeployment } from '../../chain/deployments.ts';
 import { DEVNET_CHAIN_ID, devnetAccount } from '../../chain/devnet.ts';
 import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
 import { importDeployment, loadDeploymentSource } from '../../chain/import-deployment.ts';
@@ -91,38 +92,18 @@ export function registerChainCommands(program: Command, ctx: Ctx): void {
       } else {
         deployer = await c.signer(conn);
       }
-      const existing = readDeployment(c.home, conn.chainId);
-      let resume: Deployment | undefined;
-      if (existing && !o.fresh) {
-        const probe = existing.contracts.AgoraToken ?? existing.contracts.TimelockController;
-        const code = probe ? await conn.publicClient.getCode({ address: probe }) : undefined;
-        const live = Boolean(code && code !== '0x');
-        if (existing.complete !== false && live) {
-          throw new AgoraError(
-            'DEPLOYMENT_EXISTS',
-            `the protocol is already deployed on chain ${conn.chainId} (AgoraToken ${existing.contracts.AgoraToken}), recorded in this home`,
-            {
-              hint: 'nothing to do: every node of this home uses it. Pass --fresh to deploy a second, separate protocol',
-            },
-          );
-        }
-        if (existing.complete === false && (live || !probe)) resume = existing;
-      }
-      c.out.progress(
-        `${resume ? 'continuing the deployment' : 'deploying'} to chain ${conn.chainId} at ${conn.endpoint} from ${deployer.address}`,
-      );
+      c.out.progress(`deploying to chain ${conn.chainId} at ${conn.endpoint} from ${deployer.address}`);
       const warnings: string[] = [];
-      const d = await deployProtocol(conn, deployer, {
+      const run = await deployOrContinue(conn, c.home, deployer, {
+        fresh: o.fresh === true,
         onProgress: (m) => c.out.progress(m),
         onWarning: (m) => {
           warnings.push(m);
           c.out.progress(`warning: ${m}`);
         },
-        ...(resume ? { resume } : {}),
-        // every step is recorded as it lands: an interrupted deploy is continued by the next run
-        onStep: (partial) => writeDeployment(c.home, partial),
       });
-      const path = writeDeployment(c.home, d);
+      const { deployment: d, path } = run;
+      const resume = run.resumed ? d : undefined;
       c.out.result(
         { chainId: d.chainId, contracts: d.contracts, resumed: resume !== undefined, warnings },
         () =>
