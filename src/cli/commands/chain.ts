@@ -2,9 +2,8 @@
 import type { Command } from 'commander';
 import type { Account } from 'viem';
 import { connectChain } from '../../chain/connect.ts';
-import { deployProtocol } from '../../chain/deploy.ts';
 import { deployOrContinue } from '../../chain/deploy-run.ts';
-import { readDeployment, writeDeployment } from '../../chain/deployments.ts';
+import { readDeployment } from '../../chain/deployments.ts';
 import { DEVNET_CHAIN_ID, devnetAccount } from '../../chain/devnet.ts';
 import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
 import { importDeployment, loadDeploymentSource } from '../../chain/import-deployment.ts';
@@ -44,16 +43,29 @@ export function registerChainCommands(program: Command, ctx: Ctx): void {
     .option('--host <host>', 'interface to bind (keep 127.0.0.1 unless you mean to expose it)', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 picks a free one)', '8545')
     .option('--deploy', 'also deploy the protocol contracts and record them in the home')
-    .action(async (o: { host: string; port: string; deploy?: boolean }, cmd: Command) => {
+    .option(
+      '--state <file>',
+      'persist the chain in FILE (a journal of its transactions) and reload it from there',
+    )
+    .action(async (o: { host: string; port: string; deploy?: boolean; state?: string }, cmd: Command) => {
       const c = ctx(cmd);
       const port = parsePort(o.port);
       c.out.progress(`starting the embedded chain on ${o.host}:${port}…`);
-      const embedded = await startEmbeddedChain({ host: o.host, port });
+      const embedded = await startEmbeddedChain({
+        host: o.host,
+        port,
+        ...(o.state ? { stateFile: o.state } : {}),
+      });
+      if (embedded.replayed > 0)
+        c.out.progress(`reloaded ${embedded.replayed} chain changes from ${o.state}`);
       let contracts: Record<string, string> | undefined;
       if (o.deploy) {
         const conn = await connectChain({ rpcUrl: embedded.url });
-        const d = await deployProtocol(conn, devnetAccount(0), { onProgress: (m) => c.out.progress(m) });
-        writeDeployment(c.home, d);
+        // a reloaded chain (--state) keeps the protocol it has; a new one gets it deployed
+        const { deployment: d } = await deployOrContinue(conn, c.home, devnetAccount(0), {
+          existing: 'reuse',
+          onProgress: (m) => c.out.progress(m),
+        });
         contracts = d.contracts;
       }
       const accounts = Array.from({ length: 5 }, (_, i) => devnetAccount(i).address);
