@@ -138,6 +138,11 @@ export class JobCoordinator implements Startable {
       participants: this.#peers.all,
       logger: this.#o.logger,
       announceIntervalMs: this.#o.net?.announceIntervalMs ?? 1000,
+      // the coordinator listens while its job fills: a provider that joined a moment ago is let in
+      refreshParticipants: async () => {
+        this.#peers = await jobPeers(conn, contracts, jobId);
+        return this.#peers.all;
+      },
       ...(this.#o.net?.listen ? { listen: this.#o.net.listen } : {}),
       ...(this.#o.net?.privateKey ? { privateKey: this.#o.net.privateKey } : {}),
     });
