@@ -165,6 +165,68 @@ export function fuzzTargets(): FuzzTarget[] {
   ];
 }
 
+const RPC_METHODS = [
+  'eth_chainId',
+  'eth_blockNumber',
+  'eth_getBalance',
+  'eth_call',
+  'eth_estimateGas',
+  'eth_getBlockByNumber',
+  'eth_getTransactionReceipt',
+  'eth_getLogs',
+  'eth_sendRawTransaction',
+  'eth_getCode',
+  'net_version',
+  'web3_clientVersion',
+];
+
+/**
+ * The embedded chain's JSON-RPC server (a trust boundary when served): any body gets a JSON-RPC
+ * 2.0 answer — a result or an error with a numeric code — and the server keeps serving.
+ */
+export function rpcServerTarget(url: string): FuzzTarget {
+  const request = fc.record(
+    {
+      jsonrpc: fc.oneof(fc.constant('2.0'), fc.string()),
+      id: fc.oneof(fc.integer(), fc.string(), fc.constant(null)),
+      method: fc.oneof(fc.constantFrom(...RPC_METHODS), fc.string()),
+      params: fc.oneof(fc.array(fc.jsonValue(), { maxLength: 4 }), fc.jsonValue()),
+    },
+    { requiredKeys: [] },
+  );
+  return {
+    name: 'rpc-server.post',
+    input: fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.jsonValue().map((j) => JSON.stringify(j)),
+      request.map((r) => JSON.stringify(r)),
+      fc.array(request, { maxLength: 4 }).map((r) => JSON.stringify(r)),
+    ),
+    async run(body) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body as string,
+        signal: AbortSignal.timeout(5000),
+      });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+      const out = JSON.parse(text) as unknown;
+      const replies = Array.isArray(out) ? out : [out];
+      let rejected = false;
+      for (const r of replies as { jsonrpc?: string; error?: { code?: unknown; message?: unknown } }[]) {
+        if (r?.jsonrpc !== '2.0') throw new Error(`not a JSON-RPC 2.0 reply: ${text.slice(0, 100)}`);
+        if (r.error !== undefined) {
+          if (typeof r.error.code !== 'number' || typeof r.error.message !== 'string')
+            throw new Error(`malformed error: ${text.slice(0, 100)}`);
+          rejected = true;
+        }
+      }
+      return rejected ? 'rejected' : 'accepted';
+    },
+  };
+}
+
 export type TargetReport = {
   name: string;
   cases: number;

@@ -5,7 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { fuzzTarget, fuzzTargets, type TargetReport } from './fuzz-targets.ts';
+import { startEmbeddedChain } from '../src/chain/embedded-chain.ts';
+import { fuzzTarget, fuzzTargets, rpcServerTarget, type TargetReport } from './fuzz-targets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -17,7 +18,11 @@ const { values } = parseArgs({
 });
 const cases = Number(values.cases);
 const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 2 ** 31;
-const targets = fuzzTargets().filter((t) => !values.target || t.name.includes(values.target));
+// the JSON-RPC server is fuzzed over HTTP against a real embedded chain
+const chain = await startEmbeddedChain({ port: 0 });
+const targets = [...fuzzTargets(), rpcServerTarget(chain.url!)].filter(
+  (t) => !values.target || t.name.includes(values.target),
+);
 const per = Math.max(1, Math.floor(cases / targets.length));
 const started = performance.now();
 const reports: TargetReport[] = [];
@@ -40,5 +45,6 @@ const summary = {
 console.error(
   `total ${summary.cases} cases, ${summary.crashes} crashes/hangs, seed ${seed}, ${summary.seconds.toFixed(1)} s`,
 );
+await chain.stop();
 if (values.json) writeFileSync(values.json, `${JSON.stringify(summary, null, 2)}\n`);
 process.exitCode = summary.crashes > 0 ? 1 : 0;
