@@ -189,10 +189,13 @@ export async function deployProtocol(
     landed(step);
     return d.contracts[name];
   };
-  /** A transaction step: skipped when recorded, or when `already` finds it done on chain. */
+  /**
+   * A transaction step: skipped when recorded, or — in a continued deployment, where it may have
+   * landed just before the interruption — when `already` finds it done on chain.
+   */
   const step = async (name: string, already: () => Promise<boolean>, send: () => Promise<unknown>) => {
     if (done(name)) return;
-    if (!(await already())) await send();
+    if (!resume || !(await already())) await send();
     landed(name);
   };
 
