@@ -390,13 +390,20 @@ export class JobCoordinator implements Startable {
     const until = Date.now() + (this.#o.groupWaitMs ?? 5000);
     const skipping = new Set<string>();
     const asking = new Set<string>();
-    const state = (): GroupState => ({
-      members,
-      ready,
-      skipping,
-      connected: (m) => peerOf(host, m) !== undefined,
-      expired: Date.now() > until || this.#stopped,
-    });
+    // a group below the commit quorum cannot commit, and its left-out members sit the round out:
+    // until ⌈2K/3⌉ are ready, members not connected yet (slow to start, on a loaded machine) are
+    // waited for too, up to a minute more
+    const need = Math.ceil((2 * (this.#peers?.providers.length ?? members.length)) / 3);
+    const state = (): GroupState => {
+      const short = ready.size < need && Date.now() < until + 60_000 && !this.#stopped;
+      return {
+        members,
+        ready,
+        skipping,
+        connected: (m) => short || peerOf(host, m) !== undefined,
+        expired: (Date.now() > until && !short) || this.#stopped,
+      };
+    };
     const group = await pollUntil(
       () => {
         const s = state();
