@@ -6,8 +6,9 @@
 import { type Address, type Hex, hexToBytes, type LocalAccount, type TransactionReceipt, toHex } from 'viem';
 import { ComputeMarket } from '../../artifacts/index.ts';
 import type { ChainConnection } from './connect.ts';
+import { joinJobWorstPathExtra } from './gas.ts';
 import type { RoundRecord } from './round-record.ts';
-import { eventArgs, readTx, type Signer, sendTx } from './tx.ts';
+import { eventArgs, readTx, type SendOptions, type Signer, sendTx } from './tx.ts';
 import { domains, type Eip712Domain, signRoundRecord } from './typed-data.ts';
 
 /** Job states, in the contract's enum order. */
@@ -136,8 +137,8 @@ export function computeMarketClient(conn: ChainConnection, address: Address): Co
   const abi = ComputeMarket.abi;
   const read = <T>(functionName: string, args: readonly unknown[] = []) =>
     readTx<T>(conn, { label: `ComputeMarket.${functionName}`, address, abi, functionName, args });
-  const write = (signer: Signer, functionName: string, args: readonly unknown[]) =>
-    sendTx(conn, signer, { label: `ComputeMarket.${functionName}`, address, abi, functionName, args });
+  const write = (signer: Signer, functionName: string, args: readonly unknown[], opts?: SendOptions) =>
+    sendTx(conn, signer, { label: `ComputeMarket.${functionName}`, address, abi, functionName, args }, opts);
   const client: ComputeMarketClient = {
     address,
     domain: () => domains.computeMarket(conn.chainId, address),
@@ -169,7 +170,9 @@ export function computeMarketClient(conn: ChainConnection, address: Address): Co
       });
       return logs.map((l) => hexToBytes((l.args as { spec: Hex }).spec));
     },
-    joinJob: (s, jobId) => write(s, 'joinJob', [jobId]),
+    // gas for the worst path: this join may be the one that fills the job and starts it (gas.ts)
+    joinJob: async (s, jobId) =>
+      write(s, 'joinJob', [jobId], { gasExtra: joinJobWorstPathExtra((await client.getJob(jobId)).workers) }),
     cancelJob: (s, jobId) => write(s, 'cancelJob', [jobId]),
     refundUnfilled: (s, jobId) => write(s, 'refundUnfilled', [jobId]),
     releaseStake: (s, jobId, provider) => write(s, 'releaseStake', [jobId, provider]),

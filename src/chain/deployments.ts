@@ -32,6 +32,8 @@ export const deploymentSchema = z.object({
   deployedAt: z.string(),
   blockNumber: z.number().int().nonnegative(),
   contracts: z.record(z.string(), addressSchema),
+  complete: z.boolean().optional(),
+  steps: z.array(z.string()).optional(),
 });
 export type Deployment = {
   chainId: number;
@@ -39,10 +41,37 @@ export type Deployment = {
   deployedAt: string;
   blockNumber: number;
   contracts: Partial<Record<ProtocolContractName, Address>> & Record<string, Address>;
+  /** False while `agora chain deploy` is under way or was interrupted (a rerun continues it). */
+  complete?: boolean;
+  /** The deployment steps that landed (contracts deployed, roles granted, votes delegated). */
+  steps?: string[];
 };
 
 export function deploymentPath(home: string, chainId: number): string {
   return join(homePaths(home).deployments, `${chainId}.json`);
+}
+
+/** Parses a deployment document (a file's text or a fetched body); `where` names it in errors. */
+export function parseDeployment(text: string, where: string): Deployment {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new AgoraError('DEPLOYMENT_CORRUPT', `${where} is not valid JSON`, {
+      hint: 'pass the deployments/<chainId>.json file `agora chain deploy` wrote',
+      cause: e,
+    });
+  }
+  const r = deploymentSchema.safeParse(parsed);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new AgoraError(
+      'DEPLOYMENT_CORRUPT',
+      `${where} is not a deployment: ${issue?.path.join('.') || 'document'}: ${issue?.message}`,
+      { hint: 'pass the deployments/<chainId>.json file `agora chain deploy` wrote' },
+    );
+  }
+  return r.data as Deployment;
 }
 
 /** Writes atomically (temp file + rename), so a crash never leaves a half-written deployment. */
@@ -95,7 +124,16 @@ export function requireDeployment(
     throw new AgoraError(
       'NOT_DEPLOYED',
       `no Agora contracts are recorded for chain ${chainId} (looked for ${deploymentPath(home, chainId)})`,
-      { hint: `run \`agora chain deploy${rpcFlag}\` first (with the same --home)` },
+      {
+        hint: `if the protocol is deployed on this chain already (another home, another machine), import its deployment file: \`agora chain import-deployment FILE|URL${rpcFlag}\`; to deploy it here for the first time: \`agora chain deploy${rpcFlag}\``,
+      },
+    );
+  }
+  if (d.complete === false) {
+    throw new AgoraError(
+      'DEPLOYMENT_UNFINISHED',
+      `the deployment on chain ${chainId} was interrupted after ${d.steps?.length ?? 0} steps (${deploymentPath(home, chainId)})`,
+      { hint: `run \`agora chain deploy${rpcFlag}\` again: it continues where it stopped` },
     );
   }
   const missing = needed.filter((n) => !d.contracts[n]);

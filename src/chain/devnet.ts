@@ -2,6 +2,7 @@
  * The devnet: Hardhat's standard test mnemonic and chain id. Its keys are public knowledge, so Agora
  * refuses to use them on any chain other than the devnet.
  */
+import type { Address } from 'viem';
 import { type HDAccount, mnemonicToAccount } from 'viem/accounts';
 import { AgoraError } from '../errors.ts';
 
@@ -28,4 +29,34 @@ export function assertDevnetChain(chainId: number, what = 'devnet accounts'): vo
       { hint: 'create or import a wallet with `agora wallet new|import` and pass it with --wallet' },
     );
   }
+}
+
+/** The devnet accounts `agora devnet`'s job sends from: the deployer, the providers, requester, validator. */
+export function devnetJobAccounts(providers: number): number[] {
+  return [0, ...Array.from({ length: Math.max(0, providers) }, (_, i) => 1 + i), 10, 19];
+}
+
+/**
+ * Throws unless the node funded each of these devnet accounts with ETH for gas, saying which are
+ * missing and what to run (a default anvil funds only accounts 0–9).
+ */
+export async function requireFundedDevnetAccounts(
+  conn: { publicClient: { getBalance(a: { address: Address }): Promise<bigint> }; endpoint: string },
+  indexes: readonly number[],
+): Promise<void> {
+  const balances = await Promise.all(
+    indexes.map((i) => conn.publicClient.getBalance({ address: devnetAccount(i).address })),
+  );
+  const missing = indexes.filter((_, k) => balances[k] === 0n);
+  if (missing.length === 0) return;
+  const highest = Math.max(...indexes) + 1;
+  throw new AgoraError(
+    'DEVNET_ACCOUNTS_UNFUNDED',
+    `the node at ${conn.endpoint} has no ETH on devnet accounts ${missing.join(', ')}, which the devnet job sends from`,
+    {
+      hint: `start it with them funded (\`anvil --accounts ${Math.max(highest, DEVNET_ACCOUNT_COUNT)}\`), or fund them: ${missing
+        .map((i) => `\`agora wallet fund ${devnetAccount(i).address}\``)
+        .join(', ')}`,
+    },
+  );
 }

@@ -3,6 +3,7 @@
  * optionally served as JSON-RPC on 127.0.0.1 so other processes (nodes, CLI) share it.
  */
 import { AgoraError } from '../errors.ts';
+import { journaled, replayJournal } from './chain-journal.ts';
 import { DEVNET_CHAIN_ID, DEVNET_MNEMONIC } from './devnet.ts';
 import { type Eip1193Like, type JsonRpcServer, serveJsonRpc } from './rpc-server.ts';
 
@@ -12,6 +13,8 @@ export type EmbeddedChain = {
   provider: Eip1193Like;
   /** JSON-RPC URL when served over HTTP, else undefined. */
   url?: string;
+  /** Calls replayed from the state file at start (0 without one). */
+  replayed: number;
   stop(): Promise<void>;
 };
 
@@ -23,6 +26,11 @@ export type EmbeddedChainOptions = {
   chainId?: number;
   /** Ether balance of each devnet account (default 10,000 ETH). */
   accountsBalanceWei?: bigint;
+  /**
+   * Persist the chain in this journal file and reload it on start (`chain-journal.ts`: EDR cannot
+   * dump its state, so every change is journaled and replayed).
+   */
+  stateFile?: string;
 };
 
 /** Starts EDR in-process. With `port`, also serves it over HTTP. */
@@ -43,7 +51,12 @@ export async function startEmbeddedChain(opts: EmbeddedChainOptions = {}): Promi
     },
   });
   const connection = await hre.network.connect();
-  const provider = connection.provider as unknown as Eip1193Like;
+  let provider = connection.provider as unknown as Eip1193Like;
+  let replayed = 0;
+  if (opts.stateFile) {
+    replayed = await replayJournal(provider, opts.stateFile);
+    provider = journaled(provider, opts.stateFile);
+  }
   let server: JsonRpcServer | undefined;
   if (opts.port !== undefined) {
     try {
@@ -67,6 +80,7 @@ export async function startEmbeddedChain(opts: EmbeddedChainOptions = {}): Promi
   return {
     chainId: opts.chainId ?? DEVNET_CHAIN_ID,
     provider,
+    replayed,
     url: server?.url,
     async stop() {
       await server?.stop();

@@ -60,6 +60,12 @@ export interface AgoraHostOptions {
   inboundConnectionsPerSec?: number;
   /** how long a peer that failed authentication stays refused (default 60 s) */
   denyMs?: number;
+  /**
+   * Reads the job's participants anew (from the chain) when a correctly signed peer is not in the
+   * list, before refusing it: a job that has just started may have a participant this host has not
+   * heard of yet.
+   */
+  refreshParticipants?: () => Promise<readonly string[]>;
 }
 
 export interface PeerInfo {
@@ -477,7 +483,14 @@ export class AgoraHost extends EventTarget implements Startable {
   }
 
   async #accept(peer: string, proof: AuthProof, hangUpOnFailure = true): Promise<boolean> {
-    const verdict = await verifyAuthProof(proof, this.#ctx, peer, this.#participants);
+    let verdict = await verifyAuthProof(proof, this.#ctx, peer, this.#participants);
+    if (!verdict.ok && verdict.reason === 'not a participant of this job' && this.#opts.refreshParticipants) {
+      const fresh = await this.#opts.refreshParticipants().catch(() => undefined);
+      if (fresh) {
+        this.setParticipants(fresh);
+        verdict = await verifyAuthProof(proof, this.#ctx, peer, this.#participants);
+      }
+    }
     if (!verdict.ok) {
       this.#deny(peer, verdict.reason, hangUpOnFailure);
       return false;

@@ -150,6 +150,11 @@ export class JobCoordinator implements Startable {
       participants: this.#peers.all,
       logger: this.#o.logger,
       announceIntervalMs: this.#o.net?.announceIntervalMs ?? 1000,
+      // the coordinator listens while its job fills: a provider that joined a moment ago is let in
+      refreshParticipants: async () => {
+        this.#peers = await jobPeers(conn, contracts, jobId);
+        return this.#peers.all;
+      },
       ...(this.#o.net?.listen ? { listen: this.#o.net.listen } : {}),
       ...(this.#o.net?.privateKey ? { privateKey: this.#o.net.privateKey } : {}),
     });
@@ -169,9 +174,10 @@ export class JobCoordinator implements Startable {
       },
       'round-records': async (req) => {
         if (req.jobId !== jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
-        const row = this.#o.store.getRound(jobId, req.round);
-        if (row?.state !== 'committed') return { ok: false, reason: `round ${req.round} is not committed` };
-        const d = row.data as { recordsRoot: Hex; modelHash: Hex; records: SignedRecordJson[] };
+        // the chain may report the commit before this coordinator recorded it: served from the
+        // records it persisted before sending the commit (`#committedRow`)
+        const d = await this.#committedRow(req.round);
+        if (!d) return { ok: false, reason: `round ${req.round} is not committed` };
         return { ok: true, recordsRoot: d.recordsRoot, modelHash: d.modelHash, records: d.records };
       },
       checked: async (req, peer) => {
@@ -396,13 +402,20 @@ export class JobCoordinator implements Startable {
     const until = Date.now() + (this.#o.groupWaitMs ?? 5000);
     const skipping = new Set<string>();
     const asking = new Set<string>();
-    const state = (): GroupState => ({
-      members,
-      ready,
-      skipping,
-      connected: (m) => peerOf(host, m) !== undefined,
-      expired: Date.now() > until || this.#stopped,
-    });
+    // a group below the commit quorum cannot commit, and its left-out members sit the round out:
+    // until ⌈2K/3⌉ are ready, members not connected yet (slow to start, on a loaded machine) are
+    // waited for too, up to a minute more
+    const need = Math.ceil((2 * (this.#peers?.providers.length ?? members.length)) / 3);
+    const state = (): GroupState => {
+      const short = ready.size < need && Date.now() < until + 60_000 && !this.#stopped;
+      return {
+        members,
+        ready,
+        skipping,
+        connected: (m) => short || peerOf(host, m) !== undefined,
+        expired: (Date.now() > until && !short) || this.#stopped,
+      };
+    };
     const group = await pollUntil(
       () => {
         const s = state();
@@ -446,6 +459,7 @@ export class JobCoordinator implements Startable {
     const job = await market.getJob(jobId);
     const need = Math.ceil((2 * job.workers) / 3);
     const host = this.#host!;
+    await this.#awaitStart();
     const peers = this.#peers!;
     while (!this.#stopped) {
       const c = await ledger.roundsCommitted(jobId);
@@ -522,7 +536,7 @@ export class JobCoordinator implements Startable {
       store.saveRound(jobId, c, 'collecting', {
         records: collected(),
         attempt: store.getRound(jobId, c)?.data.attempt ?? 0,
-        committing: { recordsRoot, modelHash },
+        committing: { recordsRoot, modelHash, records: signed },
       });
       const sigs = (
         await Promise.all(
@@ -572,6 +586,56 @@ export class JobCoordinator implements Startable {
     }
     if (this.#stopped) return;
     await this.#finish(need);
+  }
+
+  /**
+   * A job still filling (Open): the coordinator listens already, so the providers find it the
+   * moment the job runs, and lets each provider in as it joins (participants polled). Returns once
+   * the job is no longer Open, with the final participants set.
+   */
+  async #awaitStart(): Promise<void> {
+    const { conn, contracts, jobId } = this.#o;
+    const market = computeMarketClient(conn, contracts.market);
+    const host = this.#host!;
+    let known = this.#peers?.all.length ?? 0;
+    while (!this.#stopped && (await market.getJob(jobId)).state === 'Open') {
+      const peers = await jobPeers(conn, contracts, jobId);
+      if (peers.all.length !== known) {
+        known = peers.all.length;
+        this.#peers = peers;
+        host.setParticipants(peers.all);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    this.#peers = await jobPeers(conn, contracts, jobId);
+    host.setParticipants(this.#peers.all);
+  }
+
+  /**
+   * Round `r` as committed: the stored committed row, or — when the chain has the commit but this
+   * coordinator did not record it yet (the commit is in flight, or it was killed right after
+   * sending it) — the records it persisted before sending, if the chain's records root is theirs
+   * (then recorded as committed).
+   */
+  async #committedRow(
+    r: number,
+  ): Promise<{ recordsRoot: Hex; modelHash: Hex; records: SignedRecordJson[] } | undefined> {
+    const { conn, contracts, jobId, store } = this.#o;
+    const row = store.getRound(jobId, r);
+    if (row?.state === 'committed')
+      return row.data as { recordsRoot: Hex; modelHash: Hex; records: SignedRecordJson[] };
+    const pending = row?.data.committing as
+      | { recordsRoot: Hex; modelHash: Hex; records?: SignedRecordJson[] }
+      | undefined;
+    if (!pending?.records) return undefined;
+    const ledger = trainingLedgerClient(conn, contracts.ledger);
+    if ((await ledger.roundsCommitted(jobId)) <= r) return undefined;
+    const onChain = await ledger.getRound(jobId, BigInt(r));
+    if (onChain.recordsRoot !== pending.recordsRoot || onChain.modelHash !== pending.modelHash)
+      return undefined;
+    const d = { recordsRoot: pending.recordsRoot, modelHash: pending.modelHash, records: pending.records };
+    store.saveRound(jobId, r, 'committed', d);
+    return d;
   }
 
   /** The members that are connected and say they are in round `c` (their `status`). */
@@ -663,6 +727,7 @@ export class JobCoordinator implements Startable {
       await this.#awaitValidators(l.roundsCommitted);
       const rounds: CommittedRound[] = [];
       for (let r = 0; r < l.roundsCommitted; r++) {
+        await this.#committedRow(r);
         const row = store.getRound(jobId, r);
         if (row?.state !== 'committed') {
           throw new AgoraError('NODE_MISSING_ROUND', `the coordinator's store has no committed round ${r}`, {

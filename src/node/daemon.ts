@@ -271,11 +271,23 @@ export class NodeDaemon implements Startable {
         // coordinate this requester's running jobs (one at a time: they share the listen address)
         onTick = async () => {
           if (this.#running.size > 0) return;
-          for (const row of r.store.listJobs()) {
-            if (!['open', 'running', 'closed'].includes(row.state)) continue;
-            const jobId = BigInt(row.jobId);
-            const j = await market.getJob(jobId);
-            if (getAddress(j.requester) !== this.address || j.state === 'Open') continue;
+          // running jobs first; an Open one is coordinated too, so the coordinator listens before
+          // the providers dial it (they do as soon as the job runs)
+          const rows = r.store.listJobs().filter((x) => ['open', 'running', 'closed'].includes(x.state));
+          const jobs = await Promise.all(
+            rows.map(async (row) => ({
+              jobId: BigInt(row.jobId),
+              j: await market.getJob(BigInt(row.jobId)),
+            })),
+          );
+          jobs.sort((a, b) => Number(a.j.state === 'Open') - Number(b.j.state === 'Open'));
+          for (const { jobId, j } of jobs) {
+            if (getAddress(j.requester) !== this.address) continue;
+            if (j.state === 'Cancelled' || j.state === 'Unfilled') {
+              r.store.upsertJob(jobId, 'requester', 'over', { state: j.state });
+              continue;
+            }
+            if (j.state === 'Open' && j.joinDeadline < BigInt(Math.floor(Date.now() / 1000)) - 60n) continue;
             this.#runOnce(jobId, 'coordinating', async () => {
               const coord = new JobCoordinator({
                 ...roleParts,

@@ -140,11 +140,14 @@ export async function runValidatorJob(
       const t0 = performance.now();
       const onChain = await ledger.getRound(jobId, BigInt(round));
       const rec = await fetchRoundWithTraces(host, coord, jobId, round, onChain).catch((e: Error) => {
-        logger.warn({ round, err: e.message }, 'round records not available');
+        // committed on chain a moment before the coordinator recorded it: asked again shortly
+        if (/is not committed/.test(e.message))
+          logger.debug({ round, err: e.message }, 'round records not yet');
+        else logger.warn({ round, err: e.message }, 'round records not available');
         return undefined;
       });
       if (!rec) {
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 300));
         continue;
       }
       // θ the round started from: the committed model of round − 1 (round 0: the task's seeded init)

@@ -2,10 +2,11 @@
 import type { Command } from 'commander';
 import type { Account } from 'viem';
 import { connectChain } from '../../chain/connect.ts';
-import { deployProtocol } from '../../chain/deploy.ts';
-import { readDeployment, writeDeployment } from '../../chain/deployments.ts';
+import { deployOrContinue } from '../../chain/deploy-run.ts';
+import { readDeployment } from '../../chain/deployments.ts';
 import { DEVNET_CHAIN_ID, devnetAccount } from '../../chain/devnet.ts';
 import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
+import { importDeployment, loadDeploymentSource } from '../../chain/import-deployment.ts';
 import { AgoraError } from '../../errors.ts';
 import type { CliContext } from '../context.ts';
 
@@ -42,16 +43,29 @@ export function registerChainCommands(program: Command, ctx: Ctx): void {
     .option('--host <host>', 'interface to bind (keep 127.0.0.1 unless you mean to expose it)', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 picks a free one)', '8545')
     .option('--deploy', 'also deploy the protocol contracts and record them in the home')
-    .action(async (o: { host: string; port: string; deploy?: boolean }, cmd: Command) => {
+    .option(
+      '--state <file>',
+      'persist the chain in FILE (a journal of its transactions) and reload it from there',
+    )
+    .action(async (o: { host: string; port: string; deploy?: boolean; state?: string }, cmd: Command) => {
       const c = ctx(cmd);
       const port = parsePort(o.port);
       c.out.progress(`starting the embedded chain on ${o.host}:${port}…`);
-      const embedded = await startEmbeddedChain({ host: o.host, port });
+      const embedded = await startEmbeddedChain({
+        host: o.host,
+        port,
+        ...(o.state ? { stateFile: o.state } : {}),
+      });
+      if (embedded.replayed > 0)
+        c.out.progress(`reloaded ${embedded.replayed} chain changes from ${o.state}`);
       let contracts: Record<string, string> | undefined;
       if (o.deploy) {
         const conn = await connectChain({ rpcUrl: embedded.url });
-        const d = await deployProtocol(conn, devnetAccount(0), { onProgress: (m) => c.out.progress(m) });
-        writeDeployment(c.home, d);
+        // a reloaded chain (--state) keeps the protocol it has; a new one gets it deployed
+        const { deployment: d } = await deployOrContinue(conn, c.home, devnetAccount(0), {
+          existing: 'reuse',
+          onProgress: (m) => c.out.progress(m),
+        });
         contracts = d.contracts;
       }
       const accounts = Array.from({ length: 5 }, (_, i) => devnetAccount(i).address);
@@ -77,8 +91,11 @@ export function registerChainCommands(program: Command, ctx: Ctx): void {
 
   chain
     .command('deploy')
-    .description('deploy the protocol contracts and record them in <home>/deployments/<chainId>.json')
-    .action(async (_o, cmd: Command) => {
+    .description(
+      'deploy the protocol contracts and record them in <home>/deployments/<chainId>.json (an interrupted deploy continues)',
+    )
+    .option('--fresh', 'start a new, separate deployment even if this home records one for the chain')
+    .action(async (o: { fresh?: boolean }, cmd: Command) => {
       const c = ctx(cmd);
       const conn = await c.connect();
       let deployer: Account;
@@ -88,11 +105,43 @@ export function registerChainCommands(program: Command, ctx: Ctx): void {
         deployer = await c.signer(conn);
       }
       c.out.progress(`deploying to chain ${conn.chainId} at ${conn.endpoint} from ${deployer.address}`);
-      const d = await deployProtocol(conn, deployer, { onProgress: (m) => c.out.progress(m) });
-      const path = writeDeployment(c.home, d);
-      c.out.result({ chainId: d.chainId, contracts: d.contracts }, () =>
+      const warnings: string[] = [];
+      const run = await deployOrContinue(conn, c.home, deployer, {
+        fresh: o.fresh === true,
+        onProgress: (m) => c.out.progress(m),
+        onWarning: (m) => {
+          warnings.push(m);
+          c.out.progress(`warning: ${m}`);
+        },
+      });
+      const { deployment: d, path } = run;
+      const resume = run.resumed ? d : undefined;
+      c.out.result(
+        { chainId: d.chainId, contracts: d.contracts, resumed: resume !== undefined, warnings },
+        () =>
+          [
+            `deployed to chain ${d.chainId}${resume ? ' (continued)' : ''}; recorded in ${path}`,
+            ...Object.entries(d.contracts).map(([k, v]) => `  ${k.padEnd(20)} ${v}`),
+            `other homes use it with: agora chain import-deployment ${path}`,
+          ].join('\n'),
+      );
+    });
+
+  chain
+    .command('import-deployment')
+    .description(
+      "record another home's deployment (its deployments/<chainId>.json, a path or an http(s) URL) in this home, so many homes share one protocol",
+    )
+    .argument('<source>', 'deployment file path or URL')
+    .option('--force', 'replace a different deployment this home records for the chain')
+    .action(async (source: string, o: { force?: boolean }, cmd: Command) => {
+      const c = ctx(cmd);
+      const d = await loadDeploymentSource(source);
+      const conn = await c.connect();
+      const r = await importDeployment(conn, c.home, d, { force: o.force === true });
+      c.out.result({ chainId: d.chainId, contracts: d.contracts, path: r.path, replaced: r.replaced }, () =>
         [
-          `deployed to chain ${d.chainId}; recorded in ${path}`,
+          `imported the deployment of chain ${d.chainId} into ${r.path}${r.replaced ? ' (replaced the one recorded)' : ''}`,
           ...Object.entries(d.contracts).map(([k, v]) => `  ${k.padEnd(20)} ${v}`),
         ].join('\n'),
       );

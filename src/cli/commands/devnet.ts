@@ -14,8 +14,14 @@ import { formatEther } from 'viem';
 import { AgoraToken } from '../../../artifacts/index.ts';
 import { connectChain } from '../../chain/connect.ts';
 import { deployProtocol } from '../../chain/deploy.ts';
-import { writeDeployment } from '../../chain/deployments.ts';
-import { devnetAccount } from '../../chain/devnet.ts';
+import { deployOrContinue } from '../../chain/deploy-run.ts';
+import { type Deployment, writeDeployment } from '../../chain/deployments.ts';
+import {
+  assertDevnetChain,
+  devnetAccount,
+  devnetJobAccounts,
+  requireFundedDevnetAccounts,
+} from '../../chain/devnet.ts';
 import { startEmbeddedChain } from '../../chain/embedded-chain.ts';
 import { Dashboard } from '../../dashboard/dashboard.ts';
 import { openBrowser } from '../../dashboard/open-browser.ts';
@@ -41,7 +47,11 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
   program
     .command('devnet')
     .description('run a local Agora devnet: embedded chain + deployed protocol (npm start)')
-    .option('--host <host>', 'interface to bind', '127.0.0.1')
+    .option(
+      '--host <host>',
+      'interface to bind (global --rpc URL: use that node instead of the embedded chain)',
+      '127.0.0.1',
+    )
     .option('--port <port>', 'JSON-RPC port (0 picks a free one)', '8545')
     .option('--exit', 'stop after printing the summary instead of serving until Ctrl-C')
     .option('--no-job', 'only the chain and the contracts (no training job)')
@@ -76,12 +86,36 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .action(async (jsonFile: string | undefined, o: DevnetOpts, cmd: Command) => {
       const c = ctx(cmd);
       const started = Date.now();
-      c.out.progress(`starting the embedded chain on ${o.host}:${o.port}…`);
-      const embedded = await startEmbeddedChain({ host: o.host, port: parsePort(o.port) });
+      // --rpc URL: an external node (anvil, a devnet elsewhere) instead of the embedded chain
+      const external = c.opts.rpc;
+      let embedded: { url?: string; stop(): Promise<void> };
+      if (external) {
+        c.out.progress(`using the chain at ${external}…`);
+        embedded = { url: external, stop: async () => {} };
+      } else {
+        c.out.progress(`starting the embedded chain on ${o.host}:${o.port}…`);
+        embedded = await startEmbeddedChain({ host: o.host, port: parsePort(o.port) });
+      }
       const conn = await connectChain({ rpcUrl: embedded.url });
       const deployer = devnetAccount(0);
-      const d = await deployProtocol(conn, deployer, { onProgress: (m) => c.out.progress(m) });
-      const path = writeDeployment(c.home, d);
+      let d: Deployment;
+      let path: string;
+      if (external) {
+        assertDevnetChain(conn.chainId, '`agora devnet` (devnet accounts)');
+        if (o.job !== false) await requireFundedDevnetAccounts(conn, devnetJobAccounts(Number(o.providers)));
+        // the protocol this home records on that node, continued if a deploy was interrupted
+        const run = await deployOrContinue(conn, c.home, deployer, {
+          existing: 'reuse',
+          onProgress: (m) => c.out.progress(m),
+          onWarning: (m) => c.out.progress(`warning: ${m}`),
+        });
+        d = run.deployment;
+        path = run.path;
+        if (run.reused) c.out.progress(`using the protocol deployed there (${path})`);
+      } else {
+        d = await deployProtocol(conn, deployer, { onProgress: (m) => c.out.progress(m) });
+        path = writeDeployment(c.home, d);
+      }
       const logger = createLogger({ name: 'agora-devnet', file: join(c.home, 'logs', 'devnet.log') });
       let dash: Dashboard | undefined;
       if (o.dashboard !== false) {
@@ -185,7 +219,9 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
       }
       let govDemo: GovDemoResult | undefined;
       if (o.govDemo) {
-        const rpc = (method: string, params: unknown[]) => embedded.provider.request({ method, params });
+        // evm_increaseTime / evm_mine: the embedded chain and anvil both have them
+        const rpc = (method: string, params: unknown[]) =>
+          conn.publicClient.request({ method, params } as never);
         try {
           govDemo = await runGovDemo({
             conn,

@@ -1,0 +1,181 @@
+/**
+ * The swarm as separate processes against an independent EVM node: Foundry's anvil with 2 s blocks
+ * (interval mining, several transactions per block, as on a real chain). A requester, a validator and
+ * three providers, each its own `agora node start` process; the job is created from a sixth. The
+ * three joins race into one block (the last one starts the job), commits, claims and checks come in
+ * while blocks are minutes apart in machine time. Every round commits, every party claims, and no
+ * transaction of the job's parties reverted (none ran out of gas, none was refused and resent).
+ * The requester's coordinator listens before anyone dials it: no provider logs a refused bootstrap dial.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getAddress, type Hex } from 'viem';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connectChain } from '../../src/chain/connect.ts';
+import { readDeployment } from '../../src/chain/deployments.ts';
+import { devnetAccount } from '../../src/chain/devnet.ts';
+import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
+import { freePort } from '../../src/net/free-port.ts';
+import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
+import { type Anvil, startAnvil } from '../helpers/anvil.ts';
+import { AGORA_BIN, runCli, tempHome } from '../helpers/cli.ts';
+
+type Proc = { name: string; child: ChildProcess; out: string };
+
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  ms: number,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('agora node start against anvil with 2 s blocks', () => {
+  const procs: Proc[] = [];
+  let node: Anvil | undefined;
+  afterAll(async () => {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await node?.stop();
+  });
+
+  const start = (name: string, args: string[]): Proc => {
+    const child = spawn(process.execPath, [AGORA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p: Proc = { name, child, out: '' };
+    child.stdout!.on('data', (d) => {
+      p.out += d;
+    });
+    child.stderr!.on('data', (d) => {
+      p.out += d;
+    });
+    procs.push(p);
+    return p;
+  };
+
+  it('every round commits, every party claims, no transaction reverts', async () => {
+    // all 20 devnet accounts funded (the validator is account 19); instant blocks for the deploy,
+    // then a block every 2 s
+    node = await startAnvil({ accounts: 20 });
+    const rpc = node.url;
+    const home = tempHome();
+    const deploy = await runCli(['--home', home, '--rpc', rpc, 'chain', 'deploy', '--json'], {
+      timeoutMs: 120_000,
+    });
+    expect(deploy.code, deploy.stderr).toBe(0);
+    expect(JSON.parse(deploy.stdout).warnings).toEqual([]);
+    const conn = await connectChain({ rpcUrl: rpc });
+    await conn.publicClient.request({ method: 'evm_setIntervalMining', params: [2] } as never);
+    const from = await conn.publicClient.getBlockNumber();
+    const d = readDeployment(home, conn.chainId)!;
+    const ledger = trainingLedgerClient(conn, d.contracts.TrainingLedger!);
+
+    const port = await freePort();
+    const common = ['--home', home, '--rpc', rpc];
+    const requester = start('requester', [
+      ...common,
+      ...['--devnet-account', '10', 'node', 'start', '--role', 'requester'],
+      ...['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--poll-ms', '500'],
+    ]);
+    const boot = await until(
+      'the coordinator address',
+      () => /coordinator address (\S+)/.exec(requester.out)?.[1],
+      90_000,
+    );
+    start('validator', [
+      ...common,
+      ...[
+        '--devnet-account',
+        '19',
+        'node',
+        'start',
+        '--role',
+        'validator',
+        '--bootstrap',
+        boot,
+        '--poll-ms',
+        '500',
+      ],
+    ]);
+    const plan = planMnistShards(3, 4);
+    const providers = [0, 1, 2].map((i) =>
+      start(`p${i + 1}`, [
+        ...common,
+        ...['--devnet-account', String(i + 1), 'node', 'start', '--role', 'provider', '--name', `p${i + 1}`],
+        ...['--data', writeShardIdx(plan.pool, plan.shards[i], join(home, `shard-${i + 1}`))],
+        ...['--bootstrap', boot, '--poll-ms', '500'],
+      ]),
+    );
+    const ids = await Promise.all(
+      providers.map((p) =>
+        until(
+          `${p.name}'s offer`,
+          () => (/offer staked/.test(p.out) ? /dataset (\d+)/.exec(p.out)?.[1] : undefined),
+          180_000,
+        ),
+      ),
+    );
+    const rounds = 4;
+    const create = await runCli(
+      [
+        ...common,
+        ...['--devnet-account', '10', 'job', 'create', '--task', 'mnist-mlp', '--datasets', ids.join(',')],
+        ...['--workers', '3', '--H', '10', '--rounds', String(rounds), '--price', '1', '--json'],
+      ],
+      { timeoutMs: 120_000 },
+    );
+    expect(create.code, create.stderr).toBe(0);
+    const jobId = BigInt(JSON.parse(create.stdout).jobId);
+
+    await until(
+      'the reward root',
+      async () =>
+        (await ledger.getJobLedger(jobId)).rewardRoot !== `0x${'0'.repeat(64)}` ? true : undefined,
+      420_000,
+    );
+    const payees = [1, 2, 3, 19].map((i) => getAddress(devnetAccount(i).address));
+    await until(
+      'every provider and the validator to claim',
+      async () =>
+        (await Promise.all(payees.map((a) => ledger.isClaimed(jobId, a)))).every(Boolean) ? true : undefined,
+      180_000,
+    );
+    const l = await ledger.getJobLedger(jobId);
+    expect(l.roundsCommitted).toBe(rounds);
+    expect(l.closed).toBe(true);
+    expect(l.claimed).toBe(l.rewardTotal);
+
+    // no transaction of the job's parties reverted (out of gas or otherwise), in any block
+    const parties = new Set([1, 2, 3, 10, 19].map((i) => devnetAccount(i).address.toLowerCase()));
+    const to = await conn.publicClient.getBlockNumber();
+    const failed: string[] = [];
+    let sent = 0;
+    const perBlock: number[] = [];
+    for (let b = from + 1n; b <= to; b++) {
+      const receipts = (await conn.publicClient.request({
+        method: 'eth_getBlockReceipts',
+        params: [`0x${b.toString(16)}`],
+      } as never)) as { from: string; status: Hex; transactionHash: Hex; gasUsed: Hex }[];
+      const ours = receipts.filter((r) => parties.has(r.from.toLowerCase()));
+      if (ours.length > 0) perBlock.push(ours.length);
+      sent += ours.length;
+      for (const r of ours)
+        if (r.status !== '0x1') failed.push(`${r.transactionHash} from ${r.from} in block ${b}`);
+    }
+    expect(failed, failed.join('\n')).toEqual([]);
+    expect(sent).toBeGreaterThan(20);
+    // interval mining really put several of the job's transactions into one block
+    expect(Math.max(...perBlock)).toBeGreaterThan(1);
+
+    // the coordinator was listening before the providers dialed it
+    for (const p of providers) {
+      const log = readFileSync(join(home, 'nodes', p.name, 'node.log'), 'utf8');
+      expect(log, `${p.name}: bootstrap dial refused`).not.toMatch(/bootstrap dial failed/);
+    }
+  }, 720_000);
+});
