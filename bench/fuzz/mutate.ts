@@ -212,7 +212,9 @@ function slots(root: Json): Slot[] {
 }
 
 /** Applies one mutation to `root` (a fresh deep copy) and returns the new root. */
-export function applyJsonOp(root: Json, op: JsonOp): Json {
+export function applyJsonOp(root: Json, inOp: JsonOp): Json {
+  // the edge values are shared between cases: never graft one in without copying it
+  const op = { ...inOp, value: structuredClone(inOp.value) };
   const all = slots(root);
   const s = all[op.pick % all.length];
   const set = (v: Json): Json => {
@@ -248,7 +250,9 @@ export function applyJsonOp(root: Json, op: JsonOp): Json {
       // blow up an array (or wrap a value in a long one)
       if (Array.isArray(s.value)) {
         const first = s.value[0] ?? op.value;
-        return set(Array.from({ length: 1 + (op.pick % 3000) }, () => first));
+        // mostly a few more, sometimes just past the 1024-element limits of our schemas
+        const n = op.pick % 8 === 0 ? [1023, 1024, 1025][(op.pick >>> 3) % 3] : 2 + (op.pick % 40);
+        return set(Array.from({ length: n }, () => first));
       }
       return set(Array.from({ length: 1 + (op.pick % 50) }, () => s.value));
     case 6:

@@ -16,7 +16,14 @@ import {
 } from '../../src/data/attestation.ts';
 import { parseRecordProof } from '../../src/data/dataset.ts';
 import { canonicalJson, manifestHash } from '../../src/data/manifest.ts';
-import { parseProvenanceManifest } from '../../src/data/provenance.ts';
+import {
+  buildProvenanceReport,
+  type ChainFacts,
+  parseProvenanceManifest,
+  provenanceRecord,
+  roundRecordsRoot,
+  verifyProvenance,
+} from '../../src/data/provenance.ts';
 import { decodeJson, encodeJson, FrameReader, frameHeader } from '../../src/net/framing.ts';
 import {
   allreduceRequestSchema,
@@ -328,7 +335,19 @@ export async function decoderTargets(): Promise<FuzzTarget[]> {
     contentHash: H32('rec5'),
     proof: [H32('a'), H32('b')],
   };
-  const provenanceValid: Json = {
+  const provRecord = provenanceRecord({
+    worker: ADDR,
+    pseudoGradientHash: H32('pg'),
+    lossBefore: 2_000_000n,
+    lossAfter: 1_000_000n,
+    samples: 8n,
+    pairs: [
+      [3n, 0],
+      [3n, 1],
+      [3n, 2],
+    ],
+  });
+  const provenanceValid = {
     version: 1,
     kind: 'agora-provenance',
     chainId: 31337,
@@ -336,21 +355,27 @@ export async function decoderTargets(): Promise<FuzzTarget[]> {
     jobId: '7',
     modelHash: H32('model'),
     datasets: [{ datasetId: '3', root: H32('root'), licence: 'CC-BY-4.0' }],
+    rounds: [{ round: 0, modelHash: H32('m0'), records: [provRecord] }],
+  } as unknown as Json;
+  const provenanceFacts: ChainFacts = {
+    chainId: 31337,
+    trainingLedger: registry,
+    jobId: '7',
+    job: { requester: ADDR, state: 'Completed', workers: 1, rounds: 1, modelSpecHash: H32('spec') },
+    ledger: { roundsCommitted: 1, closed: true, finalModelHash: H32('model') },
     rounds: [
+      { round: 0, recordsRoot: roundRecordsRoot(7n, 0, [provRecord]), modelHash: H32('m0'), committedAt: 1 },
+    ],
+    participants: [ADDR],
+    datasets: [
       {
-        round: 0,
-        modelHash: H32('m0'),
-        records: [
-          {
-            worker: ADDR,
-            pseudoGradientHash: H32('pg'),
-            sampleRoot: H32('s'),
-            lossBefore: '2000000',
-            lossAfter: '1000000',
-            samples: '8',
-            samplePairs: { '3': [0, 1, 2] },
-          },
-        ],
+        datasetId: '3',
+        root: H32('root'),
+        records: 10,
+        bytes: 1000,
+        licence: 'CC-BY-4.0',
+        sector: 'health',
+        contributor: ADDR,
       },
     ],
   };
@@ -558,8 +583,18 @@ export async function decoderTargets(): Promise<FuzzTarget[]> {
       boundary: 'provenance manifests of a model (`agora model provenance --manifest`)',
       input: mutatedJsonText(fc.constant(provenanceValid)),
       run(text: string) {
-        parseProvenanceManifest(text);
-        return 'accepted';
+        const m = parseProvenanceManifest(text);
+        // what `agora model provenance` does next: compare with the chain and build the report
+        const mismatches = verifyProvenance(m, provenanceFacts, null);
+        buildProvenanceReport({
+          facts: provenanceFacts,
+          manifest: m,
+          modelHash: H32('model'),
+          checkpoint: null,
+          checkpointHash: null,
+          verify: true,
+        });
+        return mismatches.length === 0 ? 'accepted' : 'rejected';
       },
     }),
     defineTarget({

@@ -45,7 +45,16 @@ export const MAX_ROUND_BINARY_BYTES = 512 * 1024 * 1024;
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex string');
 const sig = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'a 65-byte signature');
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address');
-const uint = z.string().regex(/^\d{1,78}$/, 'a decimal integer');
+// (zod runs a refinement even after its regex failed: each refinement checks the digits itself)
+const uint = z
+  .string()
+  .regex(/^\d{1,78}$/, 'a decimal integer')
+  .refine((s) => /^\d{1,78}$/.test(s) && BigInt(s) < 2n ** 256n, 'a uint256');
+/** a record's sample count (uint64 in the signed RoundRecord) */
+const uint64 = z
+  .string()
+  .regex(/^\d{1,20}$/, 'a decimal integer')
+  .refine((s) => /^\d{1,20}$/.test(s) && BigInt(s) < 2n ** 64n, 'a uint64');
 const round = z.number().int().min(0).max(1_000_000);
 /** a retried round's attempt (0 the first time; see docs/swarm.md, "Retried rounds") */
 const attempt = z.number().int().min(0).max(999);
@@ -59,7 +68,7 @@ const recordSchema = z.object({
   sampleRoot: hex32,
   lossBefore: uint,
   lossAfter: uint,
-  samples: uint,
+  samples: uint64,
 });
 const provenanceSchema = z.object({
   worker: address,
@@ -67,7 +76,7 @@ const provenanceSchema = z.object({
   sampleRoot: hex32,
   lossBefore: uint,
   lossAfter: uint,
-  samples: uint,
+  samples: uint64,
   samplePairs: z.record(z.string().regex(/^\d{1,78}$/), z.array(z.number().int().min(0)).max(1_000_000)),
 });
 export type RecordJson = z.infer<typeof recordSchema>;
