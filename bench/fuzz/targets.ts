@@ -24,6 +24,7 @@ import {
   roundRecordsRoot,
   verifyProvenance,
 } from '../../src/data/provenance.ts';
+import { type AuthProof, participantSet, signAuthProof, verifyAuthProof } from '../../src/net/auth.ts';
 import { decodeJson, encodeJson, FrameReader, frameHeader } from '../../src/net/framing.ts';
 import {
   allreduceRequestSchema,
@@ -62,11 +63,6 @@ const PEER = '12D3KooWAbCdEfGhJkLmNpQrStUvWxYz123456789ABCDEFGHJK';
 const H32 = (s: string): Hex => keccak256(toHex(s));
 const ADDR = account.address;
 
-/** Accepts a `parseMessage` result: `ok: false` is the decoder's own rejection. */
-function parsed(r: { ok: boolean }): Outcome {
-  return r.ok ? 'accepted' : 'rejected';
-}
-
 /** Small random vectors, with the values codecs find hard (zeros, huge, tiny). */
 const vector = fc
   .array(fc.oneof(fc.float({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, 1e-30, 6e4, -1)), {
@@ -95,17 +91,12 @@ const recordJson = (r: RoundRecord) => ({
   lossAfter: r.lossAfter.toString(),
   samples: r.samples.toString(),
 });
+const AUTH_CTX = { chainId: 31337, jobId: '7' };
 const MARKET_DOMAIN = domains.computeMarket(31337, '0x5FbDB2315678afecb367f032d93F642f64180aa3');
 
 /** Valid messages of every wire schema (src/net/messages.ts), as the nodes send them. */
-function wireSamples(): { schema: Parameters<typeof parseMessage>[0]; value: Json }[] {
-  const proof = {
-    chainId: 31337,
-    jobId: '7',
-    peerId: PEER,
-    address: ADDR,
-    signature: `0x${'ab'.repeat(65)}`,
-  };
+async function wireSamples(): Promise<{ schema: Parameters<typeof parseMessage>[0]; value: Json }[]> {
+  const proof = (await signAuthProof(account, AUTH_CTX, PEER)) as unknown as Json;
   const group = 'ab'.repeat(16);
   return [
     { schema: authHelloSchema, value: { t: 'auth', proof } },
@@ -235,8 +226,9 @@ function frames(parts: Uint8Array[]): Uint8Array {
 
 /** Builds the targets (signs the valid samples first). */
 export async function decoderTargets(): Promise<FuzzTarget[]> {
-  const wire = wireSamples();
+  const wire = await wireSamples();
   const roundValid = await roundSamples();
+  const participants = participantSet([ADDR]);
 
   // ---- codecs
   const codecValid = fc
@@ -422,9 +414,15 @@ export async function decoderTargets(): Promise<FuzzTarget[]> {
       boundary: 'auth, announce, all-reduce, shard and checkpoint-sync control frames (src/net/messages.ts)',
       weight: 2,
       input: fc.tuple(fc.nat(), mutatedJsonBytes(fc.constantFrom(...wire.map((w) => w.value)))),
-      run([pick, bytes]: [number, Uint8Array]) {
+      async run([pick, bytes]: [number, Uint8Array]): Promise<Outcome> {
         if (bytes.length > MAX_CONTROL_BYTES) return 'rejected';
-        return parsed(parseMessage(wire[pick % wire.length].schema, decodeJson(bytes)));
+        const r = parseMessage(wire[pick % wire.length].schema, decodeJson(bytes));
+        if (!r.ok) return 'rejected';
+        // an auth proof goes on to the signature check (src/net/auth.ts)
+        const proof = (r.value as { proof?: AuthProof }).proof;
+        if (proof)
+          return (await verifyAuthProof(proof, AUTH_CTX, PEER, participants)).ok ? 'accepted' : 'rejected';
+        return 'accepted';
       },
     }),
     defineTarget({

@@ -26,7 +26,7 @@
  * Who plays which part and when: docs/swarm.md ("Across processes").
  */
 import type { Stream } from '@libp2p/interface';
-import type { Address, Hex } from 'viem';
+import { type Address, type Hex, isAddress } from 'viem';
 import { z } from 'zod';
 import type { RoundRecord } from '../chain/round-record.ts';
 import type { ProvenanceRecord } from '../data/provenance.ts';
@@ -44,7 +44,11 @@ export const MAX_ROUND_BINARY_BYTES = 512 * 1024 * 1024;
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex string');
 const sig = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'a 65-byte signature');
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address');
+// (mixed case must be a valid EIP-55 checksum: viem's signature checks throw on a bad one)
+const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, 'an address')
+  .refine((s): boolean => isAddress(s), 'an address with a valid EIP-55 checksum (or all lower case)');
 // (zod runs a refinement even after its regex failed: each refinement checks the digits itself)
 const uint = z
   .string()
