@@ -5,6 +5,8 @@
 import { type Hex, keccak256, toHex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
+import { startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
+import { serveJsonRpc } from '../../src/chain/rpc-server.ts';
 import { domains, signRoundRecord } from '../../src/chain/typed-data.ts';
 import { parseRecordProof } from '../../src/data/dataset.ts';
 import { parseProvenanceManifest } from '../../src/data/provenance.ts';
@@ -34,6 +36,49 @@ async function* source(...chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
 }
 
 describe('fuzz findings stay fixed', () => {
+  it('the JSON-RPC server refuses unreal transaction quantities instead of letting EDR abort the process', async () => {
+    const chain = await startEmbeddedChain();
+    const rpc = await serveJsonRpc(chain.provider, { port: 0 });
+    try {
+      const call = async (body: unknown) =>
+        (await fetch(rpc.url, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<{
+          result?: unknown;
+          error?: { code: number; message: string };
+        }>;
+      const tx = {
+        from: '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266',
+        to: '0x70997970C51812dc3A010C7d01b50e0dC17dc79C',
+      };
+      // the campaign's crash: eth_estimateGas with value 2^256-1 panicked EDR (OverflowPaymentInTransaction)
+      const r = await call({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'eth_estimateGas',
+        params: [{ ...tx, value: `0x${'f'.repeat(64)}` }],
+      });
+      expect(r.error?.code).toBe(-32602);
+      expect(r.error?.message).toMatch(/value .* is not a real quantity/);
+      const g = await call({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'eth_call',
+        params: [{ ...tx, gas: `0x1${'0'.repeat(16)}` }],
+      });
+      expect(g.error?.code).toBe(-32602);
+      // the server (and the chain in its process) are still there, and real requests pass
+      const ok = await call({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'eth_estimateGas',
+        params: [{ ...tx, value: '0x1' }],
+      });
+      expect(BigInt(ok.result as string)).toBeGreaterThanOrEqual(21_000n);
+    } finally {
+      await rpc.stop();
+      await chain.stop();
+    }
+  });
+
   it('framing errors are AgoraErrors with a code (FRAME_TRUNCATED, FRAME_OVERSIZED, FRAME_MALFORMED)', async () => {
     const cut = new FrameReader(source(frameHeader(10), new Uint8Array(3)));
     const e1 = await cut.next({ maxBytes: 100, timeoutMs: 1000 }).catch((e) => e);
