@@ -1,5 +1,6 @@
 /**
- * `npm run bench:invariants -- --sequences N [--contract protocol|channels|all] [--steps S] [--seed S] [--json FILE]`
+ * `npm run bench:invariants -- --sequences N [--contract protocol|channels|all] [--steps S] [--seed S]
+ *   [--minutes M] [--json FILE]`
  *
  * The contract invariant tests at scale: the same seeded random operation sequences as
  * test/contracts/invariants.test.ts (ComputeMarket + TrainingLedger + token: conservation, escrow and
@@ -22,6 +23,8 @@ const { values } = parseArgs({
     contract: { type: 'string', default: 'all' },
     steps: { type: 'string', default: '200' },
     seed: { type: 'string', default: '1' },
+    /** time budget per contract: stop early and report the sequences reached */
+    minutes: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -29,6 +32,7 @@ const sequences = Number(values.sequences);
 const steps = Number(values.steps);
 const firstSeed = Number(values.seed);
 const which = values.contract ?? 'all';
+const budgetMs = values.minutes === undefined ? Number.POSITIVE_INFINITY : Number(values.minutes) * 60_000;
 if (!Number.isSafeInteger(sequences) || sequences < 1 || !['all', 'protocol', 'channels'].includes(which)) {
   console.error(
     'usage: npm run bench:invariants -- --sequences N [--contract protocol|channels|all] [--steps S] [--json FILE]',
@@ -82,7 +86,7 @@ if (which === 'all' || which === 'protocol') {
       sequencesPerSecond: 0,
     };
     const t0 = performance.now();
-    for (let i = 0; i < sequences; i++) {
+    for (let i = 0; i < sequences && performance.now() - t0 < budgetMs; i++) {
       const seed = firstSeed + i;
       const snap: Hex = await f.snapshot();
       try {
@@ -125,7 +129,7 @@ if (which === 'all' || which === 'channels') {
       sequencesPerSecond: 0,
     };
     const t0 = performance.now();
-    for (let i = 0; i < sequences; i++) {
+    for (let i = 0; i < sequences && performance.now() - t0 < budgetMs; i++) {
       const seed = firstSeed + i;
       try {
         await seq.runSequence(seed);
