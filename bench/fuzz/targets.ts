@@ -5,9 +5,9 @@
  * The servers (JSON-RPC, status API) are in bench/fuzz/http-targets.ts.
  */
 import fc from 'fast-check';
-import { type Address, type Hex, keccak256, toHex, verifyTypedData } from 'viem';
+import { type Address, type Hex, keccak256, toHex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { ROUND_RECORD_TYPES, type RoundRecord } from '../../src/chain/round-record.ts';
+import type { RoundRecord } from '../../src/chain/round-record.ts';
 import { domains, signDatasetAttestation, signRoundRecord } from '../../src/chain/typed-data.ts';
 import {
   type AttestationTypedData,
@@ -46,11 +46,13 @@ import {
   encodeTrainingCheckpoint,
 } from '../../src/train/checkpoint/training-checkpoint.ts';
 import { CODEC_NAMES, createCodec, decodeAny } from '../../src/train/codecs/index.ts';
+import { verifyRoundRecordSignature } from '../../src/verify/evidence.ts';
 import {
   decodeInnerState,
   decodeWindowSamples,
   encodeInnerState,
   encodeWindowSamples,
+  roundTraceSigner,
   traceFromJson,
 } from '../../src/verify/trace-wire.ts';
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../../src/wallet/keystore.ts';
@@ -437,21 +439,24 @@ export async function decoderTargets(): Promise<FuzzTarget[]> {
         // what the coordinator and providers do with an accepted request
         const records =
           req.t === 'record'
-            ? [{ record: req.record, signature: req.signature, trace: req.trace }]
+            ? [
+                {
+                  record: req.record,
+                  signature: req.signature,
+                  trace: req.trace,
+                  traceSignature: req.traceSignature,
+                },
+              ]
             : req.t === 'sign-commit'
               ? req.records
               : [];
         for (const s of records) {
           const rec = recordFromJson(s.record);
-          await verifyTypedData({
-            address: rec.worker,
-            domain: MARKET_DOMAIN,
-            types: ROUND_RECORD_TYPES,
-            primaryType: 'RoundRecord',
-            message: rec,
-            signature: s.signature as Hex,
-          });
-          if (s.trace) traceFromJson(s.trace);
+          // the coordinator's checks of a record (src/node/coordinator.ts)
+          if (!(await verifyRoundRecordSignature({ domain: () => MARKET_DOMAIN }, rec, s.signature as Hex)))
+            return 'rejected';
+          if (s.trace)
+            await roundTraceSigner(traceFromJson(s.trace), (s.traceSignature ?? s.signature) as Hex);
         }
         return 'accepted';
       },

@@ -19,6 +19,8 @@ import {
   decodeTrainingCheckpoint,
   encodeTrainingCheckpoint,
 } from '../../src/train/checkpoint/training-checkpoint.ts';
+import { verifyRoundRecordSignature } from '../../src/verify/evidence.ts';
+import { roundTraceSigner } from '../../src/verify/trace-wire.ts';
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../../src/wallet/keystore.ts';
 
 function code(fn: () => unknown): string {
@@ -222,6 +224,41 @@ describe('fuzz findings stay fixed', () => {
     expect(
       parseMessage(authHelloSchema, { t: 'auth', proof: { ...proof, address: account.address } }).ok,
     ).toBe(true);
+  });
+
+  it('a round record or trace signature with r = 0 is a bad signature, not a crash of the check', async () => {
+    const account = privateKeyToAccount(`0x${'33'.repeat(32)}`);
+    const h = (x: string): Hex => keccak256(toHex(x));
+    const record = {
+      jobId: 7n,
+      round: 0n,
+      worker: account.address,
+      pseudoGradientHash: h('pg'),
+      sampleRoot: h('s'),
+      lossBefore: 1n,
+      lossAfter: 1n,
+      samples: 8n,
+    };
+    const market = { domain: () => domains.computeMarket(31337, account.address) };
+    const good = await signRoundRecord(account, market.domain(), record);
+    expect(await verifyRoundRecordSignature(market, record, good)).toBe(true);
+    // the campaign's input: r = 0 made noble throw "expected valid r" out of viem's verifyTypedData
+    const zeroR = `0x${'00'.repeat(32)}${good.slice(66)}` as Hex;
+    expect(await verifyRoundRecordSignature(market, record, zeroR)).toBe(false);
+    expect(await verifyRoundRecordSignature(market, record, '0x1234')).toBe(false);
+    const trace = {
+      jobId: 7n,
+      round: 0n,
+      worker: account.address,
+      innerSteps: 2,
+      window: 1,
+      batchSize: 1,
+      samplerStart: { epoch: 0, position: 0 },
+      checkpoints: [h('a'), h('b'), h('c')],
+    };
+    const err = await roundTraceSigner(trace, zeroR).catch((e) => e);
+    expect(err).toBeInstanceOf(AgoraError);
+    expect(err.code).toBe('TRACE_BAD_SIGNATURE');
   });
 
   it('a provenance manifest with a null or mistyped field is PROVENANCE_MALFORMED (it crashed verifyProvenance)', () => {
