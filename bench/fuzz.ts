@@ -28,11 +28,15 @@ if (!Number.isSafeInteger(cases) || cases < 1 || !Number.isSafeInteger(seed)) {
   process.exit(2);
 }
 const targets = [...(await decoderTargets()), ...httpTargets()];
-console.log(`fuzz: ${cases} cases over ${targets.length} targets, seed ${seed}`);
-const report = await runFuzz(targets, {
+const chosen = targets.filter((t) => !values.target || t.name.includes(values.target));
+if (chosen.length === 0) {
+  console.error(`no target matches "${values.target}"; targets: ${targets.map((t) => t.name).join(', ')}`);
+  process.exit(2);
+}
+console.log(`fuzz: ${cases} cases over ${chosen.length} targets, seed ${seed}`);
+const report = await runFuzz(chosen, {
   cases,
   seed,
-  filter: values.target,
   caseTimeoutMs: Number(values.timeout),
   onProgress: (r) => {
     const bad = r.crashes + r.hangs;
