@@ -37,11 +37,44 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
+/** Methods whose first parameter is a transaction object that the node executes or simulates. */
+const TX_METHODS = new Set(['eth_call', 'eth_estimateGas', 'eth_sendTransaction', 'eth_createAccessList']);
+/** No real amount of wei or gas price comes near 2^128 (all ether ever is below 2^90 wei). */
+const MAX_AMOUNT = 2n ** 128n;
+const MAX_GAS = 2n ** 64n;
+
+/**
+ * Refuses transaction objects whose quantities cannot be real: EDR aborts the whole process (a Rust
+ * panic, "OverflowPaymentInTransaction") when value + gas × price overflows 256 bits, for example
+ * `eth_estimateGas` with value 2^256-1. Found by `npm run fuzz` (docs/dev/fuzzing.md).
+ */
+export function unrealTxQuantity(method: string, params: unknown): string | undefined {
+  if (!TX_METHODS.has(method) || !Array.isArray(params)) return undefined;
+  const tx = params[0];
+  if (tx === null || typeof tx !== 'object') return undefined;
+  for (const [field, max] of [
+    ['value', MAX_AMOUNT],
+    ['gasPrice', MAX_AMOUNT],
+    ['maxFeePerGas', MAX_AMOUNT],
+    ['maxPriorityFeePerGas', MAX_AMOUNT],
+    ['maxFeePerBlobGas', MAX_AMOUNT],
+    ['gas', MAX_GAS],
+  ] as const) {
+    const v = (tx as Record<string, unknown>)[field];
+    if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{1,64}$/.test(v)) continue; // EDR rejects other forms itself
+    if (BigInt(v) >= max)
+      return `${field} ${v} is not a real quantity (limit 2^${max === MAX_GAS ? 64 : 128})`;
+  }
+  return undefined;
+}
+
 async function handleOne(provider: Eip1193Like, r: RpcRequest): Promise<unknown> {
   const id = r?.id ?? null;
   if (typeof r !== 'object' || r === null || typeof r.method !== 'string') {
     return { jsonrpc: '2.0', id, error: { code: -32600, message: 'invalid request: missing method' } };
   }
+  const unreal = unrealTxQuantity(r.method, r.params);
+  if (unreal) return { jsonrpc: '2.0', id, error: { code: -32602, message: `invalid params: ${unreal}` } };
   try {
     const result = await provider.request({ method: r.method, params: r.params ?? [] });
     return { jsonrpc: '2.0', id, result: result ?? null };

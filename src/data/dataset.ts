@@ -330,6 +330,11 @@ export function parseRecordProof(text: string, name = 'the proof'): RecordProof 
   } catch (e) {
     throw new AgoraError('PROOF_MALFORMED', `${name} is not JSON`, { cause: e });
   }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new AgoraError('PROOF_MALFORMED', `${name} is not a JSON object`, {
+      hint: 'produce proofs with `agora data prove ID INDEX --json`',
+    });
+  }
   const p = v as Partial<RecordProof>;
   const isHash = (x: unknown) => typeof x === 'string' && isHex(x) && x.length === 66;
   const problems: string[] = [];

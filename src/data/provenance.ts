@@ -14,6 +14,7 @@
  * sampleRoot is the usage root of samplePairs (usage.ts).
  */
 import { type Address, getAddress, type Hex } from 'viem';
+import { z } from 'zod';
 import { type RoundRecord, roundRecordsTree } from '../chain/round-record.ts';
 import { AgoraError } from '../errors.ts';
 import {
@@ -91,26 +92,61 @@ export function roundRecordsRoot(jobId: bigint, round: number, records: readonly
   return roundRecordsTree(records.map((r) => toRoundRecord(jobId, round, r))).root;
 }
 
-/** Shape-checks a parsed provenance manifest. */
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex string');
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address');
+const decimal = z.string().regex(/^\d{1,78}$/, 'a decimal integer string');
+const provenanceRecordSchema = z.object({
+  worker: address,
+  pseudoGradientHash: hex32,
+  sampleRoot: hex32,
+  lossBefore: decimal,
+  lossAfter: decimal,
+  samples: decimal,
+  samplePairs: z.record(z.string().max(78), z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))),
+});
+/** The manifest's shape, field by field: every later step (verify, report) may rely on it. */
+const provenanceManifestSchema = z.object({
+  version: z.literal(1),
+  kind: z.literal('agora-provenance'),
+  chainId: z.number().int().positive(),
+  trainingLedger: address,
+  jobId: decimal,
+  modelHash: hex32,
+  datasets: z.array(z.object({ datasetId: decimal, root: hex32, licence: z.string().max(1000) })).default([]),
+  rounds: z.array(
+    z.object({
+      round: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      modelHash: hex32,
+      records: z.array(provenanceRecordSchema),
+    }),
+  ),
+});
+
+/** Parses and shape-checks a provenance manifest (untrusted: it travels with a model). */
 export function parseProvenanceManifest(text: string, name = 'the provenance manifest'): ProvenanceManifest {
-  let v: ProvenanceManifest;
+  let v: unknown;
   try {
-    v = JSON.parse(text) as ProvenanceManifest;
+    v = JSON.parse(text);
   } catch (e) {
     throw new AgoraError('PROVENANCE_MALFORMED', `${name} is not JSON`, { cause: e });
   }
-  if (
-    v?.kind !== 'agora-provenance' ||
-    v.version !== 1 ||
-    !Array.isArray(v.rounds) ||
-    !/^\d+$/.test(v.jobId ?? '')
-  ) {
+  const kind = (v as { kind?: unknown } | null)?.kind;
+  const version = (v as { version?: unknown } | null)?.version;
+  if (kind !== 'agora-provenance' || version !== 1) {
     throw new AgoraError('PROVENANCE_MALFORMED', `${name} is not an Agora provenance manifest (version 1)`, {
       hint: 'see docs/provenance.md for the format',
     });
   }
-  v.datasets ??= [];
-  return v;
+  const r = provenanceManifestSchema.safeParse(v);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new AgoraError(
+      'PROVENANCE_MALFORMED',
+      `${name} has a malformed field: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+      { hint: 'see docs/provenance.md for the format' },
+    );
+  }
+  return r.data as ProvenanceManifest;
 }
 
 /** What the chain says (gathered by provenance-chain.ts). */

@@ -7,6 +7,7 @@
  * when the caller must wait for `onDrain()`), `close()` and `abort(err)`.
  */
 import type { Stream } from '@libp2p/interface';
+import { AgoraError } from '../errors.ts';
 
 export const FRAME_HEADER_BYTES = 4;
 /** Hard ceiling on any frame, whatever a caller asks for (uint32 range, and memory safety). */
@@ -16,11 +17,16 @@ const SEND_PIECE_BYTES = 64 * 1024;
 
 export type FrameErrorReason = 'timeout' | 'oversized' | 'eof' | 'truncated' | 'malformed' | 'stream';
 
-export class FrameError extends Error {
-  override readonly name = 'FrameError';
+/**
+ * A framing violation. It is an `AgoraError` (code `FRAME_TIMEOUT`, `FRAME_OVERSIZED`, …) so that
+ * every rejection of bad wire input carries a stable code; `reason` is the same fact, lower-case.
+ */
+export class FrameError extends AgoraError {
   readonly reason: FrameErrorReason;
   constructor(reason: FrameErrorReason, message: string) {
-    super(message);
+    super(`FRAME_${reason.toUpperCase()}`, message, {
+      hint: 'the peer sent a frame this node does not accept; the stream is dropped',
+    });
     this.reason = reason;
   }
 }

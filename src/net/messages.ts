@@ -3,6 +3,7 @@
  * payloads (codec-encoded tensors, checkpoint chunks) travel in the frame that follows a header.
  * Anything that does not parse is dropped with a logged reason.
  */
+import { isAddress } from 'viem';
 import { z } from 'zod';
 
 export const MAX_CONTROL_BYTES = 256 * 1024;
@@ -22,7 +23,13 @@ export const authProofSchema = z.object({
   chainId: z.number().int().positive(),
   jobId: z.string().min(1).max(128),
   peerId: peerIdStr,
-  address: z.string().regex(/^0x[0-9a-fA-F]{40}$/) as z.ZodType<`0x${string}`>,
+  address: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/)
+    .refine(
+      (s) => isAddress(s),
+      'an address with a valid EIP-55 checksum (or all lower case)',
+    ) as z.ZodType<`0x${string}`>,
   signature: hex.max(2 + 2 * 65 + 8) as z.ZodType<`0x${string}`>,
 });
 

@@ -26,7 +26,7 @@
  * Who plays which part and when: docs/swarm.md ("Across processes").
  */
 import type { Stream } from '@libp2p/interface';
-import type { Address, Hex } from 'viem';
+import { type Address, type Hex, isAddress } from 'viem';
 import { z } from 'zod';
 import type { RoundRecord } from '../chain/round-record.ts';
 import type { ProvenanceRecord } from '../data/provenance.ts';
@@ -44,8 +44,21 @@ export const MAX_ROUND_BINARY_BYTES = 512 * 1024 * 1024;
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex string');
 const sig = z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'a 65-byte signature');
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address');
-const uint = z.string().regex(/^\d{1,78}$/, 'a decimal integer');
+// (mixed case must be a valid EIP-55 checksum: viem's signature checks throw on a bad one)
+const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, 'an address')
+  .refine((s): boolean => isAddress(s), 'an address with a valid EIP-55 checksum (or all lower case)');
+// (zod runs a refinement even after its regex failed: each refinement checks the digits itself)
+const uint = z
+  .string()
+  .regex(/^\d{1,78}$/, 'a decimal integer')
+  .refine((s) => /^\d{1,78}$/.test(s) && BigInt(s) < 2n ** 256n, 'a uint256');
+/** a record's sample count (uint64 in the signed RoundRecord) */
+const uint64 = z
+  .string()
+  .regex(/^\d{1,20}$/, 'a decimal integer')
+  .refine((s) => /^\d{1,20}$/.test(s) && BigInt(s) < 2n ** 64n, 'a uint64');
 const round = z.number().int().min(0).max(1_000_000);
 /** a retried round's attempt (0 the first time; see docs/swarm.md, "Retried rounds") */
 const attempt = z.number().int().min(0).max(999);
@@ -59,7 +72,7 @@ const recordSchema = z.object({
   sampleRoot: hex32,
   lossBefore: uint,
   lossAfter: uint,
-  samples: uint,
+  samples: uint64,
 });
 const provenanceSchema = z.object({
   worker: address,
@@ -67,7 +80,7 @@ const provenanceSchema = z.object({
   sampleRoot: hex32,
   lossBefore: uint,
   lossAfter: uint,
-  samples: uint,
+  samples: uint64,
   samplePairs: z.record(z.string().regex(/^\d{1,78}$/), z.array(z.number().int().min(0)).max(1_000_000)),
 });
 export type RecordJson = z.infer<typeof recordSchema>;

@@ -205,20 +205,28 @@ export async function executeFraudSlashWhenDue(
   return { status: 'slashed', receipt: await market.executeFraudSlash(signer, reportId) };
 }
 
-/** True when `sig` is `record.worker`'s EIP-712 signature of `record` under the market's domain. */
-export function verifyRoundRecordSignature(
-  market: ComputeMarketClient,
+/**
+ * True when `sig` is `record.worker`'s EIP-712 signature of `record` under the market's domain; false
+ * for any other signature, including a malformed one (r or s out of range, a bad v, wrong length),
+ * which viem reports by throwing (found by `npm run fuzz`).
+ */
+export async function verifyRoundRecordSignature(
+  market: Pick<ComputeMarketClient, 'domain'>,
   record: RoundRecord,
   sig: Hex,
 ): Promise<boolean> {
-  return verifyTypedData({
-    address: record.worker,
-    domain: market.domain(),
-    types: ROUND_RECORD_TYPES,
-    primaryType: 'RoundRecord',
-    message: record,
-    signature: sig,
-  });
+  try {
+    return await verifyTypedData({
+      address: record.worker,
+      domain: market.domain(),
+      types: ROUND_RECORD_TYPES,
+      primaryType: 'RoundRecord',
+      message: record,
+      signature: sig,
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** Evidence of equivocation (for logs / publication; the chain needs only the two signed records). */

@@ -76,9 +76,23 @@ export function signRoundTrace(account: LocalAccount, trace: RoundTrace): Promis
   return account.signMessage({ message: { raw: roundTraceHash(trace) } });
 }
 
-/** The address that signed `trace` with `signature` (compare it with `trace.worker`). */
+/**
+ * The address that signed `trace` with `signature` (compare it with `trace.worker`); throws
+ * TRACE_BAD_SIGNATURE when the signature is malformed (r or s out of range, a bad v, wrong length).
+ */
 export async function roundTraceSigner(trace: RoundTrace, signature: Hex): Promise<Address> {
-  return getAddress(await recoverMessageAddress({ message: { raw: roundTraceHash(trace) }, signature }));
+  try {
+    return getAddress(await recoverMessageAddress({ message: { raw: roundTraceHash(trace) }, signature }));
+  } catch (e) {
+    throw new AgoraError(
+      'TRACE_BAD_SIGNATURE',
+      `the round trace signature is malformed: ${(e as Error).message}`,
+      {
+        hint: 'the worker must sign roundTraceHash(trace) with EIP-191 (65-byte signature)',
+        cause: e,
+      },
+    );
+  }
 }
 
 /**

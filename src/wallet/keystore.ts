@@ -22,6 +22,12 @@ export type ScryptParams = { n: number; r: number; p: number; dklen: number };
 export const DEFAULT_SCRYPT: ScryptParams = { n: 1 << 17, r: 8, p: 1, dklen: 32 };
 
 const hex = z.string().regex(/^(0x)?[0-9a-fA-F]*$/, 'not hex');
+/**
+ * Bounds on what a keystore may ask of the KDF, so a hostile or corrupt file cannot make an unlock
+ * take minutes or gigabytes (geth's "standard" scrypt is n=2^18, r=8: 256 MiB).
+ */
+const MAX_SCRYPT_BYTES = 2 ** 30;
+const dklen = z.number().int().min(32).max(64);
 
 export const keystoreSchema = z.object({
   version: z.literal(3),
@@ -29,20 +35,31 @@ export const keystoreSchema = z.object({
   address: z.string().optional(),
   crypto: z.object({
     cipher: z.literal('aes-128-ctr'),
-    cipherparams: z.object({ iv: hex }),
-    ciphertext: hex,
+    cipherparams: z.object({ iv: hex.regex(/^(0x)?[0-9a-fA-F]{32}$/, 'not 16 bytes of hex') }),
+    ciphertext: hex.max(2 + 2 * 1024),
     kdf: z.enum(['scrypt', 'pbkdf2']),
     kdfparams: z.union([
+      z
+        .object({
+          dklen,
+          salt: hex.max(2050),
+          n: z
+            .number()
+            .int()
+            .min(2)
+            .max(2 ** 20),
+          r: z.number().int().min(1).max(32),
+          p: z.number().int().min(1).max(16),
+        })
+        .refine((k) => 128 * k.n * k.r <= MAX_SCRYPT_BYTES, 'scrypt n·r needs more than 1 GiB'),
       z.object({
-        dklen: z.number().int(),
-        salt: hex,
-        n: z.number().int(),
-        r: z.number().int(),
-        p: z.number().int(),
+        dklen,
+        salt: hex.max(2050),
+        c: z.number().int().min(1).max(10_000_000),
+        prf: z.literal('hmac-sha256'),
       }),
-      z.object({ dklen: z.number().int(), salt: hex, c: z.number().int(), prf: z.literal('hmac-sha256') }),
     ]),
-    mac: hex,
+    mac: hex.regex(/^(0x)?[0-9a-fA-F]{64}$/, 'not 32 bytes of hex'),
   }),
 });
 export type KeystoreV3 = z.infer<typeof keystoreSchema>;

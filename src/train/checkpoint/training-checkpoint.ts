@@ -4,7 +4,7 @@
  * `format: "agora-train-v1"`, the outer config and step, and any caller fields (task, round, job).
  */
 import { AgoraError } from '../../errors.ts';
-import type { OuterOptimizerState } from '../outer-optimizer.ts';
+import type { OuterOptimizerConfig, OuterOptimizerState } from '../outer-optimizer.ts';
 import { checkpointHash, type Hex32 } from './hash.ts';
 import {
   decodeSafetensors,
@@ -53,11 +53,51 @@ export function decodeTrainingCheckpoint(bytes: Uint8Array): TrainingCheckpoint 
   const out: TrainingCheckpoint = { params: tensorToFloat32(p, 'params'), info };
   if (oc !== undefined) {
     const m = f.tensors.get('outer.momentum');
+    const momentum = m ? tensorToFloat32(m, 'outer.momentum') : undefined;
+    if (momentum && momentum.length !== out.params.length) {
+      throw badOuter(`outer.momentum has ${momentum.length} values for ${out.params.length} params`);
+    }
     out.outer = {
-      config: JSON.parse(oc),
-      step: Number(os ?? 0),
-      ...(m ? { momentum: tensorToFloat32(m, 'outer.momentum') } : {}),
+      config: parseOuterConfig(oc),
+      step: parseOuterStep(os),
+      ...(momentum ? { momentum } : {}),
     };
   }
   return out;
+}
+
+function badOuter(why: string): AgoraError {
+  return new AgoraError('CHECKPOINT_BAD_OUTER', `Checkpoint outer-optimizer state is malformed: ${why}.`, {
+    hint: 'The checkpoint is corrupt or was not written by Agora; fetch it again from another peer.',
+  });
+}
+
+/** The `outer.config` metadata: JSON `{ lr, momentum, nesterov }` with finite numbers. */
+function parseOuterConfig(text: string): OuterOptimizerConfig {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw badOuter('outer.config is not JSON');
+  }
+  const c = v as Partial<OuterOptimizerConfig> | null;
+  if (
+    c === null ||
+    typeof c !== 'object' ||
+    typeof c.lr !== 'number' ||
+    !Number.isFinite(c.lr) ||
+    typeof c.momentum !== 'number' ||
+    !Number.isFinite(c.momentum) ||
+    typeof c.nesterov !== 'boolean'
+  ) {
+    throw badOuter('outer.config needs finite lr and momentum and a boolean nesterov');
+  }
+  return { lr: c.lr, momentum: c.momentum, nesterov: c.nesterov };
+}
+
+function parseOuterStep(text: string | undefined): number {
+  if (text === undefined) return 0;
+  if (!/^\d{1,15}$/.test(text))
+    throw badOuter(`outer.step ${JSON.stringify(text.slice(0, 40))} is not a step count`);
+  return Number(text);
 }

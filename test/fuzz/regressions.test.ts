@@ -1,0 +1,287 @@
+/**
+ * One test per fuzz finding (docs/dev/fuzzing.md, "Findings"): the input that crashed a decoder now
+ * gets a clear AgoraError with a code.
+ */
+import { type Hex, keccak256, toHex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { describe, expect, it } from 'vitest';
+import { startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
+import { serveJsonRpc } from '../../src/chain/rpc-server.ts';
+import { domains, signRoundRecord } from '../../src/chain/typed-data.ts';
+import { parseRecordProof } from '../../src/data/dataset.ts';
+import { parseProvenanceManifest } from '../../src/data/provenance.ts';
+import { AgoraError } from '../../src/errors.ts';
+import { encodeJson, FrameError, FrameReader, frameHeader } from '../../src/net/framing.ts';
+import { authHelloSchema, parseMessage } from '../../src/net/messages.ts';
+import { roundRequestSchema } from '../../src/node/round-protocol.ts';
+import { encodeSafetensors, tensorFrom } from '../../src/train/checkpoint/safetensors.ts';
+import {
+  decodeTrainingCheckpoint,
+  encodeTrainingCheckpoint,
+} from '../../src/train/checkpoint/training-checkpoint.ts';
+import { verifyRoundRecordSignature } from '../../src/verify/evidence.ts';
+import { roundTraceSigner } from '../../src/verify/trace-wire.ts';
+import { decryptKeystore, encryptKeystore, parseKeystore } from '../../src/wallet/keystore.ts';
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof AgoraError) return e.code;
+    throw e;
+  }
+  return 'no error';
+}
+
+async function* source(...chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const c of chunks) yield c;
+}
+
+describe('fuzz findings stay fixed', () => {
+  it('the JSON-RPC server refuses unreal transaction quantities instead of letting EDR abort the process', async () => {
+    const chain = await startEmbeddedChain();
+    const rpc = await serveJsonRpc(chain.provider, { port: 0 });
+    try {
+      const call = async (body: unknown) =>
+        (await fetch(rpc.url, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<{
+          result?: unknown;
+          error?: { code: number; message: string };
+        }>;
+      const tx = {
+        from: '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266',
+        to: '0x70997970C51812dc3A010C7d01b50e0dC17dc79C',
+      };
+      // the campaign's crash: eth_estimateGas with value 2^256-1 panicked EDR (OverflowPaymentInTransaction)
+      const r = await call({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'eth_estimateGas',
+        params: [{ ...tx, value: `0x${'f'.repeat(64)}` }],
+      });
+      expect(r.error?.code).toBe(-32602);
+      expect(r.error?.message).toMatch(/value .* is not a real quantity/);
+      const g = await call({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'eth_call',
+        params: [{ ...tx, gas: `0x1${'0'.repeat(16)}` }],
+      });
+      expect(g.error?.code).toBe(-32602);
+      // the server (and the chain in its process) are still there, and real requests pass
+      const ok = await call({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'eth_estimateGas',
+        params: [{ ...tx, value: '0x1' }],
+      });
+      expect(BigInt(ok.result as string)).toBeGreaterThanOrEqual(21_000n);
+    } finally {
+      await rpc.stop();
+      await chain.stop();
+    }
+  });
+
+  it('framing errors are AgoraErrors with a code (FRAME_TRUNCATED, FRAME_OVERSIZED, FRAME_MALFORMED)', async () => {
+    const cut = new FrameReader(source(frameHeader(10), new Uint8Array(3)));
+    const e1 = await cut.next({ maxBytes: 100, timeoutMs: 1000 }).catch((e) => e);
+    expect(e1).toBeInstanceOf(FrameError);
+    expect(e1).toBeInstanceOf(AgoraError);
+    expect([e1.code, e1.reason]).toEqual(['FRAME_TRUNCATED', 'truncated']);
+    const big = new FrameReader(source(frameHeader(5000)));
+    expect((await big.next({ maxBytes: 100, timeoutMs: 1000 }).catch((e) => e)).code).toBe('FRAME_OVERSIZED');
+    const { decodeJson } = await import('../../src/net/framing.ts');
+    expect(code(() => decodeJson(new Uint8Array([0xff, 0x7b])))).toBe('FRAME_MALFORMED');
+  });
+
+  it('a checkpoint whose outer.config is not JSON, or whose step is not a count, is CHECKPOINT_BAD_OUTER', () => {
+    const params = tensorFrom('F32', [2], new Float32Array([1, 2]));
+    const withMeta = (meta: Record<string, string>) =>
+      encodeSafetensors(new Map([['params', params]]), { format: 'agora-train-v1', ...meta });
+    // the fuzz's counterexample: "null" with one byte flipped
+    expect(
+      code(() => decodeTrainingCheckpoint(withMeta({ 'outer.config': 'oull', 'outer.step': '3' }))),
+    ).toBe('CHECKPOINT_BAD_OUTER');
+    expect(code(() => decodeTrainingCheckpoint(withMeta({ 'outer.config': 'null' })))).toBe(
+      'CHECKPOINT_BAD_OUTER',
+    );
+    const cfg = JSON.stringify({ lr: 0.7, momentum: 0.9, nesterov: true });
+    expect(code(() => decodeTrainingCheckpoint(withMeta({ 'outer.config': cfg, 'outer.step': 'x' })))).toBe(
+      'CHECKPOINT_BAD_OUTER',
+    );
+    // a momentum buffer of another length than the params
+    const m = tensorFrom('F32', [3], new Float32Array(3));
+    const bytes = encodeSafetensors(
+      new Map([
+        ['params', params],
+        ['outer.momentum', m],
+      ]),
+      {
+        format: 'agora-train-v1',
+        'outer.config': cfg,
+      },
+    );
+    expect(code(() => decodeTrainingCheckpoint(bytes))).toBe('CHECKPOINT_BAD_OUTER');
+    // and a good one still round-trips
+    const good = encodeTrainingCheckpoint({
+      params: new Float32Array([1, 2]),
+      outer: {
+        config: { lr: 0.7, momentum: 0.9, nesterov: true },
+        step: 4,
+        momentum: new Float32Array([3, 4]),
+      },
+    });
+    const back = decodeTrainingCheckpoint(good.bytes);
+    expect(back.outer?.step).toBe(4);
+    expect([...(back.outer?.momentum ?? [])]).toEqual([3, 4]);
+  });
+
+  it('a record proof that is JSON but not an object ("null") is PROOF_MALFORMED', () => {
+    for (const text of ['null', '3', '"x"', '[]'])
+      expect(code(() => parseRecordProof(text))).toBe('PROOF_MALFORMED');
+  });
+
+  it('keystore KDF parameters are bounded: a hostile file cannot ask for 2^37-byte keys, 2^30 scrypt or 10^12 rounds', () => {
+    const ks = encryptKeystore(`0x${'11'.repeat(32)}`, 'pw', { n: 16, r: 8, p: 1, dklen: 32 });
+    const mutate = (f: (k: Record<string, unknown>) => void) => {
+      const copy = JSON.parse(JSON.stringify(ks));
+      f(copy.crypto);
+      return JSON.stringify(copy);
+    };
+    const cases = [
+      mutate((c) => ((c.kdfparams as Record<string, unknown>).dklen = 137_438_953_472)), // the fuzz's counterexample
+      mutate((c) => ((c.kdfparams as Record<string, unknown>).n = 2 ** 30)),
+      mutate((c) => ((c.kdfparams as Record<string, unknown>).r = 1_000_000)),
+      mutate((c) => ((c.kdfparams as Record<string, unknown>).p = 0)),
+      mutate((c) => {
+        c.kdf = 'pbkdf2';
+        c.kdfparams = { dklen: 32, salt: 'ab', c: 1e12, prf: 'hmac-sha256' };
+      }),
+      mutate((c) => ((c.cipherparams as Record<string, unknown>).iv = 'abcd')), // (seen while fixing dklen) a 2-byte IV passed the MAC and crashed the cipher
+      mutate((c) => (c.mac = 'ab')),
+    ];
+    for (const text of cases)
+      expect(code(() => decryptKeystore(parseKeystore(text), 'pw'))).toBe('WALLET_CORRUPT');
+    expect(decryptKeystore(parseKeystore(JSON.stringify(ks)), 'pw')).toBe(`0x${'11'.repeat(32)}`);
+  });
+
+  it('round-protocol integers are bounded to what the chain signs (uint256, samples uint64)', async () => {
+    const account = privateKeyToAccount(`0x${'22'.repeat(32)}`);
+    const h = (s: string): Hex => keccak256(toHex(s));
+    const record = {
+      jobId: '7',
+      round: '0',
+      worker: account.address,
+      pseudoGradientHash: h('pg'),
+      sampleRoot: h('s'),
+      lossBefore: '1',
+      lossAfter: '1',
+      samples: '8',
+    };
+    const signature = await signRoundRecord(account, domains.computeMarket(31337, account.address), {
+      ...record,
+      jobId: 7n,
+      round: 0n,
+      lossBefore: 1n,
+      lossAfter: 1n,
+      samples: 8n,
+    });
+    const req = (rec: typeof record) => ({
+      t: 'sign-commit',
+      jobId: '7',
+      round: 0,
+      recordsRoot: h('r'),
+      modelHash: h('m'),
+      records: [
+        {
+          record: rec,
+          signature,
+          provenance: { ...rec, samplePairs: {} },
+        },
+      ],
+    });
+    const parse = (v: unknown) =>
+      parseMessage(roundRequestSchema, JSON.parse(new TextDecoder().decode(encodeJson(v))));
+    expect(parse(req(record)).ok).toBe(true);
+    // 2^256 crashed viem's typed-data encoder in the signature check after the schema let it through
+    expect(parse(req({ ...record, lossBefore: (2n ** 256n).toString() })).ok).toBe(false);
+    expect(parse(req({ ...record, samples: (2n ** 64n).toString() })).ok).toBe(false);
+    expect(parse(req({ ...record, samples: (2n ** 64n - 1n).toString() })).ok).toBe(true);
+    // a non-decimal string is refused by the regex without reaching BigInt (zod runs refinements anyway)
+    expect(parse(req({ ...record, jobId: 'constructor' })).ok).toBe(false);
+    // a mixed-case address with a wrong EIP-55 checksum crashed viem's verifyTypedData (campaign seed 20261207)
+    const badChecksum = `0x6${account.address.slice(3)}`.replace(/[a-f]/, (c) => c.toUpperCase());
+    expect(parse(req({ ...record, worker: badChecksum as Hex })).ok).toBe(false);
+    expect(parse(req({ ...record, worker: account.address.toLowerCase() as Hex })).ok).toBe(true);
+    const proof = {
+      chainId: 1,
+      jobId: '7',
+      peerId: '12D3KooWAbCdEfGhJkLmNpQrStUvWxYz1234',
+      signature: '0x00',
+    };
+    expect(parseMessage(authHelloSchema, { t: 'auth', proof: { ...proof, address: badChecksum } }).ok).toBe(
+      false,
+    );
+    expect(
+      parseMessage(authHelloSchema, { t: 'auth', proof: { ...proof, address: account.address } }).ok,
+    ).toBe(true);
+  });
+
+  it('a round record or trace signature with r = 0 is a bad signature, not a crash of the check', async () => {
+    const account = privateKeyToAccount(`0x${'33'.repeat(32)}`);
+    const h = (x: string): Hex => keccak256(toHex(x));
+    const record = {
+      jobId: 7n,
+      round: 0n,
+      worker: account.address,
+      pseudoGradientHash: h('pg'),
+      sampleRoot: h('s'),
+      lossBefore: 1n,
+      lossAfter: 1n,
+      samples: 8n,
+    };
+    const market = { domain: () => domains.computeMarket(31337, account.address) };
+    const good = await signRoundRecord(account, market.domain(), record);
+    expect(await verifyRoundRecordSignature(market, record, good)).toBe(true);
+    // the campaign's input: r = 0 made noble throw "expected valid r" out of viem's verifyTypedData
+    const zeroR = `0x${'00'.repeat(32)}${good.slice(66)}` as Hex;
+    expect(await verifyRoundRecordSignature(market, record, zeroR)).toBe(false);
+    expect(await verifyRoundRecordSignature(market, record, '0x1234')).toBe(false);
+    const trace = {
+      jobId: 7n,
+      round: 0n,
+      worker: account.address,
+      innerSteps: 2,
+      window: 1,
+      batchSize: 1,
+      samplerStart: { epoch: 0, position: 0 },
+      checkpoints: [h('a'), h('b'), h('c')],
+    };
+    const err = await roundTraceSigner(trace, zeroR).catch((e) => e);
+    expect(err).toBeInstanceOf(AgoraError);
+    expect(err.code).toBe('TRACE_BAD_SIGNATURE');
+  });
+
+  it('a provenance manifest with a null or mistyped field is PROVENANCE_MALFORMED (it crashed verifyProvenance)', () => {
+    const h = (s: string): Hex => keccak256(toHex(s));
+    const good = {
+      version: 1,
+      kind: 'agora-provenance',
+      chainId: 31337,
+      trainingLedger: `0x${'ab'.repeat(20)}`,
+      jobId: '7',
+      modelHash: h('m'),
+      datasets: [],
+      rounds: [{ round: 0, modelHash: h('m0'), records: [] }],
+    };
+    expect(parseProvenanceManifest(JSON.stringify(good)).jobId).toBe('7');
+    for (const bad of [
+      { ...good, trainingLedger: null }, // the fuzz's counterexample
+      { ...good, modelHash: 5 },
+      { ...good, rounds: [{ round: 0, modelHash: h('m0'), records: [null] }] },
+      { ...good, rounds: [{ round: -1, modelHash: h('m0'), records: [] }] },
+      { ...good, datasets: [{ datasetId: '3', root: 'x', licence: 'MIT' }] },
+    ]) {
+      expect(code(() => parseProvenanceManifest(JSON.stringify(bad)))).toBe('PROVENANCE_MALFORMED');
+    }
+  });
+});
