@@ -25,6 +25,7 @@ import { tokenClient } from '../src/chain/token.ts';
 import { trainingLedgerClient } from '../src/chain/training-ledger.ts';
 import { estimateTx } from '../src/chain/tx.ts';
 import { governanceClient } from '../src/gov/governance.ts';
+import { TRANSFER_WITH_AUTHORIZATION_TYPES } from '../src/serve/exact-scheme.ts';
 import { mnistMlpPreset } from '../src/task/presets.ts';
 import { specBytes } from '../src/task/spec.ts';
 
@@ -67,16 +68,7 @@ row('token.transfer', (await token.transfer(signers[1], accounts[2].address, par
   };
   const signature = await accounts[1].signTypedData({
     domain: { name: 'Agora', version: '1', chainId: conn.chainId, verifyingContract: c.AgoraToken! },
-    types: {
-      TransferWithAuthorization: [
-        { name: 'from', type: 'address' },
-        { name: 'to', type: 'address' },
-        { name: 'value', type: 'uint256' },
-        { name: 'validAfter', type: 'uint256' },
-        { name: 'validBefore', type: 'uint256' },
-        { name: 'nonce', type: 'bytes32' },
-      ],
-    },
+    types: TRANSFER_WITH_AUTHORIZATION_TYPES,
     primaryType: 'TransferWithAuthorization',
     message: msg,
   });

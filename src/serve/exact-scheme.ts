@@ -24,7 +24,8 @@ import { evmNetwork, type PaymentPayload, type PaymentRequirements, type SettleR
 
 export const EXACT_SCHEME = 'exact';
 
-const authorizationTypes = {
+/** EIP-3009 `TransferWithAuthorization` typed-data types (the token's domain: name Agora, version 1). */
+export const TRANSFER_WITH_AUTHORIZATION_TYPES = {
   TransferWithAuthorization: [
     { name: 'from', type: 'address' },
     { name: 'to', type: 'address' },
@@ -156,7 +157,7 @@ export class ExactScheme implements PaymentScheme {
       refuse('PAY_EXPIRED', `the authorization expires at ${a.validBefore}`, 'sign a fresh authorization');
     const signer = await recoverTypedDataAddress({
       domain: { ...this.#domain, chainId: this.#conn.chainId, verifyingContract: this.token },
-      types: authorizationTypes,
+      types: TRANSFER_WITH_AUTHORIZATION_TYPES,
       primaryType: 'TransferWithAuthorization',
       message: a,
       signature,

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgoraToken } from '../../artifacts/index.ts';
 import { walletClientFor } from '../../src/chain/connect.ts';
 import { VoucherStore } from '../../src/pay/voucher-store.ts';
+import { TRANSFER_WITH_AUTHORIZATION_TYPES } from '../../src/serve/exact-scheme.ts';
 import { loadModelDir } from '../../src/serve/model.ts';
 import { ServeService } from '../../src/serve/service.ts';
 import { decodePaymentRequired, decodePaymentResponse } from '../../src/serve/x402.ts';
@@ -50,16 +51,7 @@ afterAll(async () => {
   await fx?.stop();
 });
 
-const authTypes = {
-  TransferWithAuthorization: [
-    { name: 'from', type: 'address' },
-    { name: 'to', type: 'address' },
-    { name: 'value', type: 'uint256' },
-    { name: 'validAfter', type: 'uint256' },
-    { name: 'validBefore', type: 'uint256' },
-    { name: 'nonce', type: 'bytes32' },
-  ],
-} as const;
+const authTypes = TRANSFER_WITH_AUTHORIZATION_TYPES;
 
 describe('x402 exact with EIP-3009', () => {
   it('a stock @x402/fetch + @x402/evm client pays one prediction', async () => {

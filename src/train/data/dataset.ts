@@ -188,21 +188,33 @@ export function makeByteLmDataset(id: string, tokens: Uint8Array, context: numbe
       checkIndex(ds, index);
       return tokens.slice(index * context, index * context + context + 1);
     },
-    getBatch(indices: ArrayLike<number>): TensorBatch {
-      const b = indices.length;
-      const inputs = new Int32Array(b * context);
-      const targets = new Int32Array(b * context);
-      for (let r = 0; r < b; r++) {
-        const i = indices[r];
-        checkIndex(ds, i);
-        const s = i * context;
-        for (let t = 0; t < context; t++) {
-          inputs[r * context + t] = tokens[s + t];
-          targets[r * context + t] = tokens[s + t + 1];
-        }
-      }
-      return { inputs, targets, batchSize: b };
-    },
+    getBatch: (indices) => byteWindowBatch(ds, tokens, context, context, indices),
   };
   return ds;
+}
+
+/**
+ * Next-byte batch of windows `i` of a byte stream: window i starts at i·stride, its inputs are the
+ * `context` bytes there and its targets the same bytes shifted by one.
+ */
+export function byteWindowBatch(
+  ds: { id: string; size: number },
+  stream: Uint8Array,
+  context: number,
+  stride: number,
+  indices: ArrayLike<number>,
+): TensorBatch {
+  const b = indices.length;
+  const inputs = new Int32Array(b * context);
+  const targets = new Int32Array(b * context);
+  for (let r = 0; r < b; r++) {
+    const i = indices[r];
+    checkIndex(ds, i);
+    const s = i * stride;
+    for (let t = 0; t < context; t++) {
+      inputs[r * context + t] = stream[s + t];
+      targets[r * context + t] = stream[s + t + 1];
+    }
+  }
+  return { inputs, targets, batchSize: b };
 }

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { AgoraError } from '../../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { checkIndex, type LmDataset } from './dataset.ts';
+import { byteWindowBatch, checkIndex, type LmDataset } from './dataset.ts';
 import { holdoutSplit } from './sharding.ts';
 
 export type TextLmOptions = {
@@ -120,21 +120,7 @@ export function makeWindowLmDataset(id: string, stream: Uint8Array, context: num
       checkIndex(ds, index);
       return stream.slice(index * W, index * W + W);
     },
-    getBatch(indices: ArrayLike<number>) {
-      const b = indices.length;
-      const inputs = new Int32Array(b * context);
-      const targets = new Int32Array(b * context);
-      for (let r = 0; r < b; r++) {
-        const i = indices[r];
-        checkIndex(ds, i);
-        const s = i * W;
-        for (let t = 0; t < context; t++) {
-          inputs[r * context + t] = stream[s + t];
-          targets[r * context + t] = stream[s + t + 1];
-        }
-      }
-      return { inputs, targets, batchSize: b };
-    },
+    getBatch: (indices) => byteWindowBatch(ds, stream, context, W, indices),
   };
   return ds;
 }
