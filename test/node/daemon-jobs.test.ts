@@ -21,16 +21,7 @@ import { startAll, stopAll } from '../../src/node/startable.ts';
 import { NodeStore } from '../../src/node/store.ts';
 import { mnistMlpPreset } from '../../src/task/presets.ts';
 import { tempHome } from '../helpers/cli.ts';
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+import { until } from '../helpers/until.ts';
 
 describe('node daemons: jobs one after another', () => {
   let chain: EmbeddedChain | undefined;

@@ -7,7 +7,6 @@
  * transaction of the job's parties reverted (none ran out of gas, none was refused and resent).
  * The requester's coordinator listens before anyone dials it: no provider logs a refused bootstrap dial.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getAddress, type Hex } from 'viem';
@@ -19,44 +18,18 @@ import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
 import { freePort } from '../../src/net/free-port.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
-import { AGORA_BIN, runCli, tempHome } from '../helpers/cli.ts';
-
-type Proc = { name: string; child: ChildProcess; out: string };
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  ms: number,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+import { runCli, tempHome } from '../helpers/cli.ts';
+import { procGroup } from '../helpers/node-procs.ts';
+import { until } from '../helpers/until.ts';
 
 describe('agora node start against anvil with 2 s blocks', () => {
-  const procs: Proc[] = [];
+  const group = procGroup();
+  const { start } = group;
   let node: Anvil | undefined;
   afterAll(async () => {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    group.killAll();
     await node?.stop();
   });
-
-  const start = (name: string, args: string[]): Proc => {
-    const child = spawn(process.execPath, [AGORA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const p: Proc = { name, child, out: '' };
-    child.stdout!.on('data', (d) => {
-      p.out += d;
-    });
-    child.stderr!.on('data', (d) => {
-      p.out += d;
-    });
-    procs.push(p);
-    return p;
-  };
 
   it('every round commits, every party claims, no transaction reverts', async () => {
     // all 20 devnet accounts funded (the validator is account 19); instant blocks for the deploy,

@@ -10,7 +10,6 @@
  * a random window replay) and reports nobody. At the end the reward root is posted and every party
  * claims.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getAddress } from 'viem';
@@ -25,44 +24,18 @@ import { freePort } from '../../src/net/free-port.ts';
 import { fraudReports } from '../../src/node/job-chain.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { NodeStore } from '../../src/node/store.ts';
-import { AGORA_BIN, runCli, tempHome } from '../helpers/cli.ts';
-
-type Proc = { name: string; child: ChildProcess; out: string };
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  ms: number,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+import { runCli, tempHome } from '../helpers/cli.ts';
+import { procGroup } from '../helpers/node-procs.ts';
+import { until } from '../helpers/until.ts';
 
 describe('agora node start: a job across separate processes', () => {
-  const procs: Proc[] = [];
+  const group = procGroup();
+  const { start } = group;
   let stopChain: (() => Promise<void>) | undefined;
   afterAll(async () => {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    group.killAll();
     await stopChain?.();
   });
-
-  const start = (name: string, args: string[]): Proc => {
-    const child = spawn(process.execPath, [AGORA_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const p: Proc = { name, child, out: '' };
-    child.stdout!.on('data', (d) => {
-      p.out += d;
-    });
-    child.stderr!.on('data', (d) => {
-      p.out += d;
-    });
-    procs.push(p);
-    return p;
-  };
 
   it('trains, survives kill -9 of a provider, resumes it, commits every round and pays everyone', async () => {
     const home = tempHome();

@@ -19,18 +19,9 @@ import { NodeStore } from '../../src/node/store.ts';
 import { mnistMlpPreset } from '../../src/task/presets.ts';
 import { tabularSpecFromFile } from '../../src/task/tabular-spec.ts';
 import { tempHome } from '../helpers/cli.ts';
+import { until } from '../helpers/until.ts';
 
 const CSV = join(import.meta.dirname, '../../examples/tabular/clinic-visits.csv');
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 type Status = { refused: { jobId: string; reason: string }[]; bounds: { maxParams: number } };
 
