@@ -4,32 +4,21 @@
  */
 import { createInterface, type Interface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import type { LocalAccount } from 'viem';
 import { handleText, type LoopDeps, type Turn } from '../../agent/loop.ts';
 import { describePlan, type Plan } from '../../agent/plan.ts';
-import { loadPolicy } from '../../agent/policy.ts';
-import { agentEnv, homeParser } from '../../agent/session.ts';
+import { homeParser } from '../../agent/session.ts';
 import { SpendLedger } from '../../agent/spend-ledger.ts';
 import { listContacts } from '../../wallet/contacts.ts';
+import { cliAgentEnv } from '../agent-env.ts';
 import type { CliContext } from '../context.ts';
 import { jsonReplacer } from '../output.ts';
 import { understand } from './agent.ts';
-import { defaultAddress, liveDeployment } from './wallet-money.ts';
 
 type Ctx = (cmd: Command) => CliContext;
 type AskOptions = { yes?: boolean; policy?: string; confirm?: string; llm?: string; model?: string };
 
 async function loopDeps(c: CliContext, o: AskOptions, confirm: LoopDeps['confirm']): Promise<LoopDeps> {
-  const conn = await c.connect();
-  const env = agentEnv({
-    home: c.home,
-    conn,
-    deployment: await liveDeployment(c, conn),
-    address: defaultAddress(c),
-    unlock: async () => (await c.signer(conn)) as LocalAccount,
-    policy: o.policy ? loadPolicy(o.policy) : undefined,
-    onProgress: (m) => c.out.progress(m),
-  });
+  const env = await cliAgentEnv(c, o.policy);
   const embedded = homeParser(c.home);
   const parse =
     o.llm === undefined && o.model === undefined

@@ -1,13 +1,11 @@
 /** `agora mcp`: serve the tool catalogue over MCP on stdio (src/agent/mcp-server.ts). */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Command } from 'commander';
-import type { LocalAccount } from 'viem';
 import { createMcpServer } from '../../agent/mcp-server.ts';
-import { loadPolicy } from '../../agent/policy.ts';
-import { agentEnv, homeParser } from '../../agent/session.ts';
+import { homeParser } from '../../agent/session.ts';
 import { SpendLedger } from '../../agent/spend-ledger.ts';
+import { cliAgentEnv } from '../agent-env.ts';
 import type { CliContext } from '../context.ts';
-import { defaultAddress, liveDeployment } from './wallet-money.ts';
 
 type Ctx = (cmd: Command) => CliContext;
 
@@ -19,16 +17,7 @@ export function registerMcpCommand(program: Command, ctx: Ctx): void {
     .description('serve Agora’s tools over the Model Context Protocol (stdio) for any MCP client')
     .action(async (o: { yes?: boolean; policy?: string }, cmd: Command) => {
       const c = ctx(cmd);
-      const conn = await c.connect();
-      const env = agentEnv({
-        home: c.home,
-        conn,
-        deployment: await liveDeployment(c, conn),
-        address: defaultAddress(c),
-        unlock: async () => (await c.signer(conn)) as LocalAccount,
-        policy: o.policy ? loadPolicy(o.policy) : undefined,
-        onProgress: (m) => c.out.progress(m),
-      });
+      const env = await cliAgentEnv(c, o.policy);
       const server = createMcpServer({
         env,
         parse: homeParser(c.home),
@@ -41,7 +30,7 @@ export function registerMcpCommand(program: Command, ctx: Ctx): void {
         process.stdin.on('end', () => resolve());
       });
       await server.connect(transport);
-      c.out.progress(`agora mcp: serving on stdio for ${env.address} on chain ${conn.chainId}`);
+      c.out.progress(`agora mcp: serving on stdio for ${env.address} on chain ${env.conn.chainId}`);
       await closed;
       await server.close();
     });
