@@ -39,6 +39,7 @@ export type Deployment = {
   chainId: number;
   deployer: Address;
   deployedAt: string;
+  /** The chain's head when the deployment started: every protocol event is in a later block (read logs from here). */
   blockNumber: number;
   contracts: Partial<Record<ProtocolContractName, Address>> & Record<string, Address>;
   /** False while `agora chain deploy` is under way or was interrupted (a rerun continues it). */

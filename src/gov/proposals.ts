@@ -26,9 +26,9 @@ export function govChain(conn: ChainConnection, d: Deployment): GovChain {
       });
     }
   }
-  // from genesis: `d.blockNumber` is recorded after deployment, past the constructors' events (initial
-  // validators and sectors); the logs are filtered by the protocol's addresses
-  return { conn, contracts: c as GovContracts, fromBlock: 0n };
+  // `d.blockNumber` is the chain's head when the deployment started, before its first contract: every
+  // protocol event (constructors' initial validators and sectors included) is in a later block
+  return { conn, contracts: c as GovContracts, fromBlock: BigInt(d.blockNumber) };
 }
 
 /**
