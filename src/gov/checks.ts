@@ -128,6 +128,40 @@ function defeated(ref: string, v: ProposalVotes, quorum: bigint): AgoraError {
   });
 }
 
+/** A proposal can be withdrawn by its proposer while voting has not opened (the governor's rule). */
+export function cancelProblem(c: Ctx, proposer: string, canceller: string): AgoraError | undefined {
+  const { ref, facts: f, now } = c;
+  const state = proposalState(f, now);
+  if (canceller.toLowerCase() !== proposer.toLowerCase()) {
+    return new AgoraError(
+      'GOV_NOT_PROPOSER',
+      `only the proposer of proposal ${ref} (${proposer}) can cancel it; you are ${canceller}`,
+      {
+        hint:
+          state === 'Pending' || state === 'Active'
+            ? `vote against it instead: \`agora gov vote ${ref} against\``
+            : nextCommand(ref, state),
+      },
+    );
+  }
+  if (state === 'Pending') return undefined;
+  if (state === 'Canceled') {
+    return new AgoraError('GOV_CANCELED', `proposal ${ref} is already canceled`, {
+      hint: 'propose it again (with a new description) if it is wanted after all',
+    });
+  }
+  return new AgoraError(
+    'GOV_CANCEL_TOO_LATE',
+    `proposal ${ref} can no longer be canceled: voting opened at ${at(f.snapshot + 1n)} and it is ${state}`,
+    {
+      hint:
+        state === 'Active'
+          ? `vote against it instead: \`agora gov vote ${ref} against\``
+          : nextCommand(ref, state),
+    },
+  );
+}
+
 function nextCommand(ref: string, state: string): string {
   switch (state) {
     case 'Succeeded':
@@ -158,6 +192,11 @@ export function governorError(e: unknown, ref: string): unknown {
     case 'GovernorInsufficientProposerVotes':
       return new AgoraError('GOV_BELOW_THRESHOLD', (e as Error).message, {
         hint: 'get votes delegated to you (`agora gov delegate <your address>`), then propose again',
+        cause: e,
+      });
+    case 'GovernorUnableToCancel':
+      return new AgoraError('GOV_CANCEL_TOO_LATE', `proposal ${ref} can no longer be canceled`, {
+        hint: `only its proposer can, and only before voting opens; see \`agora gov show ${ref}\``,
         cause: e,
       });
     case 'GovernorUnexpectedProposalState':

@@ -53,6 +53,12 @@ export type GovernanceClient = {
     reason?: string,
   ): Promise<TransactionReceipt>;
   queue(signer: Signer, actions: readonly ProposalAction[], description: string): Promise<TransactionReceipt>;
+  /** Withdraws a proposal before voting opens (its proposer only: the governor's `cancel`). */
+  cancel(
+    signer: Signer,
+    actions: readonly ProposalAction[],
+    description: string,
+  ): Promise<TransactionReceipt>;
   execute(
     signer: Signer,
     actions: readonly ProposalAction[],
@@ -109,6 +115,8 @@ export function governanceClient(conn: ChainConnection, address: Address): Gover
       write(signer, 'queue', [...split(actions), descHash(description)]),
     execute: (signer, actions, description) =>
       write(signer, 'execute', [...split(actions), descHash(description)]),
+    cancel: (signer, actions, description) =>
+      write(signer, 'cancel', [...split(actions), descHash(description)]),
     state: (id) => read<number>('state', [id]).then((s) => PROPOSAL_STATES[s]),
     proposalId: (actions, description) => read('hashProposal', [...split(actions), descHash(description)]),
     proposalSnapshot: (id) => read('proposalSnapshot', [id]),

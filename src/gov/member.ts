@@ -10,7 +10,14 @@ import { tokenClient } from '../chain/token.ts';
 import type { Signer } from '../chain/tx.ts';
 import { AgoraError } from '../errors.ts';
 import { encodeActions, type GovAction } from './actions.ts';
-import { executeProblem, governorError, proposeProblem, queueProblem, voteProblem } from './checks.ts';
+import {
+  cancelProblem,
+  executeProblem,
+  governorError,
+  proposeProblem,
+  queueProblem,
+  voteProblem,
+} from './checks.ts';
 import { governanceClient, type VoteSupport } from './governance.ts';
 import { readParamValues } from './param-state.ts';
 import { formatDuration, type ParamValues } from './params.ts';
@@ -172,6 +179,24 @@ export async function queue(
   try {
     const receipt = await gov.queue(signer, p.calls, p.description);
     return { proposal: p, eta: await gov.proposalEta(p.id), receipt };
+  } catch (e) {
+    throw governorError(e, ref);
+  }
+}
+
+/** Withdraws the signer's own proposal before voting opens. */
+export async function cancel(
+  g: GovChain,
+  signer: Signer,
+  ref: string,
+): Promise<{ proposal: ProposalRecord; receipt: TransactionReceipt }> {
+  const p = await findProposal(g, ref);
+  const { facts, now } = await factsNow(g, p);
+  const problem = cancelProblem({ ref, facts, now }, p.proposer, signer.account.address);
+  if (problem) throw problem;
+  const gov = governanceClient(g.conn, g.contracts.AgoraGovernor);
+  try {
+    return { proposal: p, receipt: await gov.cancel(signer, p.calls, p.description) };
   } catch (e) {
     throw governorError(e, ref);
   }

@@ -11,6 +11,7 @@ import { proposalDescription } from '../../src/gov/description.ts';
 import * as member from '../../src/gov/member.ts';
 import { readGovernedState } from '../../src/gov/param-state.ts';
 import { type GovChain, govChain } from '../../src/gov/proposals.ts';
+import { proposalView } from '../../src/gov/view.ts';
 import { type Fixture, startFixture } from '../contracts/fixture.ts';
 
 async function failure(p: Promise<unknown>): Promise<AgoraError> {
@@ -110,6 +111,27 @@ describe('a member proposing, voting, queueing and executing', () => {
 
     const dup = await failure(member.propose(g, f.signers[1], action, description));
     expect(dup.code).toBe('GOV_DUPLICATE');
+  });
+
+  it('lets the proposer alone withdraw a proposal, and only before voting opens', async () => {
+    const action: GovAction[] = [{ kind: 'set', param: 'protocolFeeBps', value: 175n }];
+    const { proposal } = await member.propose(g, f.signers[1], action, proposalDescription('Fee to 1.75%'));
+    const ref = String(proposal.number);
+    const other = await failure(member.cancel(g, f.signers[2], ref));
+    expect(other.code).toBe('GOV_NOT_PROPOSER');
+    expect(other.message).toContain(f.accounts[1].address);
+    expect(other.hint).toBe(`vote against it instead: \`agora gov vote ${ref} against\``);
+    const r = await member.cancel(g, f.signers[1], ref);
+    expect(r.receipt.status).toBe('success');
+    expect((await proposalView(g, ref)).state).toBe('Canceled');
+    expect((await failure(member.cancel(g, f.signers[1], ref))).code).toBe('GOV_CANCELED');
+    expect((await failure(member.vote(g, f.signers[2], ref, 'for'))).code).toBe('GOV_VOTING_CLOSED');
+
+    const second = await member.propose(g, f.signers[1], action, proposalDescription('Fee to 1.75%, again'));
+    await f.increaseTime(2);
+    const late = await failure(member.cancel(g, f.signers[1], String(second.proposal.number)));
+    expect(late.code).toBe('GOV_CANCEL_TOO_LATE');
+    expect(late.message).toMatch(/voting opened at .* and it is Active/);
   });
 
   it('waits for voting to open, for the vote to end and for the timelock, with progress', async () => {

@@ -232,6 +232,24 @@ export function registerGovCommands(program: Command, ctx: Ctx): void {
     });
 
   gov
+    .command('cancel')
+    .argument('<id>', 'proposal id or number')
+    .description('withdraw your own proposal before voting opens')
+    .action(async (id: string, _o, cmd: Command) => {
+      const c = ctx(cmd);
+      const g = await chainOf(c);
+      const r = await member.cancel(g, await signerOf(c, g), id);
+      c.out.result(
+        {
+          proposalId: r.proposal.id.toString(),
+          number: r.proposal.number,
+          txHash: r.receipt.transactionHash,
+        },
+        () => `canceled proposal ${r.proposal.number}: ${r.proposal.title}`,
+      );
+    });
+
+  gov
     .command('execute')
     .argument('<id>', 'proposal id or number')
     .option('--wait', 'follow it to the end: wait for the vote, queue, wait for the timelock, execute')
