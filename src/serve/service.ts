@@ -13,7 +13,7 @@ import { findJobModel } from '../node/job-files.ts';
 import type { Startable } from '../node/startable.ts';
 import { ChannelClient } from '../pay/channel-client.ts';
 import { Payee } from '../pay/payee.ts';
-import { VoucherStore } from '../pay/voucher-store.ts';
+import { VoucherStore, type VoucherStoreOptions } from '../pay/voucher-store.ts';
 import { signAnnouncement } from './announcement.ts';
 import { ChannelGate } from './channel-gate.ts';
 import { ExactScheme } from './exact-scheme.ts';
@@ -27,10 +27,10 @@ export function channelStorePath(home: string): string {
   return join(home, 'pay', 'channels.sqlite');
 }
 
-export function openChannelStore(home: string): VoucherStore {
+export function openChannelStore(home: string, opts: VoucherStoreOptions = {}): VoucherStore {
   const path = channelStorePath(home);
   mkdirSync(dirname(path), { recursive: true });
-  return new VoucherStore(path);
+  return new VoucherStore(path, opts);
 }
 
 /** The final model of a job, found in `home` and checked against the chain's final model hash. */

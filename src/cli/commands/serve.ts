@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { formatEther, type LocalAccount } from 'viem';
 import { AgoraError } from '../../errors.ts';
 import { loadModelDir, type ServedModel } from '../../serve/model.ts';
+import { secpBackend } from '../../serve/secp256k1-native.ts';
 import { loadJobModel, openChannelStore, ServeService } from '../../serve/service.ts';
 import type { CliContext } from '../context.ts';
 import { parsePort, untilSignal } from './chain.ts';
@@ -22,6 +23,7 @@ type ServeOpts = {
   poll: string;
   exact?: boolean;
   verifyThreads: string;
+  fsync?: boolean;
 };
 
 export function registerServeCommand(program: Command, ctx: Ctx): void {
@@ -47,7 +49,11 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
       '--exact',
       'also accept x402 exact (one EIP-3009 AgoraToken transfer per query, for stock x402 clients)',
     )
-    .option('--verify-threads <n>', 'worker threads checking voucher signatures (0 = main thread)', '1')
+    .option('--verify-threads <n>', 'worker threads checking voucher signatures (0 = main thread)', '0')
+    .option(
+      '--fsync',
+      'fsync every voucher commit (survives power loss; default: survives kill -9 and crashes, WAL + synchronous=NORMAL)',
+    )
     .option('--max-rows <n>', 'most input rows per request', '64')
     .option('--poll <seconds>', 'how often to check channels on-chain (settle, closing payers)', '15')
     .action(async (o: ServeOpts, cmd: Command) => {
@@ -77,7 +83,7 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
           account,
           paymentChannels: d.contracts.PaymentChannels!,
           token: d.contracts.AgoraToken!,
-          store: openChannelStore(c.home),
+          store: openChannelStore(c.home, { sync: o.fsync ? 'full' : 'normal' }),
           unitPrice: price,
           settleThreshold: o.settleThreshold ? amountOf(o.settleThreshold, '--settle-threshold') : undefined,
           minChallengePeriod: Number(o.minChallenge),
@@ -108,6 +114,7 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
           price: price.toString(),
           payTo: payment?.account.address ?? null,
           schemes: payment ? ['agora-channel', ...(o.exact ? ['exact'] : [])] : [],
+          signatureCheck: payment ? secpBackend.name : null,
         },
         () =>
           [
@@ -119,6 +126,11 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
             price > 0n
               ? `price ${formatEther(price)} AGORA per row, paid to ${payment!.account.address} (x402 v2, agora-channel${o.exact ? ' and exact' : ''})`
               : 'free (no payment asked)',
+            ...(payment
+              ? [
+                  `voucher signatures checked with ${secpBackend.name}${secpBackend.fallbackReason ? ` (pure JS: the native build did not load: ${secpBackend.fallbackReason})` : ''}; vouchers stored ${o.fsync ? 'with an fsync per commit' : 'durable against kill -9 (not power loss; --fsync for that)'}`,
+                ]
+              : []),
             'Ctrl-C to stop',
           ].join('\n'),
       );
