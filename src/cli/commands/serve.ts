@@ -24,6 +24,8 @@ type ServeOpts = {
   exact?: boolean;
   verifyThreads: string;
   fsync?: boolean;
+  offer?: boolean;
+  publicUrl?: string;
 };
 
 export function registerServeCommand(program: Command, ctx: Ctx): void {
@@ -54,10 +56,23 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
       '--fsync',
       'fsync every voucher commit (survives power loss; default: survives kill -9 and crashes, WAL + synchronous=NORMAL)',
     )
+    .option(
+      '--offer',
+      'offer the models on chain (ModelRevenue.offer, one transaction per model) so `agora models` finds this server',
+    )
+    .option(
+      '--public-url <url>',
+      'the URL buyers reach this server at, for --offer (default: the listening URL)',
+    )
     .option('--max-rows <n>', 'most input rows per request', '64')
     .option('--poll <seconds>', 'how often to check channels on-chain (settle, closing payers)', '15')
     .action(async (o: ServeOpts, cmd: Command) => {
       const c = ctx(cmd);
+      if (o.offer && amountOf(o.price, '--price') === 0n) {
+        throw new AgoraError('BAD_OPTION', '--offer needs a price', {
+          hint: 'free models are listed at /v1/models; offers on chain are for models for sale',
+        });
+      }
       if (!o.job?.length && !o.model?.length) {
         throw new AgoraError('BAD_OPTION', 'nothing to serve', { hint: 'pass --job ID or --model DIR' });
       }
@@ -76,7 +91,11 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
       for (const dir of o.model ?? []) models.push(loadModelDir(dir));
       let payment: ConstructorParameters<typeof ServeService>[0]['payment'];
       if (price > 0n) {
-        const d = await c.deployment(conn!, ['PaymentChannels', 'AgoraToken']);
+        const d = await c.deployment(conn!, [
+          'PaymentChannels',
+          'AgoraToken',
+          ...(o.offer ? (['ModelRevenue'] as const) : []),
+        ]);
         const account = (await c.signer(conn!)) as LocalAccount;
         payment = {
           conn: conn!,
@@ -90,6 +109,7 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
           pollIntervalMs: Number(o.poll) * 1000,
           exact: o.exact === true,
           verifyThreads: Number(o.verifyThreads),
+          ...(o.offer ? { offer: { modelRevenue: d.contracts.ModelRevenue!, publicUrl: o.publicUrl } } : {}),
           onError: (e) => c.out.progress(`settlement: ${(e as Error).message}`),
         };
       }
@@ -115,6 +135,7 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
           payTo: payment?.account.address ?? null,
           schemes: payment ? ['agora-channel', ...(o.exact ? ['exact'] : [])] : [],
           signatureCheck: payment ? secpBackend.name : null,
+          offers: service.offers,
         },
         () =>
           [
