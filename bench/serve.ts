@@ -242,6 +242,11 @@ const paidReq = (c: number, i: number) =>
 // Warm-up uses the first 50 vouchers of each channel (also teaches the server each sender's key).
 const warm = await runLoad(paidUrl.href, CLIENTS, 1, (c, i) => (i < 50 ? paidReq(c, i) : null));
 const offset = warm.sentPerClient;
+// The server's CPU while no request arrives (settler polling, timers), per second: part of every
+// figure below, whatever the request rate.
+const idle0 = await paid.cpu();
+await new Promise((r) => setTimeout(r, 2000));
+const idleServerCpuUsPerSecond = Math.round(((await paid.cpu()) - idle0) / 2);
 const paidCpu0 = [await paid.cpu(), cpuNow()];
 const run = await runLoad(paidUrl.href, CLIENTS, SECONDS, (c, i) => paidReq(c, i + offset[c]));
 const paidServerCpuUs = (await paid.cpu()) - paidCpu0[0];
@@ -316,6 +321,7 @@ const result = {
   // other work these are steadier than requests/s; 2 cores / (server + client µs) is the rate two
   // free cores would reach with the load generator on the same machine.
   serverCpuUsPerPaidRequest: Math.round(paidServerCpuUs / run.ok),
+  idleServerCpuUsPerSecond,
   serverCpuUsPerUnpaidRequest: Math.round(unpaidServerCpuUs / unpaid.ok),
   loadGenCpuUsPerPaidRequest: Math.round(paidLoadCpuUs / run.ok),
   loadGenCpuUsPerUnpaidRequest: Math.round(unpaidLoadCpuUs / unpaid.ok),
