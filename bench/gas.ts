@@ -25,6 +25,7 @@ import { tokenClient } from '../src/chain/token.ts';
 import { trainingLedgerClient } from '../src/chain/training-ledger.ts';
 import { estimateTx } from '../src/chain/tx.ts';
 import { governanceClient } from '../src/gov/governance.ts';
+import { offerModel } from '../src/serve/discovery.ts';
 import { TRANSFER_WITH_AUTHORIZATION_TYPES } from '../src/serve/exact-scheme.ts';
 import { mnistMlpPreset } from '../src/task/presets.ts';
 import { specBytes } from '../src/task/spec.ts';
@@ -80,6 +81,17 @@ row('token.transfer', (await token.transfer(signers[1], accounts[2].address, par
   });
   const r = await conn.publicClient.waitForTransactionReceipt({ hash });
   row('token.transferWithAuthorization', r.gasUsed, 'EIP-3009, x402 exact (submitted by the payee)');
+}
+// model discovery: a seller's on-chain offer of a model's predictions (an event, nothing stored).
+{
+  const tx = await offerModel(conn, signers[3], c.ModelRevenue!, {
+    modelHash: h('gas-model'),
+    jobId: '1',
+    unitPrice: parseEther('0.001'),
+    endpoint: 'https://models.example.org:8402',
+  });
+  const r = await conn.publicClient.getTransactionReceipt({ hash: tx });
+  row('modelRevenue.offer', r.gasUsed, 'agora serve --offer, 31-byte endpoint (an event only)');
 }
 
 // data registry: first registration interns the (licence, sector) pair; a contributor's first dataset

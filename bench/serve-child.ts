@@ -23,6 +23,8 @@ export type ServeChildConfig = {
   pollMs?: number;
   port?: number;
   verifyThreads?: number;
+  /** fsync every voucher commit (survives power loss) instead of WAL + synchronous=NORMAL. */
+  fsync?: boolean;
 };
 
 const cfg = JSON.parse(process.env.AGORA_SERVE_CHILD ?? '{}') as ServeChildConfig;
@@ -37,7 +39,7 @@ const service = new ServeService({
           account: devnetAccount(cfg.account ?? 1),
           paymentChannels: cfg.paymentChannels!,
           token: cfg.token!,
-          store: new VoucherStore(cfg.store!),
+          store: new VoucherStore(cfg.store!, { sync: cfg.fsync ? 'full' : 'normal' }),
           unitPrice: price,
           settleThreshold: parseEther(cfg.settleThreshold ?? '10'),
           pollIntervalMs: cfg.pollMs ?? 1000,
@@ -50,6 +52,10 @@ const service = new ServeService({
 });
 await service.start();
 process.stdout.write(`${JSON.stringify({ url: service.url })}\n`);
+// The bench reads this process's CPU time (all threads) around its measured window.
+process.on('SIGUSR2', () => {
+  process.stdout.write(`${JSON.stringify({ cpu: process.cpuUsage() })}\n`);
+});
 process.on('SIGTERM', async () => {
   const stats = {
     gate: service.gate?.stats ?? null,

@@ -14,7 +14,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEther } from 'viem';
@@ -22,11 +22,13 @@ import { connectChain } from '../src/chain/connect.ts';
 import { devnetAccount } from '../src/chain/devnet.ts';
 import { ChannelClient } from '../src/pay/channel-client.ts';
 import { deployPaymentChannels } from '../src/pay/deploy-channels.ts';
-import { signVoucher, voucherToJson } from '../src/pay/voucher.ts';
+import { recoverVoucherSigner, voucherToJson } from '../src/pay/voucher.ts';
 import { VoucherStore } from '../src/pay/voucher-store.ts';
+import { channelsDomainSeparator, voucherDigest } from '../src/serve/voucher-check.ts';
 import { CHANNEL_SCHEME, channelPayload, encodeHeader, evmNetwork } from '../src/serve/x402.ts';
 import { trainMnistModel } from '../test/helpers/mnist-model.ts';
 import { deployToken } from '../test/pay/fixture.ts';
+import { postBytes, runLoad } from './http-load.ts';
 import type { ServeChildConfig } from './serve-child.ts';
 
 const arg = (name: string, def: string) => {
@@ -36,14 +38,29 @@ const arg = (name: string, def: string) => {
 const jsonOut = process.argv.includes('--json') ? arg('json', '') : '';
 const SECONDS = Number(arg('seconds', '5'));
 const CLIENTS = Number(arg('clients', '16'));
-const PER_CLIENT = Number(arg('vouchers', '1200'));
-const VERIFY_THREADS = Number(arg('verify-threads', '1'));
+const PER_CLIENT = Number(arg('vouchers', '6000'));
+const VERIFY_THREADS = Number(arg('verify-threads', '0'));
+const SETTLE = arg('settle-threshold', '1');
+const FSYNC = process.argv.includes('--fsync');
 const PRICE = parseEther('0.001');
+const nativeSecp = createRequire(import.meta.url)('secp256k1') as {
+  ecdsaSign(msg32: Uint8Array, key: Uint8Array): { signature: Uint8Array; recid: number };
+};
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 const log = (m: string) => process.stderr.write(`[bench:serve] ${m}\n`);
 
-function startChild(
-  cfg: ServeChildConfig,
-): Promise<{ child: ChildProcess; url: string; stop(): Promise<unknown> }> {
+type Child = {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<unknown>;
+  /** CPU time of the server process so far (µs, user + system, all threads). */
+  cpu(): Promise<number>;
+};
+
+function startChild(cfg: ServeChildConfig): Promise<Child> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -56,12 +73,14 @@ function startChild(
     let out = '';
     let started = false;
     let onStats: ((s: unknown) => void) | undefined;
+    let onCpu: ((us: number) => void) | undefined;
     child.stdout!.on('data', (d) => {
       out += d;
       const lines = out.split('\n');
       out = lines.pop()!;
       for (const l of lines) {
-        const j = JSON.parse(l) as { url?: string; stats?: unknown };
+        const j = JSON.parse(l) as { url?: string; stats?: unknown; cpu?: { user: number; system: number } };
+        if (j.cpu) onCpu?.(j.cpu.user + j.cpu.system);
         if (j.url && !started) {
           started = true;
           resolve({
@@ -71,6 +90,11 @@ function startChild(
               new Promise((res) => {
                 onStats = res;
                 child.kill('SIGTERM');
+              }),
+            cpu: () =>
+              new Promise((res) => {
+                onCpu = res;
+                child.kill('SIGUSR2');
               }),
           });
         }
@@ -112,73 +136,6 @@ function startChain(): Promise<{ child: ChildProcess; url: string }> {
   });
 }
 
-type Load = {
-  ok: number;
-  failed: number;
-  latencies: number[];
-  seconds: number;
-  statuses: Map<number, number>;
-};
-
-/** C connections, each sending its requests back to back for `seconds` (or until it runs out). */
-async function load(
-  url: string,
-  bodies: string[],
-  headersOf: (client: number, i: number) => Record<string, string> | undefined,
-  seconds: number,
-): Promise<Load & { sentPerClient: number[] }> {
-  const u = new URL(url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-  const latencies: number[] = [];
-  const statuses = new Map<number, number>();
-  const sentPerClient = new Array(CLIENTS).fill(0);
-  let ok = 0;
-  let failed = 0;
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  const one = (c: number, i: number) =>
-    new Promise<number>((resolve, reject) => {
-      const body = bodies[(c * 7919 + i) % bodies.length];
-      const extra = headersOf(c, i);
-      const req = http.request(
-        {
-          host: u.hostname,
-          port: u.port,
-          path: u.pathname,
-          method: 'POST',
-          agent,
-          headers: {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-            ...extra,
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, c) => {
-      for (let i = 0; performance.now() < end; i++) {
-        if (headersOf(c, i) === null) break;
-        const s = performance.now();
-        const status = await one(c, i);
-        latencies.push(performance.now() - s);
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        if (status === 200) ok++;
-        else failed++;
-        sentPerClient[c] = i + 1;
-      }
-    }),
-  );
-  agent.destroy();
-  return { ok, failed, latencies, seconds: (performance.now() - t0) / 1000, statuses, sentPerClient };
-}
-
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
@@ -201,8 +158,14 @@ const bodies = trained.samples.slice(0, 64).map((s) => JSON.stringify({ input: s
 // ---- unpaid ---------------------------------------------------------------------------------
 const free = await startChild({ model: trained.dir, price: '0' });
 const predict = (base: string) => `${base}/v1/models/1/predict`;
-await load(predict(free.url), bodies, () => ({}), 1); // warm-up
-const unpaid = await load(predict(free.url), bodies, () => ({}), SECONDS);
+const freeUrl = new URL(predict(free.url));
+const freeReqs = bodies.map((b) => postBytes(freeUrl, b));
+const freeOf = (c: number, i: number) => freeReqs[(c * 7919 + i) % freeReqs.length];
+await runLoad(freeUrl.href, CLIENTS, 1, freeOf); // warm-up
+const unpaidCpu0 = [await free.cpu(), cpuNow()];
+const unpaid = await runLoad(freeUrl.href, CLIENTS, SECONDS, freeOf);
+const unpaidServerCpuUs = (await free.cpu()) - unpaidCpu0[0];
+const unpaidLoadCpuUs = cpuNow() - unpaidCpu0[1];
 await free.stop();
 log(`unpaid: ${(unpaid.ok / unpaid.seconds).toFixed(0)} req/s (${unpaid.failed} failed)`);
 
@@ -217,9 +180,10 @@ const paid = await startChild({
   token,
   store: storePath,
   account: 1,
-  settleThreshold: '2',
+  settleThreshold: SETTLE,
   pollMs: 2000,
   verifyThreads: VERIFY_THREADS,
+  fsync: FSYNC,
 });
 const seller = accounts[1].address;
 const domain = { chainId: conn.chainId, verifyingContract: channels };
@@ -233,10 +197,26 @@ const requirement = {
   extra: { paymentChannels: channels },
 };
 log(`opening ${CLIENTS} channels and pre-signing ${CLIENTS * PER_CLIENT} vouchers…`);
+// Pre-signed with libsecp256k1 (the same low-s, v = 27 + recovery id signatures viem makes; the
+// first of each channel is also checked with viem's recovery below) so that 100k vouchers take seconds.
+const separator = channelsDomainSeparator(domain);
+const signNative = (key: Uint8Array, channelId: `0x${string}`, cumulativeAmount: bigint) => {
+  const { signature, recid } = nativeSecp.ecdsaSign(
+    voucherDigest(separator, channelId, cumulativeAmount),
+    key,
+  );
+  return {
+    ...domain,
+    channelId,
+    cumulativeAmount,
+    signature: `0x${Buffer.from(signature).toString('hex')}${(27 + recid).toString(16)}` as `0x${string}`,
+  };
+};
 const headers: string[][] = [];
 const channelIds: `0x${string}`[] = [];
 for (let c = 0; c < CLIENTS; c++) {
   const buyer = accounts[c + 2];
+  const key = buyer.getHdKey().privateKey!;
   const client = new ChannelClient(conn, channels, buyer);
   const { channelId } = await client.open({
     recipient: seller,
@@ -246,29 +226,45 @@ for (let c = 0; c < CLIENTS; c++) {
   channelIds.push(channelId);
   const hs: string[] = [];
   for (let i = 1; i <= PER_CLIENT; i++) {
-    const v = await signVoucher(buyer, domain, { channelId, cumulativeAmount: PRICE * BigInt(i) });
+    const v = signNative(key, channelId, PRICE * BigInt(i));
+    if (i === 1 && (await recoverVoucherSigner(v)) !== buyer.address)
+      throw new Error('bench signer disagrees with viem');
     hs.push(encodeHeader(channelPayload(requirement, voucherToJson(v))));
   }
   headers.push(hs);
 }
-const paidHeaders = (c: number, i: number) =>
-  i < PER_CLIENT ? { 'payment-signature': headers[c][i] } : (null as never);
+const blockOpened = await conn.publicClient.getBlockNumber();
+const paidUrl = new URL(predict(paid.url));
+const paidReq = (c: number, i: number) =>
+  i < PER_CLIENT
+    ? postBytes(paidUrl, bodies[(c * 7919 + i) % bodies.length], { 'payment-signature': headers[c][i] })
+    : null;
 // Warm-up uses the first 50 vouchers of each channel (also teaches the server each sender's key).
-const warm = await load(
-  predict(paid.url),
-  bodies,
-  (c, i) => (i < 50 ? { 'payment-signature': headers[c][i] } : (null as never)),
-  1,
-);
+const warm = await runLoad(paidUrl.href, CLIENTS, 1, (c, i) => (i < 50 ? paidReq(c, i) : null));
 const offset = warm.sentPerClient;
-const run = await load(predict(paid.url), bodies, (c, i) => paidHeaders(c, i + offset[c]), SECONDS);
+// The server's CPU while no request arrives (settler polling, timers), per second: part of every
+// figure below, whatever the request rate.
+const idle0 = await paid.cpu();
+await new Promise((r) => setTimeout(r, 2000));
+const idleServerCpuUsPerSecond = Math.round(((await paid.cpu()) - idle0) / 2);
+const paidCpu0 = [await paid.cpu(), cpuNow()];
+const run = await runLoad(paidUrl.href, CLIENTS, SECONDS, (c, i) => paidReq(c, i + offset[c]));
+const paidServerCpuUs = (await paid.cpu()) - paidCpu0[0];
+const paidLoadCpuUs = cpuNow() - paidCpu0[1];
+if (run.sentPerClient.some((n, c) => n + offset[c] >= PER_CLIENT)) {
+  log(`a client ran out of its ${PER_CLIENT} vouchers: raise --vouchers`);
+}
 // Let the settler run once more, then stop the server and read its store.
 await new Promise((r) => setTimeout(r, 2500));
 const stats = await paid.stop();
 const block1 = await conn.publicClient.getBlockNumber();
 let txs = 0;
-for (let b = block0 + 1n; b <= block1; b++)
-  txs += (await conn.publicClient.getBlock({ blockNumber: b })).transactions.length;
+let settlementTxs = 0; // after the channels were opened: the server's settlements under load
+for (let b = block0 + 1n; b <= block1; b++) {
+  const n = (await conn.publicClient.getBlock({ blockNumber: b })).transactions.length;
+  txs += n;
+  if (b > blockOpened) settlementTxs += n;
+}
 
 // Every answered request was paid by a stored voucher: the store holds, per channel, exactly the
 // voucher of the last answered request.
@@ -291,11 +287,10 @@ const paidTotal = warm.ok + run.ok;
 // (precomputed sender key), and viem's recovery for comparison.
 const micro = await (async () => {
   const { SenderKeys } = await import('../src/serve/voucher-check.ts');
-  const { recoverVoucherSigner } = await import('../src/pay/voucher.ts');
+  const { secpBackend } = await import('../src/serve/secp256k1-native.ts');
   const a = accounts[2];
-  const vs = [];
-  for (let i = 1; i <= 300; i++)
-    vs.push(await signVoucher(a, domain, { channelId: channelIds[0], cumulativeAmount: BigInt(i) }));
+  const key = a.getHdKey().privateKey!;
+  const vs = Array.from({ length: 3000 }, (_, i) => signNative(key, channelIds[0], BigInt(i + 1)));
   const keys = new SenderKeys();
   keys.verify(vs[0], a.address);
   let t = performance.now();
@@ -304,7 +299,11 @@ const micro = await (async () => {
   t = performance.now();
   for (const v of vs.slice(0, 100)) await recoverVoucherSigner(v);
   const viem = 100 / ((performance.now() - t) / 1000);
-  return { voucherChecksPerSecondOneCore: Math.round(fast), viemRecoverPerSecondOneCore: Math.round(viem) };
+  return {
+    voucherChecksPerSecondOneCore: Math.round(fast),
+    viemRecoverPerSecondOneCore: Math.round(viem),
+    secp256k1: secpBackend.name,
+  };
 })();
 const os = await import('node:os');
 
@@ -317,14 +316,25 @@ const result = {
   paidOverUnpaid: Number((run.ok / run.seconds / (unpaid.ok / unpaid.seconds)).toFixed(3)),
   unpaidP50Ms: Number(pct(unpaid.latencies, 50).toFixed(2)),
   unpaidP95Ms: Number(pct(unpaid.latencies, 95).toFixed(2)),
+  // CPU time per answered request, measured around the timed windows: what the server spends
+  // (all its threads) and what this load generator spends. On a machine whose cores are busy with
+  // other work these are steadier than requests/s; 2 cores / (server + client µs) is the rate two
+  // free cores would reach with the load generator on the same machine.
+  serverCpuUsPerPaidRequest: Math.round(paidServerCpuUs / run.ok),
+  idleServerCpuUsPerSecond,
+  serverCpuUsPerUnpaidRequest: Math.round(unpaidServerCpuUs / unpaid.ok),
+  loadGenCpuUsPerPaidRequest: Math.round(paidLoadCpuUs / run.ok),
+  loadGenCpuUsPerUnpaidRequest: Math.round(unpaidLoadCpuUs / unpaid.ok),
   paidRequests: paidTotal,
   vouchersCheckedAgainstStore: checked,
   onchainTxs: txs,
   clients: CLIENTS,
   verifyThreads: VERIFY_THREADS,
+  fsyncEachCommit: FSYNC,
   seconds: SECONDS,
   price: PRICE.toString(),
-  settleThreshold: parseEther('2').toString(),
+  settleThreshold: parseEther(SETTLE).toString(),
+  settlementTxs,
   server: stats,
   ...micro,
   cores: os.availableParallelism(),

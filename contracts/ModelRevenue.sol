@@ -36,6 +36,17 @@ contract ModelRevenue is ReentrancyGuardTransient {
         address indexed seller, bytes32 indexed modelHash, address indexed account, uint256 amount, uint256 cumulative
     );
 
+    /// @notice `seller` offers the predictions of `modelHash` (the final model of job `jobId`, 0 for none)
+    ///         for `unitPrice` token base units per input row at `endpoint`, an `agora serve` whose signed
+    ///         announcement (GET endpoint/v1/announcement) says the rest. The latest event per seller and
+    ///         model is the current offer; an empty endpoint withdraws it. Buyers check the model hash
+    ///         against the job's final model hash on TrainingLedger (`agora models`).
+    event Offered(
+        address indexed seller, bytes32 indexed modelHash, uint256 indexed jobId, uint256 unitPrice, string endpoint
+    );
+
+    /// @notice The endpoint is longer than 512 bytes.
+    error EndpointTooLong(uint256 length);
     /// @notice The new cumulative total is below what is already funded.
     error FundedDecrease(uint256 funded, uint256 newFunded);
     /// @notice The proof does not lead to the posted root.
@@ -91,6 +102,13 @@ contract ModelRevenue is ReentrancyGuardTransient {
         _claimed[key][account] = cumulativeAmount;
         emit Claimed(seller, modelHash, account, amount, cumulativeAmount);
         token.safeTransfer(account, amount);
+    }
+
+    /// @notice Offers (or with an empty endpoint withdraws) a model's predictions for sale: see `Offered`.
+    ///         Nothing is stored: the event is the record (discovery reads the logs).
+    function offer(bytes32 modelHash, uint256 jobId, uint256 unitPrice, string calldata endpoint) external {
+        if (bytes(endpoint).length > 512) revert EndpointTooLong(bytes(endpoint).length);
+        emit Offered(msg.sender, modelHash, jobId, unitPrice, endpoint);
     }
 
     /// @notice A seller's distribution for a model: root, total funded, total paid out.

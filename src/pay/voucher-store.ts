@@ -7,7 +7,7 @@
  * Every check that guards money (signature, domain, monotonicity, deposit, channel state) happens here,
  * inside one write transaction, so a rejected voucher changes nothing.
  */
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { type Address, getAddress, type Hex } from 'viem';
 import { AgoraError } from '../errors.ts';
 import { immediateTransaction } from '../storage/sqlite-transaction.ts';
@@ -81,16 +81,33 @@ export function voucherKey(v: SignedVoucher): ChannelKey {
   return { chainId: v.chainId, contract: v.verifyingContract, channelId: v.channelId };
 }
 
+export type VoucherStoreOptions = {
+  /**
+   * When a commit is durable (the store is in WAL mode either way):
+   * - `full` (default): every commit is fsynced before it returns; it survives a power loss.
+   * - `normal`: a commit is in the WAL file (the OS page cache) when it returns, fsynced at checkpoints:
+   *   it survives the process being killed (kill -9, a crash) but the last commits can be lost, never
+   *   corrupted, if the machine loses power or the OS crashes. For a server taking thousands of
+   *   vouchers per second (`agora serve`; `--fsync` restores `full`).
+   */
+  sync?: 'full' | 'normal';
+};
+
 /** A voucher store on one sqlite file (`:memory:` for tests). Safe to share between processes. */
 export class VoucherStore {
   readonly path: string;
+  readonly sync: 'full' | 'normal';
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
 
-  constructor(path: string) {
+  constructor(path: string, opts: VoucherStoreOptions = {}) {
     this.path = path;
+    this.sync = opts.sync ?? 'full';
     try {
       this.#db = new DatabaseSync(path);
-      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
+      this.#db.exec(
+        `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.sync === 'normal' ? 'NORMAL' : 'FULL'}; PRAGMA busy_timeout = 5000;`,
+      );
       this.#db.exec(SCHEMA);
     } catch (e) {
       throw new AgoraError(
@@ -105,7 +122,18 @@ export class VoucherStore {
   }
 
   close(): void {
+    this.#statements.clear();
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** A prepared statement, prepared once per store (the paid-serving path runs several per voucher). */
+  #prepare(sql: string): StatementSync {
+    let st = this.#statements.get(sql);
+    if (!st) {
+      st = this.#db.prepare(sql);
+      this.#statements.set(sql, st);
+    }
+    return st;
   }
 
   /** Runs `fn` in a write transaction (BEGIN IMMEDIATE: concurrent writers wait, then see our result). */
@@ -137,29 +165,27 @@ export class VoucherStore {
       const deposit = old && old.deposit > c.deposit ? old.deposit : c.deposit;
       const closesAt = old && old.closesAt !== 0 ? old.closesAt : c.closesAt;
       const finalized = (old?.finalized ?? false) || c.finalized;
-      this.#db
-        .prepare(
-          `INSERT INTO channels (chain_id, contract, channel_id, sender, recipient, token, deposit, challenge_period, closes_at, finalized, updated_at)
+      this.#prepare(
+        `INSERT INTO channels (chain_id, contract, channel_id, sender, recipient, token, deposit, challenge_period, closes_at, finalized, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (chain_id, contract, channel_id) DO UPDATE SET
              deposit = excluded.deposit, closes_at = excluded.closes_at, finalized = excluded.finalized, updated_at = excluded.updated_at`,
-        )
-        .run(
-          ...keyArgs(c),
-          getAddress(c.sender),
-          getAddress(c.recipient),
-          getAddress(c.token),
-          deposit.toString(),
-          c.challengePeriod,
-          closesAt,
-          finalized ? 1 : 0,
-          Date.now(),
-        );
+      ).run(
+        ...keyArgs(c),
+        getAddress(c.sender),
+        getAddress(c.recipient),
+        getAddress(c.token),
+        deposit.toString(),
+        c.challengePeriod,
+        closesAt,
+        finalized ? 1 : 0,
+        Date.now(),
+      );
     });
   }
 
   getChannel(k: ChannelKey): StoredChannel | undefined {
-    const r = this.#db.prepare(`SELECT * FROM channels WHERE ${WHERE_KEY}`).get(...keyArgs(k)) as
+    const r = this.#prepare(`SELECT * FROM channels WHERE ${WHERE_KEY}`).get(...keyArgs(k)) as
       | Row
       | undefined;
     return r ? rowToChannel(r) : undefined;
@@ -178,11 +204,14 @@ export class VoucherStore {
       args.push(getAddress(filter.recipient));
     }
     const sql = `SELECT * FROM channels${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at`;
-    return (this.#db.prepare(sql).all(...args) as Row[]).map(rowToChannel);
+    return (this.#prepare(sql).all(...args) as Row[]).map(rowToChannel);
   }
 
   #requireUsable(k: ChannelKey, action: string): StoredChannel {
-    const c = this.getChannel(k);
+    return this.#usable(k, this.getChannel(k), action);
+  }
+
+  #usable(k: ChannelKey, c: StoredChannel | undefined, action: string): StoredChannel {
     if (!c) {
       throw new AgoraError('PAY_UNKNOWN_CHANNEL', `${action}: ${describe(k)} is unknown`, {
         hint: 'the channel must be opened on this chain and contract, and read from the chain first (wrong channel, chain or contract?)',
@@ -237,28 +266,29 @@ export class VoucherStore {
           { hint: 'top up the channel (then refresh it) or open a new one' },
         );
       }
-      this.#db
-        .prepare(
-          `INSERT INTO sent (chain_id, contract, channel_id, cumulative, signature, updated_at) VALUES (?, ?, ?, ?, NULL, ?)
+      this.#prepare(
+        `INSERT INTO sent (chain_id, contract, channel_id, cumulative, signature, updated_at) VALUES (?, ?, ?, ?, NULL, ?)
            ON CONFLICT (chain_id, contract, channel_id) DO UPDATE SET cumulative = excluded.cumulative, signature = NULL, updated_at = excluded.updated_at`,
-        )
-        .run(...keyArgs(k), next.toString(), Date.now());
+      ).run(...keyArgs(k), next.toString(), Date.now());
       return next;
     });
   }
 
   /** Stores the signature of the voucher for `cumulative` (ignored if a higher amount was reserved since). */
   recordSignature(k: ChannelKey, cumulative: bigint, signature: Hex): void {
-    this.#db
-      .prepare(`UPDATE sent SET signature = ?, updated_at = ? WHERE ${WHERE_KEY} AND cumulative = ?`)
-      .run(signature, Date.now(), ...keyArgs(k), cumulative.toString());
+    this.#prepare(`UPDATE sent SET signature = ?, updated_at = ? WHERE ${WHERE_KEY} AND cumulative = ?`).run(
+      signature,
+      Date.now(),
+      ...keyArgs(k),
+      cumulative.toString(),
+    );
   }
 
   /** The highest cumulative amount committed on the channel (and its signature, once signed). */
   sent(k: ChannelKey): SentState | undefined {
-    const r = this.#db
-      .prepare(`SELECT cumulative, signature FROM sent WHERE ${WHERE_KEY}`)
-      .get(...keyArgs(k)) as Row | undefined;
+    const r = this.#prepare(`SELECT cumulative, signature FROM sent WHERE ${WHERE_KEY}`).get(...keyArgs(k)) as
+      | Row
+      | undefined;
     if (!r) return undefined;
     return {
       cumulative: BigInt(r.cumulative as string),
@@ -309,11 +339,20 @@ export class VoucherStore {
   acceptVerifiedBatch(
     items: readonly { v: SignedVoucher; minIncrement: bigint; recipient: Address; tag?: string }[],
   ): (AcceptResult | AgoraError)[] {
-    return this.#tx(() =>
-      items.map(({ v, minIncrement, recipient, tag }) => {
+    return this.#tx(() => {
+      // Within the batch, what this transaction already wrote (a channel may appear more than once).
+      const written = new Map<string, bigint>();
+      const earned = new Map<string, bigint>();
+      const out = items.map(({ v, minIncrement, recipient, tag }) => {
         const k = voucherKey(v);
         try {
-          const c = this.#requireUsable(k, 'accept voucher');
+          const args = keyArgs(k);
+          const row = this.#prepare(
+            `SELECT c.*, r.cumulative AS received FROM channels c LEFT JOIN received r
+               ON r.chain_id = c.chain_id AND r.contract = c.contract AND r.channel_id = c.channel_id
+             WHERE c.chain_id = ? AND c.contract = ? AND c.channel_id = ?`,
+          ).get(...args) as Row | undefined;
+          const c = this.#usable(k, row ? rowToChannel(row) : undefined, 'accept voucher');
           if (c.recipient !== getAddress(recipient)) {
             throw new AgoraError(
               'PAY_NOT_RECIPIENT',
@@ -321,15 +360,20 @@ export class VoucherStore {
               { hint: 'the payer must open a channel to this agent' },
             );
           }
-          const r = this.#checkAndStore(v, k, minIncrement);
-          if (tag !== undefined) this.#addEarning(tag, r.increment);
+          const wkey = args.join(':');
+          const previous = written.get(wkey) ?? (row?.received == null ? 0n : BigInt(row.received as string));
+          const r = this.#checkAndWrite(v, k, c, previous, minIncrement);
+          written.set(wkey, r.cumulative);
+          if (tag !== undefined) earned.set(tag, (earned.get(tag) ?? 0n) + r.increment);
           return r;
         } catch (e) {
           if (e instanceof AgoraError) return e;
           throw e;
         }
-      }),
-    );
+      });
+      for (const [tag, amount] of earned) this.#addEarning(tag, amount);
+      return out;
+    });
   }
 
   /**
@@ -337,7 +381,7 @@ export class VoucherStore {
    * transaction as the voucher that paid them (`acceptVerifiedBatch` with a tag), or by `addEarning`.
    */
   earned(tag: string): bigint {
-    const r = this.#db.prepare('SELECT amount FROM earnings WHERE tag = ?').get(tag) as Row | undefined;
+    const r = this.#prepare('SELECT amount FROM earnings WHERE tag = ?').get(tag) as Row | undefined;
     return r ? BigInt(r.amount as string) : 0n;
   }
 
@@ -348,18 +392,25 @@ export class VoucherStore {
 
   #addEarning(tag: string, amount: bigint): void {
     const next = this.earned(tag) + amount;
-    this.#db
-      .prepare(
-        'INSERT INTO earnings (tag, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT (tag) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at',
-      )
-      .run(tag, next.toString(), Date.now());
+    this.#prepare(
+      'INSERT INTO earnings (tag, amount, updated_at) VALUES (?, ?, ?) ON CONFLICT (tag) DO UPDATE SET amount = excluded.amount, updated_at = excluded.updated_at',
+    ).run(tag, next.toString(), Date.now());
   }
 
   /** Inside a write transaction: the amount checks of a voucher with a verified signature, then the write. */
   #checkAndStore(v: SignedVoucher, k: ChannelKey, minIncrement: bigint): AcceptResult {
     const c = this.#requireUsable(k, 'accept voucher'); // re-read: state may have changed while verifying
-    const prev = this.received(k);
-    const previous = prev?.cumulative ?? 0n;
+    return this.#checkAndWrite(v, k, c, this.received(k)?.cumulative ?? 0n, minIncrement);
+  }
+
+  /** The amount checks of a voucher against the channel `c` and the stored `previous`, then the write. */
+  #checkAndWrite(
+    v: SignedVoucher,
+    k: ChannelKey,
+    c: StoredChannel,
+    previous: bigint,
+    minIncrement: bigint,
+  ): AcceptResult {
     if (v.cumulativeAmount <= previous) {
       throw new AgoraError(
         'PAY_NOT_INCREASING',
@@ -388,20 +439,18 @@ export class VoucherStore {
         },
       );
     }
-    this.#db
-      .prepare(
-        `INSERT INTO received (chain_id, contract, channel_id, cumulative, signature, settled, updated_at) VALUES (?, ?, ?, ?, ?, '0', ?)
+    this.#prepare(
+      `INSERT INTO received (chain_id, contract, channel_id, cumulative, signature, settled, updated_at) VALUES (?, ?, ?, ?, ?, '0', ?)
          ON CONFLICT (chain_id, contract, channel_id) DO UPDATE SET cumulative = excluded.cumulative, signature = excluded.signature, updated_at = excluded.updated_at`,
-      )
-      .run(...keyArgs(k), v.cumulativeAmount.toString(), v.signature, Date.now());
+    ).run(...keyArgs(k), v.cumulativeAmount.toString(), v.signature, Date.now());
     return { previous, cumulative: v.cumulativeAmount, increment };
   }
 
   /** The highest voucher received on the channel and how much of it is settled. */
   received(k: ChannelKey): ReceivedState | undefined {
-    const r = this.#db
-      .prepare(`SELECT cumulative, signature, settled FROM received WHERE ${WHERE_KEY}`)
-      .get(...keyArgs(k)) as Row | undefined;
+    const r = this.#prepare(`SELECT cumulative, signature, settled FROM received WHERE ${WHERE_KEY}`).get(
+      ...keyArgs(k),
+    ) as Row | undefined;
     if (!r) return undefined;
     return {
       cumulative: BigInt(r.cumulative as string),
@@ -428,9 +477,11 @@ export class VoucherStore {
     this.#tx(() => {
       const r = this.received(k);
       if (!r || paidOnChain <= r.settled) return;
-      this.#db
-        .prepare(`UPDATE received SET settled = ?, updated_at = ? WHERE ${WHERE_KEY}`)
-        .run(paidOnChain.toString(), Date.now(), ...keyArgs(k));
+      this.#prepare(`UPDATE received SET settled = ?, updated_at = ? WHERE ${WHERE_KEY}`).run(
+        paidOnChain.toString(),
+        Date.now(),
+        ...keyArgs(k),
+      );
     });
   }
 }

@@ -46,6 +46,13 @@ export class ChannelGate {
   readonly #maxAge: number;
   readonly #minPeriod: number;
   readonly #refreshing = new Map<Hex, Promise<StoredChannel>>();
+  /**
+   * Per channel (by id: chain and contract are checked first), its state as last read and the highest
+   * amount this gate stored: the checks before the signature run from memory. Re-read from the store
+   * (and the chain) when older than the max age or when a voucher exceeds the known deposit. The
+   * commit re-checks everything inside its transaction, so a stale entry costs a refusal, never money.
+   */
+  readonly #known = new Map<string, { c: StoredChannel; received: bigint }>();
   #queue: Waiting[] = [];
   #scheduled = false;
   readonly stats: GateStats = { accepted: 0, refused: 0, commits: 0 };
@@ -94,10 +101,22 @@ export class ChannelGate {
         );
       }
       const key = voucherKey(v);
-      let c = this.store.getChannel(key);
-      const stale = !c || Date.now() - (c.updatedAt ?? 0) > this.#maxAge;
-      if (stale || v.cumulativeAmount > c!.deposit) c = await this.#refresh(v.channelId);
-      if (!c) throw new AgoraError('PAY_UNKNOWN_CHANNEL', `channel ${v.channelId} is unknown`);
+      const id = v.channelId.toLowerCase();
+      let known = this.#known.get(id);
+      if (
+        !known ||
+        Date.now() - (known.c.updatedAt ?? 0) > this.#maxAge ||
+        v.cumulativeAmount > known.c.deposit
+      ) {
+        let c = this.store.getChannel(key);
+        const stale = !c || Date.now() - (c.updatedAt ?? 0) > this.#maxAge;
+        if (stale || v.cumulativeAmount > c!.deposit) c = await this.#refresh(v.channelId);
+        if (!c) throw new AgoraError('PAY_UNKNOWN_CHANNEL', `channel ${v.channelId} is unknown`);
+        known = { c, received: this.store.received(key)?.cumulative ?? 0n };
+        if (this.#known.size >= 100_000) this.#known.delete(this.#known.keys().next().value as string);
+        this.#known.set(id, known);
+      }
+      const c = known.c;
       if (c.recipient !== this.recipient) {
         throw new AgoraError(
           'PAY_NOT_RECIPIENT',
@@ -114,8 +133,9 @@ export class ChannelGate {
           { hint: `open a channel with a challenge period of at least ${this.#minPeriod} s` },
         );
       }
-      // Cheap refusals before the signature check: replays and stale vouchers.
-      const prev = this.store.received(key)?.cumulative ?? 0n;
+      // Cheap refusals before the signature check: replays and stale vouchers (from what this gate
+      // last stored; the commit re-checks everything against the store).
+      const prev = known.received;
       if (v.cumulativeAmount <= prev) {
         throw new AgoraError(
           'PAY_NOT_INCREASING',
@@ -173,6 +193,8 @@ export class ChannelGate {
         batch[i].reject(r);
       } else {
         this.stats.accepted++;
+        const known = this.#known.get(batch[i].v.channelId.toLowerCase());
+        if (known && r.cumulative > known.received) known.received = r.cumulative;
         batch[i].resolve(r);
       }
     });

@@ -5,17 +5,18 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Address, LocalAccount } from 'viem';
-import type { ChainConnection } from '../chain/connect.ts';
+import type { Address, Hex, LocalAccount } from 'viem';
+import { type ChainConnection, walletClientFor } from '../chain/connect.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import { AgoraError } from '../errors.ts';
 import { findJobModel } from '../node/job-files.ts';
 import type { Startable } from '../node/startable.ts';
 import { ChannelClient } from '../pay/channel-client.ts';
 import { Payee } from '../pay/payee.ts';
-import { VoucherStore } from '../pay/voucher-store.ts';
+import { VoucherStore, type VoucherStoreOptions } from '../pay/voucher-store.ts';
 import { signAnnouncement } from './announcement.ts';
 import { ChannelGate } from './channel-gate.ts';
+import { offerModel } from './discovery.ts';
 import { ExactScheme } from './exact-scheme.ts';
 import { loadModelDir, type ServedModel } from './model.ts';
 import { ChannelScheme, type PaymentScheme } from './payment.ts';
@@ -27,10 +28,10 @@ export function channelStorePath(home: string): string {
   return join(home, 'pay', 'channels.sqlite');
 }
 
-export function openChannelStore(home: string): VoucherStore {
+export function openChannelStore(home: string, opts: VoucherStoreOptions = {}): VoucherStore {
   const path = channelStorePath(home);
   mkdirSync(dirname(path), { recursive: true });
-  return new VoucherStore(path);
+  return new VoucherStore(path, opts);
 }
 
 /** The final model of a job, found in `home` and checked against the chain's final model hash. */
@@ -78,6 +79,12 @@ export type PaidServeOptions = {
   exact?: boolean;
   /** Shortest challenge period accepted, s (default 600). */
   minChallengePeriod?: number;
+  /**
+   * Offer the models on chain once listening (`ModelRevenue.offer`, one transaction per model), so
+   * that `agora models` finds this server without its URL. `publicUrl`: the URL buyers reach it at
+   * (default: the listening URL).
+   */
+  offer?: { modelRevenue: Address; publicUrl?: string };
   onError?: (e: unknown) => void;
 };
 
@@ -97,6 +104,8 @@ export class ServeService implements Startable {
   payee?: Payee;
   gate?: ChannelGate;
   url?: string;
+  /** The on-chain offers made at start (transaction per model). */
+  offers: { modelId: string; tx: Hex }[] = [];
 
   constructor(o: ServeServiceOptions) {
     this.#o = o;
@@ -164,6 +173,19 @@ export class ServeService implements Startable {
     });
     this.url = await this.server.listen({ host: this.#o.host ?? '127.0.0.1', port: this.#o.port ?? 0 });
     await this.payee?.start();
+    if (p?.offer) {
+      const endpoint = p.offer.publicUrl ?? this.url;
+      const signer = walletClientFor(p.conn, p.account);
+      for (const m of models) {
+        const tx = await offerModel(p.conn, signer, p.offer.modelRevenue, {
+          modelHash: m.modelHash,
+          jobId: m.jobId,
+          unitPrice: p.unitPrice,
+          endpoint,
+        });
+        this.offers.push({ modelId: m.id, tx });
+      }
+    }
   }
 
   async stop(): Promise<void> {

@@ -84,7 +84,11 @@ describe('agora serve / query / pay', () => {
     expect(b.channelId).toBe(a.channelId); // the second query reuses the channel
 
     const listed = await cli(['models', server.value.url]);
-    expect(listed.servers[0]).toMatchObject({ url: server.value.url, seller: server.value.payTo });
+    expect(listed.servers[0]).toMatchObject({
+      endpoint: server.value.url,
+      seller: server.value.payTo,
+      source: 'url',
+    });
     expect(listed.servers[0].models[0]).toMatchObject({ modelHash: trained.modelHash, onChain: 'unchecked' }); // job 5 is not on this chain
     const payer = await cli(['--devnet-account', '2', 'pay', 'status']);
     expect(payer.channels).toEqual([

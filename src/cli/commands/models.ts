@@ -1,19 +1,22 @@
 /**
- * `agora models [url...]`: what can be bought. Fetches each server's signed announcement
- * (remembering the endpoints in <home>/models/endpoints.json), checks its signature, and checks each
- * model hash against its job's final model hash on the connected chain.
+ * `agora models [url...]`: what can be bought. The offers sellers made on chain (`agora serve
+ * --offer`), and the servers given here (remembered in <home>/models/endpoints.json): each server's
+ * signed announcement is fetched and its signature checked (an on-chain offer must be announced by
+ * the seller who made it), each model hash is checked against its job's final model hash, and the
+ * job's name and metric are read from its spec on chain.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { formatEther, type Hex } from 'viem';
-import { trainingLedgerClient } from '../../chain/training-ledger.ts';
-import { AgoraError, isAgoraError } from '../../errors.ts';
+import { type Address, formatEther } from 'viem';
+import { isAgoraError } from '../../errors.ts';
 import {
-  type AnnouncedModel,
-  type SignedAnnouncement,
-  verifyAnnouncement,
-} from '../../serve/announcement.ts';
+  checkAnnouncedModels,
+  type DiscoveredServer,
+  type DiscoveryContracts,
+  discoverOffered,
+  fetchAnnouncement,
+} from '../../serve/discovery.ts';
 import type { CliContext } from '../context.ts';
 
 type Ctx = (cmd: Command) => CliContext;
@@ -27,7 +30,9 @@ export function registerModelsCommand(program: Command, ctx: Ctx): void {
     .command('models')
     .argument('[url...]', 'servers to ask (remembered for next time)')
     .option('--forget', 'forget the given servers')
-    .description('models for sale: signed announcements of agora serve endpoints, checked against the chain')
+    .description(
+      'models for sale: offers on chain and given servers, their signed announcements checked against the chain',
+    )
     .action(async (urls: string[], o: { forget?: boolean }, cmd: Command) => {
       const c = ctx(cmd);
       const file = endpointsFile(c.home);
@@ -36,63 +41,37 @@ export function registerModelsCommand(program: Command, ctx: Ctx): void {
       const all = o.forget ? known.filter((u) => !norm.includes(u)) : [...new Set([...known, ...norm])];
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
-      if (all.length === 0) {
-        throw new AgoraError('MODELS_NONE', 'no model servers known', {
-          hint: 'agora models http://host:8402 (the URL of an agora serve)',
-        });
-      }
-      let ledger: ReturnType<typeof trainingLedgerClient> | undefined;
-      let chainId: number | undefined;
+      let conn: Awaited<ReturnType<CliContext['connect']>> | undefined;
+      let contracts: DiscoveryContracts = {};
+      let modelRevenue: Address | undefined;
       try {
-        const conn = await c.connect();
-        chainId = conn.chainId;
+        conn = await c.connect();
         const d = await c.deployment(conn, ['TrainingLedger']);
-        ledger = trainingLedgerClient(conn, d.contracts.TrainingLedger!);
+        contracts = { trainingLedger: d.contracts.TrainingLedger, computeMarket: d.contracts.ComputeMarket };
+        modelRevenue = d.contracts.ModelRevenue;
       } catch (e) {
-        c.out.progress(
-          `model hashes not checked against the chain: ${isAgoraError(e) ? e.message : String(e)}`,
-        );
+        c.out.progress(`not checked against the chain: ${isAgoraError(e) ? e.message : String(e)}`);
       }
-      type Listed = AnnouncedModel & { predict: string; onChain: 'match' | 'mismatch' | 'unchecked' };
-      const servers: (
-        | { url: string; error: string; models: Listed[] }
-        | {
-            url: string;
-            seller: string;
-            chainId: number;
-            schemes: string[];
-            issuedAt: number;
-            models: Listed[];
-          }
-      )[] = [];
+      const servers: DiscoveredServer[] = [];
+      // What sellers offered on chain (each checked against its endpoint's signed announcement)…
+      if (conn && modelRevenue && !o.forget) {
+        c.out.progress('reading the offers on chain…');
+        servers.push(...(await discoverOffered(conn, modelRevenue, contracts)));
+      }
+      // …and the servers this home was given (and remembers).
       for (const url of o.forget ? [] : all) {
+        if (servers.some((s) => s.endpoint === url && !('error' in s))) continue;
         try {
-          const res = await fetch(`${url}/v1/announcement`);
-          if (!res.ok) throw new AgoraError('MODELS_NO_ANNOUNCEMENT', `${url} answered ${res.status}`);
-          const a: SignedAnnouncement = await verifyAnnouncement(await res.json());
-          const models: Listed[] = [];
-          for (const m of a.models) {
-            // 'unchecked': other chain, no job id, or the job has no final model on this chain.
-            let onChain: 'match' | 'mismatch' | 'unchecked' = 'unchecked';
-            if (ledger && chainId === a.chainId && m.jobId) {
-              const h = (await ledger.finalModelHash(BigInt(m.jobId)).catch(() => undefined)) as
-                | Hex
-                | undefined;
-              if (h && !/^0x0+$/.test(h))
-                onChain = h.toLowerCase() === m.modelHash.toLowerCase() ? 'match' : 'mismatch';
-            }
-            models.push({ ...m, predict: `${url}/v1/models/${m.id}/predict`, onChain });
-          }
-          servers.push({
-            url,
-            seller: a.seller,
-            chainId: a.chainId,
-            schemes: a.schemes,
-            issuedAt: a.issuedAt,
-            models,
-          });
+          const a = await fetchAnnouncement(url);
+          const models = await checkAnnouncedModels(conn, contracts, a, 'url');
+          servers.push({ endpoint: url, seller: a.seller, source: 'url', issuedAt: a.issuedAt, models });
         } catch (e) {
-          servers.push({ url, error: isAgoraError(e) ? e.message : String(e), models: [] });
+          servers.push({
+            endpoint: url,
+            source: 'url',
+            error: isAgoraError(e) ? e.message : String(e),
+            models: [],
+          });
         }
       }
       c.out.result(
@@ -101,10 +80,10 @@ export function registerModelsCommand(program: Command, ctx: Ctx): void {
           servers
             .flatMap((s) =>
               'error' in s
-                ? [`${s.url}: ${s.error}`]
+                ? [`${s.endpoint} (${s.source}): ${s.error}`]
                 : s.models.map(
                     (m) =>
-                      `${m.predict}  job ${m.jobId ?? '-'}  ${m.task}  ${formatEther(BigInt(m.unitPrice))} AGORA/row  model ${m.modelHash} (${m.onChain === 'match' ? 'matches its job on chain' : m.onChain})  seller ${s.seller}${m.rounds ? `  ${m.rounds} rounds` : ''}`,
+                      `${m.predict}  job ${m.jobId ?? '-'}${m.job ? ` "${m.job.name}"` : ''}  ${m.task}${m.metric ? ` (${m.metric})` : ''}  ${formatEther(BigInt(m.unitPrice))} AGORA/row  model ${m.modelHash} (${m.onChain === 'match' ? 'matches its job on chain' : m.onChain})  seller ${s.seller}${m.rounds ? `  ${m.rounds} rounds` : ''}${m.datasets?.length ? `, datasets ${m.datasets.join(' ')}` : ''}  [${s.source}]`,
                   ),
             )
             .join('\n') || 'nothing for sale',

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { formatEther, type LocalAccount } from 'viem';
 import { AgoraError } from '../../errors.ts';
 import { loadModelDir, type ServedModel } from '../../serve/model.ts';
+import { secpBackend } from '../../serve/secp256k1-native.ts';
 import { loadJobModel, openChannelStore, ServeService } from '../../serve/service.ts';
 import type { CliContext } from '../context.ts';
 import { parsePort, untilSignal } from './chain.ts';
@@ -22,6 +23,9 @@ type ServeOpts = {
   poll: string;
   exact?: boolean;
   verifyThreads: string;
+  fsync?: boolean;
+  offer?: boolean;
+  publicUrl?: string;
 };
 
 export function registerServeCommand(program: Command, ctx: Ctx): void {
@@ -47,11 +51,28 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
       '--exact',
       'also accept x402 exact (one EIP-3009 AgoraToken transfer per query, for stock x402 clients)',
     )
-    .option('--verify-threads <n>', 'worker threads checking voucher signatures (0 = main thread)', '1')
+    .option('--verify-threads <n>', 'worker threads checking voucher signatures (0 = main thread)', '0')
+    .option(
+      '--fsync',
+      'fsync every voucher commit (survives power loss; default: survives kill -9 and crashes, WAL + synchronous=NORMAL)',
+    )
+    .option(
+      '--offer',
+      'offer the models on chain (ModelRevenue.offer, one transaction per model) so `agora models` finds this server',
+    )
+    .option(
+      '--public-url <url>',
+      'the URL buyers reach this server at, for --offer (default: the listening URL)',
+    )
     .option('--max-rows <n>', 'most input rows per request', '64')
     .option('--poll <seconds>', 'how often to check channels on-chain (settle, closing payers)', '15')
     .action(async (o: ServeOpts, cmd: Command) => {
       const c = ctx(cmd);
+      if (o.offer && amountOf(o.price, '--price') === 0n) {
+        throw new AgoraError('BAD_OPTION', '--offer needs a price', {
+          hint: 'free models are listed at /v1/models; offers on chain are for models for sale',
+        });
+      }
       if (!o.job?.length && !o.model?.length) {
         throw new AgoraError('BAD_OPTION', 'nothing to serve', { hint: 'pass --job ID or --model DIR' });
       }
@@ -70,20 +91,25 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
       for (const dir of o.model ?? []) models.push(loadModelDir(dir));
       let payment: ConstructorParameters<typeof ServeService>[0]['payment'];
       if (price > 0n) {
-        const d = await c.deployment(conn!, ['PaymentChannels', 'AgoraToken']);
+        const d = await c.deployment(conn!, [
+          'PaymentChannels',
+          'AgoraToken',
+          ...(o.offer ? (['ModelRevenue'] as const) : []),
+        ]);
         const account = (await c.signer(conn!)) as LocalAccount;
         payment = {
           conn: conn!,
           account,
           paymentChannels: d.contracts.PaymentChannels!,
           token: d.contracts.AgoraToken!,
-          store: openChannelStore(c.home),
+          store: openChannelStore(c.home, { sync: o.fsync ? 'full' : 'normal' }),
           unitPrice: price,
           settleThreshold: o.settleThreshold ? amountOf(o.settleThreshold, '--settle-threshold') : undefined,
           minChallengePeriod: Number(o.minChallenge),
           pollIntervalMs: Number(o.poll) * 1000,
           exact: o.exact === true,
           verifyThreads: Number(o.verifyThreads),
+          ...(o.offer ? { offer: { modelRevenue: d.contracts.ModelRevenue!, publicUrl: o.publicUrl } } : {}),
           onError: (e) => c.out.progress(`settlement: ${(e as Error).message}`),
         };
       }
@@ -108,6 +134,8 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
           price: price.toString(),
           payTo: payment?.account.address ?? null,
           schemes: payment ? ['agora-channel', ...(o.exact ? ['exact'] : [])] : [],
+          signatureCheck: payment ? secpBackend.name : null,
+          offers: service.offers,
         },
         () =>
           [
@@ -119,6 +147,11 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
             price > 0n
               ? `price ${formatEther(price)} AGORA per row, paid to ${payment!.account.address} (x402 v2, agora-channel${o.exact ? ' and exact' : ''})`
               : 'free (no payment asked)',
+            ...(payment
+              ? [
+                  `voucher signatures checked with ${secpBackend.name}${secpBackend.fallbackReason ? ` (pure JS: the native build did not load: ${secpBackend.fallbackReason})` : ''}; vouchers stored ${o.fsync ? 'with an fsync per commit' : 'durable against kill -9 (not power loss; --fsync for that)'}`,
+                ]
+              : []),
             'Ctrl-C to stop',
           ].join('\n'),
       );
