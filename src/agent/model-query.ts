@@ -157,6 +157,8 @@ export type Quote =
       free: false;
       requirement: PaymentRequirements;
       price: bigint;
+      /** Price of one input row (the server's `unitPrice`). */
+      unitPrice: bigint;
       payTo: Address;
       asset: Address;
       modelHash: string | undefined;
@@ -232,6 +234,9 @@ export async function quote(
     free: false,
     requirement: req,
     price: BigInt(req.amount),
+    unitPrice: /^[0-9]{1,40}$/.test(String(extra.unitPrice))
+      ? BigInt(String(extra.unitPrice))
+      : BigInt(req.amount),
     payTo: getAddress(req.payTo),
     asset: getAddress(req.asset),
     modelHash: extra.modelHash,

@@ -25,8 +25,8 @@ import type { PlanBody } from './tools.ts';
 
 type A = Record<string, unknown>;
 
-/** Deposit of a channel the agent opens: 100 queries at this price, within what the policy has left. */
-export const DEPOSIT_QUERIES = 100n;
+/** Deposit of a channel the agent opens: 100 rows at the server's price, within what the policy has left. */
+export const DEPOSIT_ROWS = 100n;
 
 function capLeft(env: AgentEnv): bigint | undefined {
   const cap = env.policy?.caps.find((c) => c.token.toLowerCase() === 'agora');
@@ -175,7 +175,9 @@ export async function planModelQuery(env: AgentEnv, a: A): Promise<PlanBody> {
     };
   }
 
-  let deposit = q.price * DEPOSIT_QUERIES;
+  // 100 rows' worth (at least this query), within what the policy's cap has left.
+  const perRow = q.unitPrice > 0n ? q.unitPrice : q.price;
+  let deposit = perRow * DEPOSIT_ROWS > q.price ? perRow * DEPOSIT_ROWS : q.price;
   const left = capLeft(env);
   if (left !== undefined && left < deposit) deposit = left > q.price ? left : q.price;
   await assertHasGas(env.conn, env.address);
@@ -191,7 +193,7 @@ export async function planModelQuery(env: AgentEnv, a: A): Promise<PlanBody> {
     summary: `buy a prediction of ${String(a.input).slice(0, 60)} from ${target.via} for ${agora(q.price)}, opening a payment channel`,
     lines: [
       ...what,
-      `opens a payment channel to ${q.payTo} with a deposit of ${agora(deposit)} (${(deposit / q.price).toString()} queries at this price; what is not spent comes back when you close it)`,
+      `opens a payment channel to ${q.payTo} with a deposit of ${agora(deposit)} (${(deposit / perRow).toString()} rows at this price; what is not spent comes back when you close it)`,
       `balance after ${agora(balance - deposit)} (channel: ${agora(deposit - q.price)} left after this query)`,
     ],
     params: { ...params, channel: 'new', deposit: deposit.toString() },
