@@ -274,7 +274,7 @@ export class PredictionBuyer {
         this.#decide({
           kind: 'buy',
           subject: input,
-          reason: `from the chosen model ${model.modelHash}: ${r.summary}`,
+          reason: r.summary,
           amount: String(r.data.paid),
         });
       } catch (e) {
