@@ -121,7 +121,7 @@ export function imageToInput(bytes: Uint8Array, name: string, side = 28): number
  * The request body for `input`: a PNG/JPEG file (a 28×28 grey digit), a JSON/JSONL/CSV file, or inline
  * JSON (`[…]`, `[[…], …]` or `{"input": …}`). Text a classifier cannot read gets a clear error.
  */
-export function queryBody(input: string): { input: unknown } {
+export function queryBody(input: string): { input: number[] | number[][] } {
   const t = input.trim();
   if (!t.startsWith('[') && !t.startsWith('{') && existsSync(t)) {
     const bytes = readFileSync(t);
@@ -139,11 +139,28 @@ export function queryBody(input: string): { input: unknown } {
     if (isAgoraError(e)) throw new AgoraError('QUERY_BAD_INPUT', e.message, { hint: e.hint });
     throw e;
   }
+  let value: unknown = rows.length === 1 ? rows[0] : rows;
   if (rows.length === 1 && rows[0] && typeof rows[0] === 'object' && !Array.isArray(rows[0])) {
     const o = rows[0] as Record<string, unknown>;
-    if ('input' in o) return { input: o.input };
+    if ('input' in o) value = o.input;
   }
-  return { input: rows.length === 1 ? rows[0] : rows };
+  return { input: numericRows(value, t) };
+}
+
+const isRow = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+/**
+ * Served models are classifiers of numbers: only a row of numbers or a list of such rows is sent.
+ * Anything else (an object, text, a wallet file named by mistake or by a hostile tool call) is
+ * refused here, before it could leave the machine in the unpaid price request.
+ */
+function numericRows(input: unknown, where: string): number[] | number[][] {
+  if (isRow(input)) return input;
+  if (Array.isArray(input) && input.length > 0 && input.every(isRow)) return input;
+  throw new AgoraError('QUERY_BAD_INPUT', `${where.slice(0, 80)} does not hold a row of numbers`, {
+    hint: 'served models are classifiers: give [numbers], [[numbers], …] or {"input": …}; nothing was sent',
+  });
 }
 
 export function inputHash(body: unknown): Hex {

@@ -210,6 +210,12 @@ describe('model.query: buying a prediction through the agent', () => {
       planCall(env, { tool: 'model.query', args: { model, input } });
     await expect(t('clinic', '[1, 2, 3]')).rejects.toThrow(/784/);
     await expect(t('clinic', 'hello there')).rejects.toThrow(/neither JSON nor a file/);
+    // a file that is not a row of numbers (a wallet, named by mistake or by a hostile tool call)
+    // is refused before the unpaid price request could carry it anywhere
+    const wallet = join(dir, 'wallet.json');
+    writeFileSync(wallet, JSON.stringify({ address: '0x00', crypto: { ciphertext: 'secret' } }));
+    await expect(t('clinic', wallet)).rejects.toThrow(/does not hold a row of numbers/);
+    await expect(t('clinic', '{"input": ["a", "b"]}')).rejects.toThrow(/does not hold a row of numbers/);
     await expect(t('weather', join(dir, 'digit.json'))).rejects.toThrow(/no model called "weather"/);
   }, 30_000);
 });
