@@ -53,6 +53,11 @@ const SETS = [
     file: 'eval-heldout-7.txt',
     role: 'model.query, held out, since tuned on (first run 37/41 = 90.2%, 0)',
   },
+  {
+    name: 'heldout-8',
+    file: 'eval-heldout-8.txt',
+    role: 'model.query, held out, never tuned on (first run 40/41 = 97.6%, 0)',
+  },
   { name: 'dev', file: 'eval-dev.txt', role: 'development (tuned on)' },
 ];
 
