@@ -271,8 +271,9 @@ export class PredictionBuyer {
           ...r.data,
           at: new Date().toISOString(),
         });
+        // A paid query without a prediction is logged as an error and not bought again.
         this.#decide({
-          kind: 'buy',
+          kind: r.data.error ? 'error' : 'buy',
           subject: input,
           reason: r.summary,
           amount: String(r.data.paid),

@@ -292,3 +292,41 @@ export function reusableChannel(
 }
 
 export type Prediction = { class: number; probabilities: number[] };
+
+/** What a server answered, kept to the fields a prediction has (pure). */
+export type Answer = { model: string; jobId: string | null; modelHash: string; predictions: Prediction[] };
+
+/**
+ * The server's answer reduced to a prediction: classes, probabilities, model, job and hash. Any
+ * other field (text a hostile server adds for an agent or an LLM to read) is dropped, and an answer
+ * that is not a prediction is an error, not data passed on.
+ */
+export function answerOf(body: unknown, url: string): Answer {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const preds = b.predictions;
+  const ok =
+    Array.isArray(preds) &&
+    preds.length > 0 &&
+    preds.every(
+      (p) =>
+        p !== null &&
+        typeof p === 'object' &&
+        Number.isInteger((p as Prediction).class) &&
+        isRow((p as Prediction).probabilities),
+    );
+  if (!ok || typeof b.modelHash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(b.modelHash)) {
+    throw new AgoraError('QUERY_BAD_ANSWER', `${url} answered something that is not a prediction`, {
+      hint: 'the server is not a (current) agora serve; what was paid is recorded in your channel store',
+    });
+  }
+  const jobId = typeof b.jobId === 'string' && /^\d{1,30}$/.test(b.jobId) ? b.jobId : null;
+  return {
+    model: typeof b.model === 'string' ? b.model.slice(0, 80) : '',
+    jobId,
+    modelHash: b.modelHash.toLowerCase(),
+    predictions: (preds as Prediction[]).map((p) => ({
+      class: p.class,
+      probabilities: [...p.probabilities],
+    })),
+  };
+}

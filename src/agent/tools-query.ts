@@ -5,7 +5,7 @@
  * confirmation is bound to all of them and to the input's hash and the channel's committed total, so
  * it pays once. The purchase goes through `PayingClient` with this price as its max price and budget.
  */
-import { formatEther, type LocalAccount } from 'viem';
+import { formatEther, type Hex, type LocalAccount } from 'viem';
 import { tokenClient } from '../chain/token.ts';
 import { AgoraError } from '../errors.ts';
 import { PayingClient } from '../serve/client.ts';
@@ -13,6 +13,8 @@ import { openChannelStore } from '../serve/service.ts';
 import { assertHasGas } from '../wallet/transfer.ts';
 import { type AgentEnv, agora, contract, nowOf } from './env.ts';
 import {
+  type Answer,
+  answerOf,
   inputHash,
   type Prediction,
   queryBody,
@@ -24,6 +26,10 @@ import { SpendLedger } from './spend-ledger.ts';
 import type { PlanBody } from './tools.ts';
 
 type A = Record<string, unknown>;
+
+type Outcome =
+  | { ok: true; answer: Answer; paid: bigint; channelId?: Hex; cumulative: bigint }
+  | { ok: false; error: Error; paid: bigint; channelId?: Hex; cumulative: bigint };
 
 /** Deposit of a channel the agent opens: 100 rows at the server's price, within what the policy has left. */
 export const DEPOSIT_ROWS = 100n;
@@ -51,34 +57,91 @@ export async function planModelQuery(env: AgentEnv, a: A): Promise<PlanBody> {
     url: target.predictUrl,
     input: inputHash(body),
   };
-  const run = async (price: bigint, deposit: bigint) => {
+  /**
+   * Buys through PayingClient. Once anything was committed (a voucher signed, or a channel opened),
+   * a failure afterwards (a refused voucher, a server error, an answer that is not a prediction) is
+   * returned as a paid outcome, not thrown: the spend then stays on the ledger and counts against the
+   * policy, so a server that takes payment and answers nonsense cannot make the agent pay again and
+   * again outside its cap.
+   */
+  const run = async (price: bigint, deposit: bigint): Promise<Outcome> => {
     const store = openChannelStore(env.home);
+    const channelsTo = () =>
+      store
+        .listChannels({ sender: env.address, ...(q.free ? {} : { recipient: q.payTo }) })
+        .map((c) => c.channelId);
+    const before = new Set(channelsTo());
+    const client = new PayingClient({
+      conn: env.conn,
+      account: (await env.account()) as LocalAccount,
+      store,
+      paymentChannels: channels,
+      maxPrice: price,
+      budget: price,
+      deposit,
+      onProgress: env.onProgress,
+    });
+    const committedOn = (channelId: Hex | undefined) =>
+      channelId === undefined
+        ? 0n
+        : (store.sent({ chainId: env.conn.chainId, contract: channels, channelId })?.cumulative ?? 0n);
     try {
-      const client = new PayingClient({
-        conn: env.conn,
-        account: (await env.account()) as LocalAccount,
-        store,
-        paymentChannels: channels,
-        maxPrice: price,
-        budget: price,
-        deposit,
-        onProgress: env.onProgress,
-      });
-      const r = await client.postJson<{
-        model: string;
-        jobId: string | null;
-        modelHash: string;
-        predictions: Prediction[];
-      }>(target.predictUrl, body);
-      const cumulative =
-        r.channelId !== undefined
-          ? (store.sent({ chainId: env.conn.chainId, contract: channels, channelId: r.channelId })
-              ?.cumulative ?? 0n)
-          : 0n;
-      return { r, cumulative };
+      const r = await client.postJson(target.predictUrl, body);
+      try {
+        const answer = answerOf(r.body, target.predictUrl);
+        return {
+          ok: true,
+          answer,
+          paid: r.paid,
+          channelId: r.channelId,
+          cumulative: committedOn(r.channelId),
+        };
+      } catch (e) {
+        return {
+          ok: false,
+          error: e as Error,
+          paid: r.paid,
+          channelId: r.channelId,
+          cumulative: committedOn(r.channelId),
+        };
+      }
+    } catch (e) {
+      const opened = channelsTo().find((c) => !before.has(c));
+      if (client.spent === 0n && opened === undefined) throw e;
+      return {
+        ok: false,
+        error: e as Error,
+        paid: client.spent,
+        channelId: opened,
+        cumulative: committedOn(opened),
+      };
     } finally {
       store.close();
     }
+  };
+  const finish = (o: Outcome, free = false) => {
+    const paid = free
+      ? 'free'
+      : `paid ${agora(o.paid)}, ${agora(o.cumulative)} committed on channel ${o.channelId}`;
+    const common = {
+      url: target.predictUrl,
+      paid: formatEther(o.paid),
+      cumulative: free ? null : formatEther(o.cumulative),
+      channelId: o.channelId ?? null,
+    };
+    if (!o.ok) {
+      const code = (o.error as { code?: string }).code ?? 'QUERY_FAILED';
+      return {
+        tool: 'model.query',
+        summary: `no prediction (${code}: ${o.error.message}); ${paid}`,
+        data: { ...common, error: code, message: o.error.message, predictions: [] },
+      };
+    }
+    return {
+      tool: 'model.query',
+      summary: `${describePredictions(o.answer.predictions)} from model ${o.answer.modelHash} (job ${o.answer.jobId ?? '-'}); ${paid}`,
+      data: { ...o.answer, ...common },
+    };
   };
 
   if (q.free) {
@@ -88,12 +151,7 @@ export async function planModelQuery(env: AgentEnv, a: A): Promise<PlanBody> {
       params: { ...base, price: '0' },
       spend: { token: 'AGORA', amount: 0n, to: env.address },
       async execute() {
-        const { r } = await run(0n, 0n);
-        return {
-          tool: 'model.query',
-          summary: `${describePredictions(r.body.predictions)} from model ${r.body.modelHash} (free)`,
-          data: { ...r.body, url: target.predictUrl, paid: '0', cumulative: null, channelId: null },
-        };
+        return finish(await run(0n, 0n), true);
       },
     };
   }
@@ -146,18 +204,6 @@ export async function planModelQuery(env: AgentEnv, a: A): Promise<PlanBody> {
     price: q.price.toString(),
     channels,
   };
-  const finish = (r: Awaited<ReturnType<typeof run>>) => ({
-    tool: 'model.query',
-    summary: `${describePredictions(r.r.body.predictions)} from model ${r.r.body.modelHash} (job ${r.r.body.jobId ?? '-'}); paid ${agora(r.r.paid)}, ${agora(r.cumulative)} committed on channel ${r.r.channelId}`,
-    data: {
-      ...r.r.body,
-      url: target.predictUrl,
-      paid: formatEther(r.r.paid),
-      cumulative: formatEther(r.cumulative),
-      channelId: r.r.channelId ?? null,
-    },
-  });
-
   if (reuse) {
     const { channel, committed } = reuse;
     return {
@@ -177,9 +223,10 @@ export async function planModelQuery(env: AgentEnv, a: A): Promise<PlanBody> {
 
   // 100 rows' worth (at least this query), within what the policy's cap has left.
   const perRow = q.unitPrice > 0n ? q.unitPrice : q.price;
-  let deposit = perRow * DEPOSIT_ROWS > q.price ? perRow * DEPOSIT_ROWS : q.price;
+  let deposit = perRow * DEPOSIT_ROWS;
   const left = capLeft(env);
-  if (left !== undefined && left < deposit) deposit = left > q.price ? left : q.price;
+  if (left !== undefined && left < deposit) deposit = left;
+  if (deposit < q.price) deposit = q.price;
   await assertHasGas(env.conn, env.address);
   const balance = await tokenClient(env.conn, token).balanceOf(env.address);
   if (balance < deposit) {

@@ -122,7 +122,9 @@ describe('agora agent start: buying predictions for a queue', () => {
     expect(said[at('choose-model', goodUrl)]).toMatch(/cheapest of 2 mnist-mlp models .* with accuracy/);
     expect(at('probe', cheapPoor)).toBeLessThan(at('probe', goodUrl));
     // The instruction file is an error, not a purchase.
-    expect(said.find((s) => s.startsWith('error') && s.includes('0-note.json'))).toMatch(/SERVE_BAD_INPUT/);
+    expect(said.find((s) => s.startsWith('error') && s.includes('0-note.json'))).toMatch(
+      /QUERY_BAD_INPUT: .* does not hold a row of numbers/,
+    );
     expect(existsSync(join(queue, '0-note.json.prediction.json'))).toBe(false);
     // Two purchases fit the cap; the third is refused with the reason.
     const bought = logged.filter((d) => d.kind === 'buy');
