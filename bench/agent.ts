@@ -43,6 +43,21 @@ const SETS = [
     file: 'eval-heldout-5.txt',
     role: 'held out, never tuned on (first run 217/222 = 97.7%, 0)',
   },
+  {
+    name: 'heldout-6',
+    file: 'eval-heldout-6.txt',
+    role: 'model.query, held out, since tuned on (first run 40/49 = 81.6%, 1)',
+  },
+  {
+    name: 'heldout-7',
+    file: 'eval-heldout-7.txt',
+    role: 'model.query, held out, since tuned on (first run 37/41 = 90.2%, 0)',
+  },
+  {
+    name: 'heldout-8',
+    file: 'eval-heldout-8.txt',
+    role: 'model.query, held out, never tuned on (first run 40/41 = 97.6%, 0)',
+  },
   { name: 'dev', file: 'eval-dev.txt', role: 'development (tuned on)' },
 ];
 

@@ -30,6 +30,32 @@ export const autonomySchema = z.strictObject({
     })
     .optional(),
   claim: z.strictObject({ minAmount: z.string() }).optional(),
+  /** Buying predictions for queued inputs from the cheapest model that meets the requirements. */
+  buy: z
+    .strictObject({
+      /** A directory of inputs (each .json/.png/.jpg file one query) or one such file. */
+      inputs: z.string().min(1),
+      /** Where results go (default: beside each input, `<input>.prediction.json`). */
+      output: z.string().min(1).optional(),
+      /** Servers whose announcements are read (besides the ones `agora models` knows). */
+      servers: z.array(z.string().regex(/^https?:\/\//, 'an http(s) URL')).default([]),
+      /** The task the model must be trained for, e.g. mnist-mlp. */
+      task: z.string().min(1),
+      /** Most AGORA per input row. */
+      maxPrice: z.string().min(1),
+      /** Minimum metric, measured by the agent on a labelled probe file it holds. */
+      metric: z
+        .strictObject({
+          name: z.literal('accuracy'),
+          atLeast: z.number().min(0).max(1),
+          /** JSONL: one {"input": [...], "label": N} a line (at most 64 lines: one request). */
+          probe: z.string().min(1),
+        })
+        .optional(),
+      /** Most queries per pass. */
+      maxPerTick: z.number().int().positive().default(20),
+    })
+    .optional(),
 });
 export type Autonomy = z.infer<typeof autonomySchema>;
 
@@ -81,4 +107,56 @@ export function decideVote(autonomy: Autonomy, actions: readonly DecodedAction[]
       : 'abstain';
   const reasons = [...new Set(picks.filter((p) => p.support === support).map((p) => p.reason))];
   return { vote: true, support, reason: reasons.join('; ') };
+}
+
+/** A model for sale as the buyer sees it (from any `ModelSource`). */
+export type Candidate = {
+  predictUrl: string;
+  task: string;
+  modelHash: string;
+  chainId: number;
+  paymentChannels: string | null;
+  /** Price per row, token base units. */
+  unitPrice: bigint;
+};
+
+export type BuyRequirements = {
+  task: string;
+  maxPrice: bigint;
+  chainId: number;
+  paymentChannels: string;
+  metric?: { atLeast: number };
+};
+
+/**
+ * The candidates worth trying, cheapest first, each with why others are left out (pure). The metric
+ * is checked after, on the agent's own probe: `pickModel` takes the scores.
+ */
+export function rankCandidates(
+  candidates: readonly Candidate[],
+  req: BuyRequirements,
+): { ranked: Candidate[]; rejected: { candidate: Candidate; reason: string }[] } {
+  const rejected: { candidate: Candidate; reason: string }[] = [];
+  const ranked: Candidate[] = [];
+  for (const c of candidates) {
+    const reason =
+      c.task !== req.task
+        ? `trained for ${c.task}, not ${req.task}`
+        : c.chainId !== req.chainId
+          ? `paid on chain ${c.chainId}, not ${req.chainId}`
+          : (c.paymentChannels ?? '').toLowerCase() !== req.paymentChannels.toLowerCase()
+            ? 'paid through another PaymentChannels contract'
+            : c.unitPrice > req.maxPrice
+              ? `${c.unitPrice} wei per row is over the ${req.maxPrice} wei maximum`
+              : undefined;
+    if (reason) rejected.push({ candidate: c, reason });
+    else ranked.push(c);
+  }
+  ranked.sort((a, b) => (a.unitPrice < b.unitPrice ? -1 : a.unitPrice > b.unitPrice ? 1 : 0));
+  return { ranked, rejected };
+}
+
+/** Whether a measured score meets the policy's minimum (always, when it sets none). */
+export function meetsMetric(req: BuyRequirements, score: number | undefined): boolean {
+  return req.metric === undefined || (score !== undefined && score >= req.metric.atLeast);
 }

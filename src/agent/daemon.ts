@@ -1,10 +1,11 @@
 /**
  * `agora agent start --policy FILE`: an autonomous agent as a `Startable`. Every interval it votes on
  * active proposals by the rules of its policy (judged from the decoded actions, with the rule's reason
- * on chain through `castVoteWithReason`), and claims rewards this home holds proofs for when they
- * reach the policy's threshold. Each decision is logged with its reason. The agent moves no value out:
- * the text it reads (proposal descriptions, data) is logged, never obeyed, and cannot change its
- * policy, which is read once from the owner's file.
+ * on chain through `castVoteWithReason`), claims rewards this home holds proofs for when they reach the
+ * policy's threshold, and buys predictions for queued inputs from the cheapest model that meets the
+ * policy's requirements (src/agent/buyer.ts), paying only within the policy's caps. Each decision is
+ * logged with its reason. The text it reads (proposal descriptions, inputs, model outputs) is logged
+ * or stored, never obeyed, and cannot change its policy, which is read once from the owner's file.
  */
 import {
   type Address,
@@ -22,13 +23,17 @@ import { AgoraError } from '../errors.ts';
 import { governanceClient } from '../gov/governance.ts';
 import { claimableRewards, claimReward } from '../market/claimable.ts';
 import type { Startable } from '../node/startable.ts';
+import type { ModelSource } from '../serve/model-offers.ts';
 import { parseAmount } from '../wallet/amount.ts';
 import { type DecodedAction, decideVote } from './autonomy.ts';
+import { type BuyDecision, PredictionBuyer } from './buyer.ts';
 import type { Policy } from './policy.ts';
+import { agentEnv } from './session.ts';
+import { SpendLedger } from './spend-ledger.ts';
 
 export type Decision = {
   at: string;
-  kind: 'vote' | 'skip-vote' | 'claim' | 'skip-claim' | 'error';
+  kind: 'vote' | 'skip-vote' | 'claim' | 'skip-claim' | 'error' | BuyDecision['kind'];
   subject: string;
   reason: string;
   support?: string;
@@ -62,6 +67,7 @@ export class AgentDaemon implements Startable {
   readonly #policy: Policy;
   readonly #log: (d: Decision) => void;
   readonly #skipped = new Set<string>();
+  readonly #buyer: PredictionBuyer | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
@@ -73,6 +79,8 @@ export class AgentDaemon implements Startable {
     account: LocalAccount;
     policy: Policy;
     log?: (d: Decision) => void;
+    /** Where the buyer finds models besides the policy's servers (gossip, chain). */
+    modelSources?: ModelSource[];
   }) {
     if (!o.policy.autonomy) {
       throw new AgoraError(
@@ -89,6 +97,24 @@ export class AgentDaemon implements Startable {
     this.#account = o.account;
     this.#policy = o.policy;
     this.#log = o.log ?? (() => {});
+    const buy = o.policy.autonomy.buy;
+    if (buy) {
+      const env = agentEnv({
+        home: o.home,
+        conn: o.conn,
+        deployment: o.deployment,
+        address: o.account.address,
+        unlock: async () => o.account,
+        policy: o.policy,
+      });
+      this.#buyer = new PredictionBuyer({
+        env,
+        ledger: new SpendLedger(o.home),
+        rule: buy,
+        sources: o.modelSources,
+        decide: (d) => this.#decide(d),
+      });
+    }
   }
 
   #decide(d: Omit<Decision, 'at'>): void {
@@ -117,7 +143,7 @@ export class AgentDaemon implements Startable {
     await this.#running;
   }
 
-  /** One pass: votes, then claims. */
+  /** One pass: votes, then claims, then buys predictions for the queue. */
   async tick(): Promise<void> {
     const now = Math.floor(Date.now() / 1000);
     if (now >= this.#policy.expiresAt) {
@@ -130,6 +156,7 @@ export class AgentDaemon implements Startable {
     }
     await this.#vote();
     await this.#claim();
+    await this.#buyer?.pass();
   }
 
   async #vote(): Promise<void> {

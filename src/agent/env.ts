@@ -6,6 +6,7 @@ import { type Address, formatEther, type LocalAccount } from 'viem';
 import type { ChainConnection } from '../chain/connect.ts';
 import type { Deployment, ProtocolContractName } from '../chain/deployments.ts';
 import { AgoraError } from '../errors.ts';
+import type { ModelSource } from '../serve/model-offers.ts';
 import { type Resolved, resolveAddress } from '../wallet/contacts.ts';
 import type { Policy } from './policy.ts';
 
@@ -18,6 +19,8 @@ export type AgentEnv = {
   /** Unlocks the acting wallet (asks for its password at most once). */
   account(): Promise<LocalAccount>;
   policy?: Policy;
+  /** Where `model.query` finds models besides the servers `agora models` knows (gossip, chain). */
+  modelSources?: ModelSource[];
   /** Unix seconds (tests move it). */
   now?: () => number;
   onProgress?: (message: string) => void;

@@ -127,6 +127,15 @@ export function groundingProblem(
       return `I have no contact named "${v}". Add one, or give their 0x address.`;
     }
   }
+  // A prediction is bought from the model and with the input the user named, never one the model chose.
+  if (tool === 'model.query') {
+    const m = args.model;
+    if (typeof m === 'string' && !saidWords.has(m.toLowerCase()))
+      return `The model chose "${m}" to ask, which is not in what you said. Which model exactly?`;
+    const input = args.input;
+    if (typeof input === 'string' && !text.includes(input.trim()))
+      return 'The model chose an input you did not give. Which file or JSON exactly?';
+  }
   return undefined;
 }
 

@@ -297,13 +297,3 @@ export async function planPayClose(env: AgentEnv, a: A): Promise<PlanBody> {
     },
   };
 }
-
-export async function planModelQuery(_env: AgentEnv, a: A): Promise<PlanBody> {
-  throw new AgoraError(
-    'NOT_AVAILABLE',
-    `querying model "${a.model}" is not available in this build: model serving has not landed yet`,
-    {
-      hint: 'see the serving issue; nothing was paid',
-    },
-  );
-}

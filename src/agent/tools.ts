@@ -14,11 +14,11 @@ import {
   planDataShow,
   planJobCreate,
   planJobStatus,
-  planModelQuery,
   planPayClose,
   planPayOpen,
   planRewardsClaim,
 } from './tools-protocol.ts';
+import { planModelQuery } from './tools-query.ts';
 import {
   planBalance,
   planContactsAdd,
@@ -68,7 +68,9 @@ export async function planCall(env: AgentEnv, call: { tool: string; args?: unkno
   const c: ToolCall = v.call;
   const tool = toolByName(c.tool)!;
   // A transaction from a wallet with no ETH would fail at the node with a raw error: say so first.
-  if (tool.sendsTransaction && c.tool !== 'wallet.fund') await assertHasGas(env.conn, env.address);
+  // (model.query sends one only when it opens a channel: its executor checks then.)
+  if (tool.sendsTransaction && c.tool !== 'wallet.fund' && c.tool !== 'model.query')
+    await assertHasGas(env.conn, env.address);
   const body = await EXECUTORS[c.tool](env, c.args);
   if (tool.sendsTransaction) {
     // The account's next nonce is part of what is confirmed: a confirmation runs once, never replays.

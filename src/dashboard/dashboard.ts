@@ -4,6 +4,9 @@
  * `onDevnetEvent` and `jobResult` feed it what only the devnet job knows (the swarm's nodes, the
  * test accuracy of committed models, the centralized baseline, the reward roles).
  */
+import { randomBytes } from 'node:crypto';
+import type { LocalAccount } from 'viem';
+import { agentEnv } from '../agent/session.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import type { Deployment } from '../chain/deployments.ts';
 import type { DevnetEvent, DevnetJobResult } from '../node/devnet-job.ts';
@@ -13,6 +16,7 @@ import { StatusApi } from '../node/status-api.ts';
 import { ChainSource, emptyJob, emptyRound } from './chain-source.ts';
 import { DashboardHub } from './hub.ts';
 import { NodeSource } from './node-source.ts';
+import { registerQueryRoutes } from './query-routes.ts';
 import { registerDashboardRoutes } from './server.ts';
 import type { Meta } from './types.ts';
 
@@ -32,6 +36,8 @@ export type DashboardOptions = {
   storePollMs?: number;
   /** Default: web/dist of this checkout. */
   distDir?: string;
+  /** The node's wallet: the Data & models page's "query a model and pay" box pays from it. */
+  account?: LocalAccount;
 };
 
 export class Dashboard implements Startable {
@@ -70,14 +76,33 @@ export class Dashboard implements Startable {
         version: this.hub.version,
         block: this.hub.get('meta', 'chain')?.block,
       }),
-      routes: (app) =>
+      routes: (app) => {
+        // A fresh token per process: a page of another site cannot know it (query-routes.ts).
+        const token = randomBytes(24).toString('hex');
         registerDashboardRoutes(app, {
           hub: this.hub,
           conn: o.conn,
           home: o.home,
+          token,
           ...(o.deployment.contracts.DataRegistry ? { registry: o.deployment.contracts.DataRegistry } : {}),
           ...(o.distDir ? { distDir: o.distDir } : {}),
-        }),
+        });
+        const account = o.account;
+        registerQueryRoutes(app, {
+          home: o.home,
+          token,
+          ...(o.host ? { host: o.host } : {}),
+          env: account
+            ? agentEnv({
+                home: o.home,
+                conn: o.conn,
+                deployment: o.deployment,
+                address: account.address,
+                unlock: async () => account,
+              })
+            : undefined,
+        });
+      },
     });
   }
 

@@ -40,6 +40,8 @@ export type DashboardRoutesOptions = {
   distDir?: string;
   /** Heartbeat comment on idle streams (default 15 s). */
   heartbeatMs?: number;
+  /** Per-process token for value-moving requests (query-routes.ts), served inside the page. */
+  token?: string;
 };
 
 export function registerDashboardRoutes(app: FastifyInstance, o: DashboardRoutesOptions): void {
@@ -63,10 +65,11 @@ export function registerDashboardRoutes(app: FastifyInstance, o: DashboardRoutes
     // the current snapshot goes into the page, so that its first render needs no second request
     const html = readFileSync(join(dist, 'index.html'), 'utf8');
     const snapshot = JSON.stringify(o.hub.snapshot()).replace(/</g, '\\u003c');
+    const token = o.token ? `;window.__AGORA_TOKEN__=${JSON.stringify(o.token)}` : '';
     return reply
       .header('content-type', TYPES['.html'])
       .header('cache-control', 'no-store')
-      .send(html.replace('</head>', `<script>window.__AGORA__=${snapshot}</script></head>`));
+      .send(html.replace('</head>', `<script>window.__AGORA__=${snapshot}${token}</script></head>`));
   });
   app.get<{ Params: { file: string } }>('/assets/:file', (req, reply) => {
     if (!/^[\w.-]+$/.test(req.params.file)) return reply.code(404).send({ error: 'not found' });

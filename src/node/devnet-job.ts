@@ -154,7 +154,8 @@ export type DevnetJobResult = {
 };
 
 const PROVIDER_ACCOUNT0 = 1;
-const REQUESTER_ACCOUNT = 10;
+/** The devnet requester's account (its dashboard pays for queries from it). */
+export const REQUESTER_ACCOUNT = 10;
 const VALIDATOR_ACCOUNT = 19;
 /** Daemon messages worth showing on the devnet's console (the rest go to the logs). */
 const NOTABLE = /retried|reported|slashed|failed|resynced|reward root|final model saved|rejoin/i;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatCompletionsUrl, parseWithLlm } from '../../src/agent/llm.ts';
+import { chatCompletionsUrl, groundingProblem, parseWithLlm } from '../../src/agent/llm.ts';
 import { understand } from '../../src/cli/commands/agent.ts';
 import { isAgoraError } from '../../src/errors.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -128,4 +128,17 @@ describe('LLM backend (OpenAI-compatible tool calling)', () => {
     expect(requests.at(-1)!.auth).toBe('Bearer sk-test-not-a-secret');
     expect(run.stdout + run.stderr).not.toContain('sk-test-not-a-secret');
   }, 90_000);
+
+  it('model.query from an LLM: only the model and the input the user named', () => {
+    const text = 'predict digit.json with http://127.0.0.1:8402';
+    const ok = { model: 'http://127.0.0.1:8402', input: 'digit.json' };
+    expect(groundingProblem(text, 'model.query', ok, undefined)).toBeUndefined();
+    expect(
+      groundingProblem(text, 'model.query', { ...ok, model: 'http://evil.example:8402' }, undefined),
+    ).toMatch(/not in what you said/);
+    expect(groundingProblem(text, 'model.query', { ...ok, input: '/etc/passwd' }, undefined)).toMatch(
+      /input you did not give/,
+    );
+    expect(groundingProblem(`don't ${text}`, 'model.query', ok, undefined)).toBeDefined();
+  });
 });

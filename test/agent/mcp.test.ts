@@ -9,8 +9,12 @@ import { writeDeployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { tokenClient } from '../../src/chain/token.ts';
+import { VoucherStore } from '../../src/pay/voucher-store.ts';
+import { loadModelDir } from '../../src/serve/model.ts';
+import { ServeService } from '../../src/serve/service.ts';
 import { addContact } from '../../src/wallet/contacts.ts';
 import { AGORA_BIN, tempHome } from '../helpers/cli.ts';
+import { trainMnistModel } from '../helpers/mnist-model.ts';
 
 type ToolReply = {
   content: { text: string }[];
@@ -21,6 +25,7 @@ type ToolReply = {
 describe('agora mcp (stdio, real MCP client, embedded chain over HTTP)', () => {
   let chain: EmbeddedChain;
   let token: `0x${string}`;
+  let contracts: Record<string, `0x${string}`>;
   const home = tempHome('agora-mcp-');
   const alice = devnetAccount(5).address;
 
@@ -51,6 +56,7 @@ describe('agora mcp (stdio, real MCP client, embedded chain over HTTP)', () => {
     const d = await deployProtocol(conn, devnetAccount(0));
     writeDeployment(home, d);
     token = d.contracts.AgoraToken!;
+    contracts = d.contracts as Record<string, `0x${string}`>;
     addContact(home, 'alice', alice);
   });
   afterAll(async () => {
@@ -103,5 +109,55 @@ describe('agora mcp (stdio, real MCP client, embedded chain over HTTP)', () => {
     expect(refused.isError).toBe(true);
     await mute.client.close();
     expect((await balance()) - start).toBe(parseEther('3'));
+  }, 180_000);
+
+  it('model_query: a prediction is bought only after the user confirms the plan through the client', async () => {
+    const conn = await connectChain({ rpcUrl: chain.url });
+    const d = { contracts };
+    const trained = await trainMnistModel(`${home}/model`, { jobId: '2' });
+    const store = new VoucherStore(`${home}/server.sqlite`);
+    const service = new ServeService({
+      models: [loadModelDir(trained.dir)],
+      payment: {
+        conn,
+        account: devnetAccount(1),
+        paymentChannels: d.contracts.PaymentChannels!,
+        token: d.contracts.AgoraToken!,
+        store,
+        unitPrice: parseEther('0.001'),
+        pollIntervalMs: 60_000,
+      },
+    });
+    await service.start();
+    try {
+      const input = JSON.stringify(trained.samples[0]!.input);
+      const mute = await connect('cannot-ask');
+      const planned = (await mute.client.callTool({
+        name: 'model_query',
+        arguments: { model: service.url!, input },
+      })) as ToolReply;
+      expect(planned.isError).toBe(true);
+      expect(planned.content[0]!.text).toMatch(
+        /Not done[\s\S]*opens a payment channel[\s\S]*deposit of 0\.1 AGORA/,
+      );
+      await mute.client.close();
+      expect(store.listChannels()).toEqual([]);
+
+      const yes = await connect(true);
+      const bought = (await yes.client.callTool({
+        name: 'model_query',
+        arguments: { model: service.url!, input },
+      })) as ToolReply;
+      expect(bought.isError, bought.content[0]?.text).toBeFalsy();
+      expect(yes.asked[0]).toContain(trained.modelHash);
+      expect(bought.content[0]!.text).toMatch(
+        /class \d \(p = [\d.]+\) from model 0x[0-9a-f]{64} \(job 2\); paid 0\.001 AGORA/,
+      );
+      const result = (bought.structuredContent as { result: { data: { cumulative: string } } }).result;
+      expect(result.data.cumulative).toBe('0.001');
+      await yes.client.close();
+    } finally {
+      await service.stop();
+    }
   }, 180_000);
 });

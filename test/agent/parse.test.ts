@@ -24,20 +24,25 @@ import { runCli } from '../helpers/cli.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 const load = (f: string) => parseEvalSet(readFileSync(join(fixtures, f), 'utf8'), f);
-/** eval-heldout-5.txt was never tuned on; 1–4 were, after their first run (docs/agent-language.md). */
+/** eval-heldout-5.txt and -8.txt were never tuned on; 1–4, 6 and 7 were, after their first run (docs/agent-language.md). */
 const HELD_OUT = [
   'eval-heldout.txt',
   'eval-heldout-2.txt',
   'eval-heldout-3.txt',
   'eval-heldout-4.txt',
   'eval-heldout-5.txt',
+  'eval-heldout-6.txt',
+  'eval-heldout-7.txt',
+  'eval-heldout-8.txt',
 ];
 const run = (f: string) => evaluate(load(f), (text, contacts) => parseCommand(text, { contacts }));
 
 describe('agent parse: evaluation sets', () => {
   it('held-out sets: ≥ 95% exact, ≥ 200 commands, no value-moving tool chosen by mistake', () => {
     const sets = HELD_OUT.map(run);
-    for (const r of sets) expect(r.cases).toBeGreaterThanOrEqual(170);
+    // Sets 1-5 cover every tool; 6, 7 and 8 are the model.query additions.
+    for (const r of sets.slice(0, 5)) expect(r.cases).toBeGreaterThanOrEqual(170);
+    for (const r of sets.slice(5)) expect(r.cases).toBeGreaterThanOrEqual(40);
     expect(sets[4]!.cases).toBeGreaterThanOrEqual(200);
     for (const r of sets) {
       expect(r.accuracy, JSON.stringify(r.failures, null, 1)).toBeGreaterThanOrEqual(0.95);

@@ -97,8 +97,8 @@ describe('tool executors', () => {
     expect((await run('contacts.list')).result.summary).toMatch(/bob 0x/);
     await run('contacts.remove', { name: 'bob' });
     await expect(
-      planCall(env, { tool: 'model.query', args: { model: 'digits', input: '1' } }),
-    ).rejects.toThrow(/not available/);
+      planCall(env, { tool: 'model.query', args: { model: 'digits', input: '[1]' } }),
+    ).rejects.toThrow(/no model called "digits"/);
     await expect(planCall(env, { tool: 'rewards.claim', args: { jobId: '1' } })).rejects.toThrow(
       /no reward proof/,
     );

@@ -1,8 +1,9 @@
 /**
  * The dashboard in a real browser (Debian's Chromium through playwright-core): `agora devnet` runs
  * a short job as its own process; the page, opened as soon as the URL is printed, shows each round
- * live, its loss curve has a point per round, a dataset record's proof verifies in the page, and
- * every page is screenshotted with the job's real data (test-results/dashboard/, gitignored).
+ * live, its loss curve has a point per round, a dataset record's proof verifies in the page, the
+ * job's model served by `agora serve` sells a prediction of that record to the page (paid from the
+ * node's wallet through a payment channel), and every page is screenshotted with the job's real data (test-results/dashboard/, gitignored).
  * Measured and printed: first paint and first data render, and the delay from each round's commit
  * (the requester's store row, written as the commit transaction's receipt arrives) to its row in
  * the page (a MutationObserver in the page) — both must be under 1 s.
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeStore } from '../../src/node/store.ts';
+import { type Background, startCliJson } from '../helpers/background.ts';
 import { AGORA_BIN, tempHome } from '../helpers/cli.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -41,8 +43,10 @@ type Metrics = {
 describe('dashboard in Chromium', () => {
   let child: ChildProcess | undefined;
   let browser: Browser | undefined;
+  let served: Background<{ url: string; models: { modelHash: string }[] }> | undefined;
   afterAll(async () => {
     await browser?.close();
+    await served?.stop();
     if (child && child.exitCode === null) {
       const exited = new Promise((r) => child?.once('exit', r));
       child.kill('SIGTERM');
@@ -206,6 +210,40 @@ describe('dashboard in Chromium', () => {
     expect(await result.getAttribute('data-verified')).toBe('true');
     await page.waitForSelector('[data-testid="model"]', { timeout: 30_000 });
     expect(await page.locator('[data-testid="model"] .badge').first().textContent()).toBe('verified');
+
+    // the job's model sold by a real `agora serve` (its own process, a provider's wallet); the page
+    // buys a prediction of the proven digit with the node's (the requester's) wallet
+    const chainUrl = (JSON.parse(stdout) as { url: string }).url;
+    served = await startCliJson(
+      ['--home', home, '--rpc', chainUrl, '--devnet-account', '1', '--json'].concat([
+        'serve',
+        '--job',
+        summary.job.jobId,
+        '--port',
+        '0',
+        '--price',
+        '0.001',
+        '--json',
+      ]),
+      {},
+      90_000,
+    );
+    await page.click('[data-testid="proof-query"]');
+    expect(((await page.inputValue('[data-testid="query-input"]')) ?? '').length).toBeGreaterThan(784);
+    await page.fill('[data-testid="query-model"]', served.value.url);
+    await page.click('[data-testid="query-plan"]');
+    const planView = page.locator('[data-testid="query-plan-view"]');
+    await planView.waitFor({ timeout: 30_000 });
+    const planText = (await planView.textContent()) ?? '';
+    expect(planText).toContain(served.value.models[0]!.modelHash);
+    expect(planText).toMatch(/price 0\.001 AGORA for 1 input row/);
+    expect(planText).toMatch(/opens a payment channel to 0x[0-9a-fA-F]{40} with a deposit of 0\.1 AGORA/);
+    await page.click('[data-testid="query-buy"]');
+    const answer = page.locator('[data-testid="query-result"]');
+    await answer.waitFor({ timeout: 60_000 });
+    expect(await page.locator('[data-testid="query-paid"]').textContent()).toBe('0.001 AGORA');
+    expect(await page.locator('[data-testid="query-prediction"]').count()).toBe(1);
+    expect(await answer.getAttribute('data-class')).toMatch(/^\d$/);
     await page.screenshot({ path: join(OUT, 'data.png'), fullPage: true });
 
     await page.goto(`${url}#/governance`);

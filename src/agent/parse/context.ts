@@ -54,6 +54,7 @@ const PLACEHOLDER: Record<string, string> = {
   quoted: '<quote>',
   json: '<json>',
   assign: '<assign>',
+  url: '<url>',
 };
 
 export function makeCtx(text: string, opts: ParseOptions, defaultTasks: readonly string[]): Ctx {

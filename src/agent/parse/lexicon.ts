@@ -167,6 +167,11 @@ export const KEYWORDS: ReadonlySet<string> = new Set([
   'run',
   'use',
   'input',
+  'score',
+  'predictions',
+  'server',
+  'feed',
+  'look',
   // units
   'agora',
   'tokens',

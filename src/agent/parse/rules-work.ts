@@ -6,6 +6,8 @@ import {
   type Ctx,
   has,
   integerOf,
+  isHedged,
+  isNegated,
   notARequest,
   phrase,
   unexplainedWord,
@@ -326,19 +328,72 @@ function modelName(ctx: Ctx): { name: string; index: number } | undefined {
   return undefined;
 }
 
+/** "query mnist with x.json": a name right after "query" (no "model" word), before with/on/about. */
+function queriedName(ctx: Ctx): { name: string; index: number } | undefined {
+  const ts = ctx.ts;
+  for (let i = 0; i + 2 < ts.length; i++) {
+    if (ts[i]!.kind !== 'word' || ts[i]!.norm !== 'query') continue;
+    const name = ts[i + 1]!;
+    const after = ts[i + 2]!;
+    if (
+      name.kind === 'word' &&
+      !isKnownWord(name.norm) &&
+      !COMMON.has(name.norm) &&
+      !MODEL_NOT_NAMES.has(name.norm) &&
+      after.kind === 'word' &&
+      (after.norm === 'with' || after.norm === 'on' || after.norm === 'about')
+    )
+      return { name: name.text, index: i + 1 };
+  }
+  return undefined;
+}
+
+const QUERY_VERBS = [
+  'query',
+  'predict',
+  'classify',
+  'ask',
+  'run',
+  'use',
+  'say',
+  'says',
+  'infer',
+  'score',
+  'prediction',
+  'predictions',
+  'feed',
+  'look',
+];
+
 export const modelRule = (ctx: Ctx): ParseResult | undefined => {
+  const urls = ctx.ts.filter((t) => t.kind === 'url');
+  const mentionsModel = has(ctx, 'model', 'models');
   const asking =
-    has(ctx, 'model', 'models') &&
-    (has(ctx, 'query', 'predict', 'classify', 'ask', 'run', 'use', 'say', 'says', 'infer') ||
-      phrase(ctx, /^model query\b/));
-  const verbOnly = has(ctx, 'predict', 'classify', 'infer', 'prediction');
-  if (!asking && !verbOnly) return undefined;
-  const guard = notARequest(ctx, 'buy');
+    (mentionsModel &&
+      (has(ctx, ...QUERY_VERBS, 'input') ||
+        phrase(ctx, /^model query\b/) ||
+        phrase(ctx, /^(please )?send <(path|json)> to\b/))) ||
+    (urls.length > 0 && has(ctx, ...QUERY_VERBS, 'send'));
+  const verbOnly = has(ctx, 'predict', 'classify', 'infer', 'prediction', 'predictions', 'score');
+  const queried = mentionsModel || urls.length > 0 ? undefined : queriedName(ctx);
+  if (!asking && !verbOnly && !queried) return undefined;
+  // "what would the clinic model predict for x.json" asks for the prediction itself.
+  const asksForAnswer = phrase(ctx, /^what (does|would|will|did) .*\b(predict|say|says|think)\b/);
+  const guard =
+    asksForAnswer && !has(ctx, 'did')
+      ? isNegated(ctx) || isHedged(ctx)
+        ? 'That is not a definite request, so I will not buy a prediction. Say exactly what to ask, once.'
+        : undefined
+      : notARequest(ctx, 'buy');
   if (guard) return clarify(guard);
-  const model = modelName(ctx);
+  if (urls.length > 1) return clarify('One server per query: which URL should answer?');
+  if (has(ctx, 'or')) return clarify('Which model should answer? Name one.');
+  const model = urls[0]
+    ? { name: urls[0].text, index: ctx.ts.indexOf(urls[0]) }
+    : (queried ?? modelName(ctx));
   if (!model)
     return clarify(
-      'Which model should answer? Give its name or job id, e.g. "query model digits with image.png".',
+      'Which model should answer? Give its name, job id or server URL, e.g. "query model digits with image.png".',
     );
   const inputs = ctx.ts.filter(
     (t, i) => i !== model.index && (t.kind === 'quoted' || t.kind === 'json' || t.kind === 'path'),

@@ -1,7 +1,7 @@
 /**
  * Tokenizer for commands typed by people: words (lower-cased, possessives and edge punctuation
  * stripped), numbers ("1,000", "1.5k", "#12", "2%"), 0x addresses and hashes, ENS-like names, file
- * paths, quoted strings and bracketed JSON kept whole, and `param=value` settings. Every token keeps
+ * paths, http(s) URLs, quoted strings and bracketed JSON kept whole, and `param=value` settings. Every token keeps
  * its span in the original text, so values are returned as the user wrote them. Pure.
  */
 
@@ -15,7 +15,8 @@ export type TokenKind =
   | 'path'
   | 'quoted'
   | 'json'
-  | 'assign';
+  | 'assign'
+  | 'url';
 
 export type Token = {
   /** The token as written (quotes removed for `quoted`). */
@@ -67,6 +68,7 @@ const THOUSANDS = /^\d{1,3}(,\d{3})+(\.\d+)?$/;
 const SUFFIXED = /^(\d+(?:\.\d+)?)(k|m|mm|bn)$/i;
 const PATH_LIKE = /^(\.{0,2}\/|~\/|[\w-]+\/)|\/|^[\w-]+(\.[\w-]+)*\.[a-z][a-z0-9]{0,7}$/i;
 const ASSIGN = /^[a-z][\w.]*=\S+$/i;
+const URL_LIKE = /^https?:\/\/[^\s/]+\S*$/i;
 
 function base(text: string, norm: string, kind: TokenKind, start: number, end: number): Token {
   return { text, norm, kind, start, end, possessive: false, percent: false, multiplier: 1, signed: false };
@@ -78,6 +80,7 @@ function classify(chunk: string, start: number): Token[] {
   if (HASH.test(chunk)) return [base(chunk, chunk.toLowerCase(), 'hash', start, end)];
   if (ADDRESS.test(chunk)) return [base(chunk, chunk.toLowerCase(), 'address', start, end)];
   if (HEX.test(chunk) && chunk.length > 2) return [base(chunk, chunk.toLowerCase(), 'hex', start, end)];
+  if (URL_LIKE.test(chunk)) return [base(chunk, chunk, 'url', start, end)];
   if (ASSIGN.test(chunk)) return [base(chunk, chunk, 'assign', start, end)];
 
   let s = chunk;

@@ -24,11 +24,11 @@ export function registerAgentAccountCommands(agent: Command, ctx: Ctx): void {
     .command('start')
     .requiredOption(
       '--policy <file>',
-      'policy JSON with an "autonomy" section (voting rules, claim threshold)',
+      'policy JSON with an "autonomy" section (voting rules, claim threshold, prediction queue)',
     )
     .option('--log <file>', 'also append each decision as a JSON line to this file')
     .description(
-      'run an autonomous agent: votes by its rules (reason on chain), claims rewards; Ctrl-C stops',
+      'run an autonomous agent: votes by its rules (reason on chain), claims rewards, buys predictions for queued inputs; Ctrl-C stops',
     )
     .action(async (o: { policy: string; log?: string }, cmd: Command) => {
       const c = ctx(cmd);

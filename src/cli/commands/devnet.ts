@@ -27,7 +27,7 @@ import { Dashboard } from '../../dashboard/dashboard.ts';
 import { openBrowser } from '../../dashboard/open-browser.ts';
 import { AgoraError } from '../../errors.ts';
 import { type GovDemoResult, runGovDemo } from '../../gov/demo.ts';
-import { type DevnetJobResult, runDevnetJob } from '../../node/devnet-job.ts';
+import { type DevnetJobResult, REQUESTER_ACCOUNT, runDevnetJob } from '../../node/devnet-job.ts';
 import { createLogger } from '../../node/logger.ts';
 import {
   TASK_AGGREGATORS,
@@ -128,6 +128,8 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             port,
             rpcUrl: embedded.url,
             logger,
+            // the requester's wallet pays for the "query a model and pay" box
+            account: devnetAccount(REQUESTER_ACCOUNT),
           });
           await x.start();
           return x;

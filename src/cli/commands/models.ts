@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { type Address, formatEther } from 'viem';
-import { isAgoraError } from '../../errors.ts';
+import { AgoraError, isAgoraError } from '../../errors.ts';
 import {
   checkAnnouncedModels,
   type DiscoveredServer,
@@ -17,6 +17,7 @@ import {
   discoverOffered,
   fetchAnnouncement,
 } from '../../serve/discovery.ts';
+import { saveModelName } from '../../serve/model-offers.ts';
 import type { CliContext } from '../context.ts';
 
 type Ctx = (cmd: Command) => CliContext;
@@ -30,11 +31,23 @@ export function registerModelsCommand(program: Command, ctx: Ctx): void {
     .command('models')
     .argument('[url...]', 'servers to ask (remembered for next time)')
     .option('--forget', 'forget the given servers')
+    .option(
+      '--name <name>',
+      'a name for the one server given (`agora ask "ask the NAME model about x.json"`)',
+    )
     .description(
       'models for sale: offers on chain and given servers, their signed announcements checked against the chain',
     )
-    .action(async (urls: string[], o: { forget?: boolean }, cmd: Command) => {
+    .action(async (urls: string[], o: { forget?: boolean; name?: string }, cmd: Command) => {
       const c = ctx(cmd);
+      if (o.name !== undefined) {
+        if (urls.length !== 1) {
+          throw new AgoraError('MODELS_NAME_ONE_URL', `--name names one server; ${urls.length} were given`, {
+            hint: 'agora models http://host:8402 --name clinic',
+          });
+        }
+        saveModelName(c.home, o.name, urls[0]!);
+      }
       const file = endpointsFile(c.home);
       const known: string[] = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as string[]) : [];
       const norm = urls.map((u) => u.replace(/\/+$/, ''));

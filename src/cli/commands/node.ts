@@ -124,7 +124,7 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
       const name = o.name ?? o.role;
       const dash =
         o.dashboard !== undefined
-          ? new Dashboard({ conn, deployment: d, home: c.home, port: parsePort(o.dashboard) })
+          ? new Dashboard({ conn, deployment: d, home: c.home, port: parsePort(o.dashboard), account })
           : undefined;
       const daemon = new NodeDaemon({
         role: o.role as NodeRole,

@@ -7,6 +7,7 @@ import { checkRecordProof, hexToBytes, type ProofCheck } from '../../../src/dash
 import type { DashboardState, RecordProofView } from '../../../src/dashboard/types.ts';
 import { addressNamer, formatBytes } from '../../../src/dashboard/views.ts';
 import { Addr, Badge, Empty, Hash, Section } from '../ui.tsx';
+import { QueryBox } from './query.tsx';
 
 type Lookup =
   | { kind: 'idle' }
@@ -30,7 +31,7 @@ function Digit({ record }: { record: Uint8Array }) {
   return <canvas ref={ref} width={28} height={28} class="digit" />;
 }
 
-function ProofBox({ s }: { s: DashboardState }) {
+function ProofBox({ s, useDigit }: { s: DashboardState; useDigit: (input: string) => void }) {
   const datasets = Object.values(s.datasets).filter((d) => d.local);
   const [datasetId, setDatasetId] = useState<string>('');
   const [index, setIndex] = useState('0');
@@ -100,6 +101,14 @@ function ProofBox({ s }: { s: DashboardState }) {
               <div class="digit-box">
                 <Digit record={record} />
                 <div class="small">label {new DataView(record.buffer).getUint32(0, true)}</div>
+                <button
+                  type="button"
+                  class="small"
+                  data-testid="proof-query"
+                  onClick={() => useDigit(JSON.stringify(Array.from(record.subarray(4), (v) => v / 255)))}
+                >
+                  query a model with it
+                </button>
               </div>
             ) : null}
             <ol class="steps small">
@@ -127,6 +136,7 @@ function ProofBox({ s }: { s: DashboardState }) {
 
 export function DataPage({ s }: { s: DashboardState }) {
   const name = addressNamer(s);
+  const [queryInput, setQueryInput] = useState('');
   const datasets = Object.values(s.datasets).sort((a, b) => Number(a.datasetId) - Number(b.datasetId));
   const models = Object.values(s.models).sort((a, b) => Number(b.jobId) - Number(a.jobId));
   return (
@@ -174,7 +184,7 @@ export function DataPage({ s }: { s: DashboardState }) {
         title="Prove a record"
         note="The node sends the record's bytes and its Merkle proof; this page hashes them itself and climbs the proof to the dataset's root on chain."
       >
-        <ProofBox s={s} />
+        <ProofBox s={s} useDigit={setQueryInput} />
       </Section>
       <Section title="Models and their training data">
         {models.length === 0 ? (
@@ -244,9 +254,12 @@ export function DataPage({ s }: { s: DashboardState }) {
             </div>
           ))
         )}
-        <p class="note">
-          Querying a model and paying per query arrives with model serving; this node serves none.
-        </p>
+      </Section>
+      <Section
+        title="Query a model and pay"
+        note="The node buys a prediction from an agora serve model with its own wallet: it shows the server, the model hash and job, the price and the payment channel first, and pays only when you confirm that plan."
+      >
+        <QueryBox input={queryInput} setInput={setQueryInput} />
       </Section>
     </>
   );
