@@ -4,6 +4,7 @@
 import type { Address, LocalAccount } from 'viem';
 import type { ChainConnection } from '../chain/connect.ts';
 import type { Deployment } from '../chain/deployments.ts';
+import { deploymentOfferSources } from '../serve/discovery.ts';
 import { listContacts } from '../wallet/contacts.ts';
 import type { AgentEnv } from './env.ts';
 import { type ParseResult, parseCommand } from './parse/index.ts';
@@ -26,6 +27,8 @@ export function agentEnv(o: {
     address: o.address,
     policy: o.policy,
     onProgress: o.onProgress,
+    // buyers also find the models sellers offered on chain (`agora serve --offer`)
+    modelSources: deploymentOfferSources(o.conn, o.deployment),
     account() {
       account ??= o.unlock();
       return account;

@@ -103,7 +103,8 @@ export function registerQueryRoutes(app: FastifyInstance, o: QueryRoutesOptions)
 
   app.get('/api/query/offers', async () => {
     const errors: string[] = [];
-    const offers = await gatherOffers([endpointSource(() => knownEndpoints(o.home), 3_000)], (where, e) =>
+    const sources = [endpointSource(() => knownEndpoints(o.home), 3_000), ...(o.env?.modelSources ?? [])];
+    const offers = await gatherOffers(sources, (where, e) =>
       errors.push(`${where}: ${(e as Error).message}`),
     );
     return {

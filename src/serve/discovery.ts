@@ -11,13 +11,16 @@ import { type Address, getAddress, type Hex, parseAbiItem } from 'viem';
 import { ModelRevenue } from '../../artifacts/index.ts';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
+import type { Deployment } from '../chain/deployments.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
 import { type Signer, sendTx } from '../chain/tx.ts';
 import { AgoraError, isAgoraError } from '../errors.ts';
 import { fetchJobSpec } from '../task/spec-source.ts';
-import { type AnnouncedModel, type SignedAnnouncement, verifyAnnouncement } from './announcement.ts';
+import type { AnnouncedModel, SignedAnnouncement } from './announcement.ts';
+import { fetchAnnouncement, type ModelOffer, type ModelSource } from './model-offers.ts';
 
-export type ModelOffer = {
+/** One `Offered` event: a seller's offer of a model's predictions, as recorded on chain. */
+export type ChainOffer = {
   seller: Address;
   modelHash: Hex;
   /** null when the model is not the final model of a job (jobId 0 on chain). */
@@ -55,14 +58,14 @@ export async function offerModel(
 }
 
 /** The current offers: the latest `Offered` event per seller and model, withdrawn ones left out. */
-export async function readOffers(conn: ChainConnection, modelRevenue: Address): Promise<ModelOffer[]> {
+export async function readOffers(conn: ChainConnection, modelRevenue: Address): Promise<ChainOffer[]> {
   const logs = await conn.publicClient.getLogs({
     address: modelRevenue,
     event: OFFERED,
     fromBlock: 0n,
     toBlock: 'latest',
   });
-  const latest = new Map<string, ModelOffer>();
+  const latest = new Map<string, ChainOffer>();
   for (const l of logs) {
     const a = l.args as {
       seller: Address;
@@ -146,22 +149,17 @@ export async function checkAnnouncedModels(
   return out;
 }
 
-/** Fetches and verifies the signed announcement of a server. */
-export async function fetchAnnouncement(url: string, timeoutMs = 5_000): Promise<SignedAnnouncement> {
-  const res = await fetch(`${url.replace(/\/+$/, '')}/v1/announcement`, {
-    signal: AbortSignal.timeout(timeoutMs),
-  }).catch((e: Error) => {
-    throw new AgoraError('MODELS_UNREACHABLE', `${url} does not answer: ${e.message}`, {
-      hint: 'the server may be offline',
-    });
-  });
-  if (!res.ok) throw new AgoraError('MODELS_NO_ANNOUNCEMENT', `${url} answered ${res.status}`);
-  return verifyAnnouncement(await res.json());
-}
-
 export type DiscoveredServer =
   | { endpoint: string; seller?: Address; source: 'chain' | 'url'; error: string; models: [] }
-  | { endpoint: string; seller: Address; source: 'chain' | 'url'; issuedAt: number; models: ListedModel[] };
+  | {
+      endpoint: string;
+      seller: Address;
+      source: 'chain' | 'url';
+      issuedAt: number;
+      chainId: number;
+      paymentChannels: Address | null;
+      models: ListedModel[];
+    };
 
 /**
  * The models of the on-chain offers, each checked: the announcement at the offered endpoint must be
@@ -173,7 +171,7 @@ export async function discoverOffered(
   contracts: DiscoveryContracts,
 ): Promise<DiscoveredServer[]> {
   const offers = await readOffers(conn, modelRevenue);
-  const byEndpoint = new Map<string, ModelOffer[]>();
+  const byEndpoint = new Map<string, ChainOffer[]>();
   for (const o of offers) {
     const k = `${o.seller}|${o.endpoint}`;
     byEndpoint.set(k, [...(byEndpoint.get(k) ?? []), o]);
@@ -204,7 +202,7 @@ export async function discoverOffered(
           { hint: 'the offer is stale: the seller should offer again' },
         );
       }
-      out.push({ endpoint, seller, source: 'chain', issuedAt: a.issuedAt, models });
+      out.push({ endpoint, seller, source: 'chain', ...announced(a), models });
     } catch (e) {
       out.push({
         endpoint,
@@ -216,4 +214,65 @@ export async function discoverOffered(
     }
   }
   return out;
+}
+
+/** What a server's announcement adds to its listing: when it was signed, its chain and its channels. */
+export function announced(a: SignedAnnouncement): {
+  issuedAt: number;
+  chainId: number;
+  paymentChannels: Address | null;
+} {
+  return {
+    issuedAt: a.issuedAt,
+    chainId: a.chainId,
+    paymentChannels: a.paymentChannels ? getAddress(a.paymentChannels) : null,
+  };
+}
+
+/**
+ * The on-chain offers as a `ModelSource` for buyers (agents, the dashboard): every offer checked as
+ * `agora models` checks it, and a model whose hash is not its job's final model left out.
+ */
+export function chainOfferSource(
+  conn: ChainConnection,
+  modelRevenue: Address,
+  contracts: DiscoveryContracts,
+): ModelSource {
+  return {
+    name: 'chain',
+    async offers(onError) {
+      const out: ModelOffer[] = [];
+      for (const s of await discoverOffered(conn, modelRevenue, contracts)) {
+        if ('error' in s) {
+          onError?.(s.endpoint, new AgoraError('MODELS_BAD_OFFER', s.error));
+          continue;
+        }
+        for (const m of s.models) {
+          if (m.onChain === 'mismatch') continue;
+          out.push({
+            endpoint: s.endpoint,
+            predictUrl: m.predict,
+            seller: s.seller,
+            chainId: s.chainId,
+            paymentChannels: s.paymentChannels,
+            model: m,
+            source: 'chain',
+          });
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/** The buyer's sources a deployment offers: its on-chain offers, when it has ModelRevenue. */
+export function deploymentOfferSources(conn: ChainConnection, d: Deployment | undefined): ModelSource[] {
+  const c = d?.contracts;
+  if (!c?.ModelRevenue) return [];
+  return [
+    chainOfferSource(conn, c.ModelRevenue, {
+      trainingLedger: c.TrainingLedger,
+      computeMarket: c.ComputeMarket,
+    }),
+  ];
 }

@@ -19,6 +19,7 @@ import { SpendLedger } from '../../src/agent/spend-ledger.ts';
 import { planCall } from '../../src/agent/tools.ts';
 import { ChannelClient } from '../../src/pay/channel-client.ts';
 import { VoucherStore } from '../../src/pay/voucher-store.ts';
+import { offerModel } from '../../src/serve/discovery.ts';
 import { loadModelDir } from '../../src/serve/model.ts';
 import { rememberEndpoints, saveModelName } from '../../src/serve/model-offers.ts';
 import { ServeService } from '../../src/serve/service.ts';
@@ -220,6 +221,30 @@ describe('model.query: buying a prediction through the agent', () => {
     await expect(t('clinic', '{"input": ["a", "b"]}')).rejects.toThrow(/does not hold a row of numbers/);
     await expect(t('weather', join(dir, 'digit.json'))).rejects.toThrow(/no model called "weather"/);
   }, 30_000);
+
+  it("finds a model its seller offered on chain, knowing no server; an offer of a stranger's endpoint is ignored", async () => {
+    const fresh = agentEnv({
+      home: join(dir, 'home-chain'),
+      conn: f.conn,
+      deployment: f.deployment,
+      address: f.accounts[2]!.address,
+      unlock: async () => f.accounts[2]!,
+    });
+    const input = join(dir, 'digit.json');
+    await expect(planCall(fresh, { tool: 'model.query', args: { model: '5', input } })).rejects.toThrow(
+      /no model called "5"/,
+    );
+    const offer = { modelHash: trained.modelHash, jobId: '5', unitPrice: PRICE, endpoint: service.url! };
+    // someone else offers the same endpoint as theirs: its announcement names another seller
+    await offerModel(f.conn, f.signers[3]!, f.addr('ModelRevenue'), offer);
+    await offerModel(f.conn, f.signers[1]!, f.addr('ModelRevenue'), offer);
+    const plan = await planCall(fresh, { tool: 'model.query', args: { model: '5', input } });
+    const text = [plan.summary, ...plan.lines].join('\n');
+    expect(text).toContain(`${service.url}/v1/models/5/predict`);
+    expect(text).toContain(trained.modelHash);
+    expect(text).toContain(f.accounts[1]!.address);
+    expect(text).not.toContain(f.accounts[3]!.address);
+  }, 60_000);
 
   it('a server that takes payment and answers with text: nothing of it is passed on, the spend counts', async () => {
     // A hostile seller: asks the real price on the real PaymentChannels, takes any voucher, and

@@ -12,6 +12,7 @@ import { agentAccountClient } from '../../agent/agent-account.ts';
 import { AgentDaemon } from '../../agent/daemon.ts';
 import { loadPolicy } from '../../agent/policy.ts';
 import { walletClientFor } from '../../chain/connect.ts';
+import { deploymentOfferSources } from '../../serve/discovery.ts';
 import { parseAmount } from '../../wallet/amount.ts';
 import { resolveAddress } from '../../wallet/contacts.ts';
 import type { CliContext } from '../context.ts';
@@ -42,6 +43,7 @@ export function registerAgentAccountCommands(agent: Command, ctx: Ctx): void {
         home: c.home,
         account,
         policy,
+        modelSources: deploymentOfferSources(conn, d),
         log: (x) => {
           const line = JSON.stringify(x);
           if (c.out.json) process.stdout.write(`${line}\n`);

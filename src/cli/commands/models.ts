@@ -11,13 +11,13 @@ import type { Command } from 'commander';
 import { type Address, formatEther } from 'viem';
 import { AgoraError, isAgoraError } from '../../errors.ts';
 import {
+  announced,
   checkAnnouncedModels,
   type DiscoveredServer,
   type DiscoveryContracts,
   discoverOffered,
-  fetchAnnouncement,
 } from '../../serve/discovery.ts';
-import { saveModelName } from '../../serve/model-offers.ts';
+import { fetchAnnouncement, saveModelName } from '../../serve/model-offers.ts';
 import type { CliContext } from '../context.ts';
 
 type Ctx = (cmd: Command) => CliContext;
@@ -77,7 +77,7 @@ export function registerModelsCommand(program: Command, ctx: Ctx): void {
         try {
           const a = await fetchAnnouncement(url);
           const models = await checkAnnouncedModels(conn, contracts, a, 'url');
-          servers.push({ endpoint: url, seller: a.seller, source: 'url', issuedAt: a.issuedAt, models });
+          servers.push({ endpoint: url, seller: a.seller, source: 'url', ...announced(a), models });
         } catch (e) {
           servers.push({
             endpoint: url,
