@@ -48,6 +48,8 @@ export class Payee {
   readonly #onError: (e: unknown) => void;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<unknown> | undefined;
+  /** Settlement passes run one at a time: two passes racing would settle one channel twice, out of order. */
+  #serial: Promise<unknown> = Promise.resolve();
 
   constructor(opts: PayeeOptions) {
     if (!opts.client.account) {
@@ -132,8 +134,18 @@ export class Payee {
     });
   }
 
+  #oneAtATime<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.#serial.then(run);
+    this.#serial = next.catch(() => {});
+    return next;
+  }
+
   /** Settles the highest voucher of the channel on-chain (no-op when nothing is unsettled). */
-  async settle(channelId: Hex): Promise<TxResult | undefined> {
+  settle(channelId: Hex): Promise<TxResult | undefined> {
+    return this.#oneAtATime(() => this.#settle(channelId));
+  }
+
+  async #settle(channelId: Hex): Promise<TxResult | undefined> {
     const key = this.key(channelId);
     const v = this.store.highestVoucher(key);
     if (!v) return undefined;
@@ -150,8 +162,13 @@ export class Payee {
   /**
    * One pass: refresh every channel paying us with unsettled earnings, and settle those at or over the
    * threshold or closing (a closing channel is settled at once, well before its challenge period ends).
+   * A pass asked for while another runs (the background poll) starts after it ends.
    */
-  async tick(): Promise<{ settled: Hex[]; failed: { channelId: Hex; error: unknown }[] }> {
+  tick(): Promise<{ settled: Hex[]; failed: { channelId: Hex; error: unknown }[] }> {
+    return this.#oneAtATime(() => this.#tick());
+  }
+
+  async #tick(): Promise<{ settled: Hex[]; failed: { channelId: Hex; error: unknown }[] }> {
     const settled: Hex[] = [];
     const failed: { channelId: Hex; error: unknown }[] = [];
     for (const e of this.earnings()) {
@@ -161,7 +178,7 @@ export class Payee {
         const c = await this.refresh(e.key.channelId);
         if (c.finalized) continue;
         if (e.unsettled >= this.settleThreshold || c.closesAt !== 0) {
-          if (await this.settle(e.key.channelId)) settled.push(e.key.channelId);
+          if (await this.#settle(e.key.channelId)) settled.push(e.key.channelId);
         }
       } catch (error) {
         failed.push({ channelId: e.key.channelId, error });
