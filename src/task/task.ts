@@ -71,8 +71,16 @@ export interface Task {
   windowDataset(spec: JobSpec, records: readonly WindowRecord[], prep?: PrepState): Dataset;
   /** Swarm statistics before round 0 (undefined: the task needs none). */
   readonly preparation?: Preparation;
-  /** The job's metric of logits `[n, outputs]` against `targets`. */
-  evaluate(spec: JobSpec, logits: Float32Array, targets: Int32Array | Float32Array): Evaluation;
+  /**
+   * The job's metric of logits `[n, outputs]` against `targets` as the dataset's batches give them;
+   * `prep`: the model's preprocessing state (a regression's RMSE is in the label's original units).
+   */
+  evaluate(
+    spec: JobSpec,
+    logits: Float32Array,
+    targets: Int32Array | Float32Array,
+    prep?: PrepState,
+  ): Evaluation;
   /** Held-out batches a validator scores pseudo-gradients on (none: the task has no public data). */
   heldOut?(spec: JobSpec): TensorBatch[];
   /** The `config.json` of an exported model: architecture and preprocessing, to rebuild it elsewhere. */

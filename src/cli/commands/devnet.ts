@@ -63,7 +63,11 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     )
     .option('--data <file>', 'tabular: the CSV/JSONL file split among the providers')
     .option('--label <column>', 'tabular: the label column')
-    .option('--shards <split>', 'tabular: iid or label-skew', 'label-skew')
+    .option(
+      '--shards <split>',
+      'tabular: iid or label-skew (a regression target: quantile bands)',
+      'label-skew',
+    )
     .option('--providers <n>', 'providers in the job', '4')
     .option('--rounds <n>', 'DiLoCo rounds (default 40, 20 with --quick)')
     .option('--H <n>', 'inner steps per round', '25')
@@ -306,8 +310,15 @@ function jobLines(j: DevnetJobResult): string[] {
   return [
     '',
     `job ${j.jobId}: ${j.rounds} rounds × H=${j.H} by ${j.providers} providers in ${j.seconds.toFixed(0)} s`,
-    `  task                 ${j.task}, ${j.metric} ${pct(j.value)} (centralized ${pct(j.centralizedValue)})`,
-    `  test accuracy        ${pct(j.testAccuracy)} (centralized on the pooled data, same steps: ${pct(j.centralizedAccuracy)}; ratio ${(j.testAccuracy / j.centralizedAccuracy).toFixed(3)})`,
+    ...(j.testAccuracy !== undefined && j.centralizedAccuracy !== undefined
+      ? [
+          `  task                 ${j.task}, ${j.metric} ${pct(j.value)} (centralized ${pct(j.centralizedValue)})`,
+          `  test accuracy        ${pct(j.testAccuracy)} (centralized on the pooled data, same steps: ${pct(j.centralizedAccuracy)}; ratio ${(j.testAccuracy / j.centralizedAccuracy).toFixed(3)})`,
+        ]
+      : [
+          `  task                 ${j.task}, test ${j.metric} ${j.value.toPrecision(4)} (centralized on the pooled data, same steps: ${j.centralizedValue.toPrecision(4)})`,
+          `  ratio                ${j.ratio.toFixed(3)} (${j.metric}: lower is better; 1 = parity, above 1 = the swarm's error is larger)`,
+        ]),
     `  bytes sent / worker  ${mb(j.bytesPerWorker)} (DDP: ${mb(j.ddpBytesPerWorker)}, ${(j.ddpBytesPerWorker / j.bytesPerWorker).toFixed(0)}× more)`,
     `  rewards (funded ${formatEther(BigInt(j.funded))} AGORA, split ${formatEther(BigInt(j.rewardTotal))}):`,
     ...j.rewards.map(
