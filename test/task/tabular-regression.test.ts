@@ -18,6 +18,7 @@ import { tabularSpecFromFile } from '../../src/task/tabular-spec.ts';
 import { writeCheckpointFile } from '../../src/train/checkpoint/files.ts';
 import { encodeTrainingCheckpoint } from '../../src/train/checkpoint/training-checkpoint.ts';
 import { BatchSampler } from '../../src/train/data/sampler.ts';
+import type { MlpSpec } from '../../src/train/models/spec.ts';
 import { tempHome } from '../helpers/cli.ts';
 
 const CSV = join(import.meta.dirname, '../../examples/tabular/household-energy.csv');
@@ -32,7 +33,7 @@ describe('tabular regression', () => {
     expect(spec.objective).toBe('regression');
     expect(spec.metric).toBe('rmse');
     expect(spec.model).toMatchObject({ kind: 'mlp', loss: 'mse' });
-    expect((spec.model as { sizes: number[] }).sizes.at(-1)).toBe(1);
+    expect((spec.model as MlpSpec).sizes.at(-1)).toBe(1);
     expect(spec.drift).toBe('none');
     expect(spec.calibration).toBe('none');
     expect(spec.data).not.toHaveProperty('classes');
@@ -56,7 +57,7 @@ describe('tabular regression', () => {
     expect(() => validateJobSpec({ ...spec, data: { ...spec.data, classes: ['a', 'b'] } })).toThrow(
       /declares no `classes`/,
     );
-    const sizes = (spec.model as { sizes: number[] }).sizes;
+    const sizes = (spec.model as MlpSpec).sizes;
     expect(() => validateJobSpec({ ...spec, model: { kind: 'mlp', sizes } })).toThrow(/loss/);
     expect(() =>
       validateJobSpec({ ...spec, model: { ...spec.model, sizes: [...sizes.slice(0, -1), 2] } }),
