@@ -37,7 +37,7 @@ import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoin
 import { ddpBytesPerStep } from '../train/diloco/bytes.ts';
 import { runDdp } from '../train/diloco/ddp.ts';
 import { createRuntime } from '../train/onnx/index.ts';
-import type { Runtime, TensorBatch } from '../train/runtime.ts';
+import type { Runtime } from '../train/runtime.ts';
 import type { RoundCommitted } from './coordinator.ts';
 import { NodeDaemon } from './daemon.ts';
 import { type DevnetData, devnetData } from './devnet-data.ts';
