@@ -185,8 +185,13 @@ function tabularData(o: DevnetDataOptions): DevnetData {
   };
 }
 
-/** The devnet's robustness options applied to a spec made from a file. */
+/**
+ * The devnet's robustness options applied to a spec made from a file (a regression spec keeps its
+ * own: drift heads and the LDA head are for classification).
+ */
 function mnistChoices(spec: JobSpec, o: PresetOptions): JobSpec {
+  if (spec.objective !== 'classification')
+    return { ...spec, ...(o.aggregator ? { aggregator: o.aggregator as JobSpec['aggregator'] } : {}) };
   return {
     ...spec,
     ...(o.drift ? { drift: o.drift as JobSpec['drift'] } : {}),

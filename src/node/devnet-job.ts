@@ -80,6 +80,8 @@ export type DevnetJobOptions = {
    * (a fault injection for tests; they train honestly until then).
    */
   poisonLda?: number;
+  /** The last N providers sign swarm statistics scaled by 1.5 before round 0 (fault injection for tests). */
+  lieAboutStats?: number;
   /** Evaluate the latest committed model every this many rounds (default: R/10). */
   evalEvery?: number;
   /** Chain poll interval of the daemons (default 250 ms). */
@@ -259,6 +261,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       price: o.pricePerRound ?? parseEther('1'),
       byzantine: i >= K - byzantine,
       poisonLda: i >= K - (o.poisonLda ?? 0),
+      lieAboutStats: i >= K - (o.lieAboutStats ?? 0),
     });
   });
   const nodes = [requester, validator, ...providers];

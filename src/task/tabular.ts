@@ -23,7 +23,12 @@ import type { TensorBatch } from '../train/runtime.ts';
 import type { WindowRecord } from '../verify/trace-wire.ts';
 import { byIndex, checkMlp, decodeClasses, mlpSchema } from './image.ts';
 import { type JobSpec, zodProblems } from './spec.ts';
-import { tabularPrepFromReduced, tabularStatsVector } from './tabular-stats.ts';
+import {
+  tabularPrepFromReduced,
+  tabularStatsLength,
+  tabularStatsPartial,
+  tabularStatsVector,
+} from './tabular-stats.ts';
 import {
   classificationMetrics,
   type DataDescription,
@@ -510,6 +515,10 @@ export const tabularTask: Task = {
   },
 
   preparation: {
+    length: tabularStatsLength,
+    chunk(spec: JobSpec, data, from: number, to: number): Float64Array {
+      return tabularStatsPartial(spec, (data as TabularDataset).parsed, from, to);
+    },
     local(spec: JobSpec, data): Float32Array {
       return tabularStatsVector(spec, (data as TabularDataset).parsed);
     },

@@ -40,7 +40,14 @@ export type DataDescription = { kind: string } & Record<string, unknown>;
  * so validators and late joiners read it from a committed model.
  */
 export type Preparation = {
-  /** This provider's statistics vector over its data. */
+  /** Length of the statistics vector of `spec`. */
+  length(spec: JobSpec): number;
+  /**
+   * The float64 statistics of the records [from, to) of `data`: one chunk of this provider's
+   * statistics, which validators recompute from the chunk's records (src/verify/prep-stats.ts).
+   */
+  chunk(spec: JobSpec, data: Dataset, from: number, to: number): Float64Array;
+  /** This provider's statistics vector over its data: f32 of the chunk-order sum of its chunks. */
   local(spec: JobSpec, data: Dataset): Float32Array;
   /** The preprocessing state from the mean of every provider's vector. */
   fromReduced(spec: JobSpec, reduced: Float32Array): PrepState;
