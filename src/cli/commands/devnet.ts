@@ -70,6 +70,11 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     )
     .option('--providers <n>', 'providers in the job', '4')
     .option('--rounds <n>', 'DiLoCo rounds (default 40, 20 with --quick)')
+    .option(
+      '--timeout-min <minutes>',
+      'give up on the job after this many minutes (a loaded machine needs more)',
+      '15',
+    )
     .option('--H <n>', 'inner steps per round', '25')
     .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
     .option('--drift <name>', `drift correction of the job (${TASK_DRIFTS.join(', ')})`, 'fixed-head')
@@ -202,6 +207,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             ...(o.label ? { label: o.label } : {}),
             shards: o.shards === 'iid' ? 'iid' : 'label-skew',
             rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds'),
+            timeoutMs: int(o.timeoutMin, 'timeout-min') * 60_000,
             H: int(o.H, 'H'),
             byzantine: Number(o.byzantine),
             drift: o.drift as TaskDrift,
@@ -291,6 +297,7 @@ type DevnetOpts = {
   exit?: boolean;
   job?: boolean;
   quick?: boolean;
+  timeoutMin: string;
   providers: string;
   rounds?: string;
   H: string;
