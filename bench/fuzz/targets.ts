@@ -47,6 +47,7 @@ import {
 } from '../../src/train/checkpoint/training-checkpoint.ts';
 import { CODEC_NAMES, createCodec, decodeAny } from '../../src/train/codecs/index.ts';
 import { verifyRoundRecordSignature } from '../../src/verify/evidence.ts';
+import { decodePrepStats, encodePrepStats } from '../../src/verify/prep-stats.ts';
 import {
   decodeInnerState,
   decodeWindowSamples,
@@ -286,6 +287,13 @@ export async function decoderTargets(): Promise<FuzzTarget[]> {
         })),
       }),
     );
+  const prepValid = fc.tuple(fc.nat({ max: 4 }), vector).map(([C, v]) =>
+    encodePrepStats({
+      partials: Array.from({ length: C + 1 }, (_, c) => Float64Array.from(v, (x) => x * (c + 1))),
+      local: v,
+      reduced: v.map((x) => x / 2),
+    }),
+  );
 
   // ---- vouchers, attestations, keystores
   const vDomain = {
@@ -549,6 +557,15 @@ export async function decoderTargets(): Promise<FuzzTarget[]> {
       input: mutatedBytes(windowValid),
       run(bytes: Uint8Array) {
         decodeWindowSamples(bytes);
+        return 'accepted';
+      },
+    }),
+    defineTarget({
+      name: 'verify/prep-stats',
+      boundary: "prep-stats replies: a provider's signed swarm statistics (chunks, input, result)",
+      input: mutatedBytes(prepValid),
+      run(bytes: Uint8Array) {
+        decodePrepStats(bytes);
         return 'accepted';
       },
     }),

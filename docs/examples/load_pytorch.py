@@ -5,7 +5,7 @@
 DIR holds model.safetensors (named weights) and config.json (architecture + preprocessing).
 ROWS.json is a JSON list of rows: objects of column values for tabular models, lists of pixel
 values (0..255) for image models. Prints one JSON prediction per row: the label and the class
-probabilities. Needs only torch (the safetensors file is read with the standard library).
+probabilities, or for a regression model the value in the label's units. Needs only torch (the safetensors file is read with the standard library).
 """
 import json
 import struct
@@ -101,6 +101,12 @@ def predict(model_dir, rows):
     config, model = load(model_dir)
     prep = config["preprocessing"]
     x = torch.stack([features(prep, r) for r in rows])
+    if config["objective"] == "regression":
+        # one output, trained on the standardized target: map it back to the label's units
+        t = prep["target"]
+        with torch.no_grad():
+            out = model(x)[:, 0].to(torch.float64)
+        return [{"value": float(v * t["std"] + t["mean"])} for v in out]
     with torch.no_grad():
         probs = torch.softmax(model(x), dim=1)
     classes = prep["classes"]

@@ -183,6 +183,8 @@ export class Dashboard implements Startable {
 
   /** The devnet job's summary: accuracy against the centralized baseline, bytes, reward roles. */
   jobResult(r: DevnetJobResult): void {
+    // a regression job reports RMSE, not accuracy: its summary is not shown here yet
+    if (r.testAccuracy === undefined || r.centralizedAccuracy === undefined) return;
     const hub = this.hub;
     hub.update('jobs', r.jobId, () => emptyJob(r.jobId), {
       result: {

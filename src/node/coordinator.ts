@@ -30,6 +30,7 @@ import { AgoraError } from '../errors.ts';
 import type { CommittedRound } from '../market/job-rewards.ts';
 import type { ValidatorWork } from '../market/rewards.ts';
 import { AgoraHost } from '../net/host.ts';
+import { taskOf } from '../task/registry.ts';
 import { readCheckpointFile, writeCheckpointFile } from '../train/checkpoint/files.ts';
 import {
   type CheckAttestationJson,
@@ -39,6 +40,7 @@ import {
 } from '../verify/check-attestation.ts';
 import { executeFraudSlashWhenDue, verifyRoundRecordSignature } from '../verify/evidence.ts';
 import { ldaStatsSigner } from '../verify/lda-calibration.ts';
+import { prepStatsSigner } from '../verify/prep-stats.ts';
 import { roundTraceSigner, traceFromJson, traceProblems } from '../verify/trace-wire.ts';
 import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
 import { jobModelPath } from './job-files.ts';
@@ -120,6 +122,8 @@ export class JobCoordinator implements Startable {
   #innerSteps = 0;
   /** The job's last round when its task computes an LDA head there (records must commit to it), else −1. */
   #ldaRound = -1;
+  /** Whether the job's task all-reduces statistics before round 0 (round 0's records carry them). */
+  #prepStats = false;
   /** The all-reduce groups being formed, by `round:attempt`: who said it is ready, and the decision. */
   readonly #forming = new Map<string, { ready: Set<string>; members: Promise<Address[]> }>();
 
@@ -143,6 +147,7 @@ export class JobCoordinator implements Startable {
     this.#innerSteps = job.innerSteps;
     const spec = await jobSpecOf(this.#o.conn, this.#o.contracts.market, job, this.#o.store);
     if (spec.calibration === 'lda-head') this.#ldaRound = job.rounds - 1;
+    this.#prepStats = taskOf(spec.kind).preparation !== undefined;
     const host = new AgoraHost({
       account: this.#o.account,
       chainId: conn.chainId,
@@ -257,6 +262,7 @@ export class JobCoordinator implements Startable {
       trace: TraceJson;
       traceSignature: string;
       lda?: { hash: string; signature: string } | undefined;
+      prep?: { hash: string; signature: string } | undefined;
     },
     from: Address,
   ): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -318,6 +324,19 @@ export class JobCoordinator implements Startable {
       if (ldaSigner !== getAddress(record.worker))
         return { ok: false, reason: 'bad LDA statistics signature' };
     }
+    // round 0 of a task with swarm statistics: the worker's signed commitment to its statistics
+    if (req.round === 0 && this.#prepStats) {
+      if (!req.prep)
+        return { ok: false, reason: 'round 0 of this task needs the swarm statistics commitment' };
+      const prepSigner = await prepStatsSigner(
+        jobId,
+        record.worker,
+        req.prep.hash as Hex,
+        req.prep.signature as Hex,
+      ).catch(() => undefined);
+      if (prepSigner !== getAddress(record.worker))
+        return { ok: false, reason: 'bad swarm statistics signature' };
+    }
     // persisted before the reply
     return store.transaction(() => {
       const row = store.getRound(jobId, req.round);
@@ -342,6 +361,7 @@ export class JobCoordinator implements Startable {
           trace: req.trace,
           traceSignature: req.traceSignature,
           ...(req.lda ? { lda: req.lda } : {}),
+          ...(req.prep ? { prep: req.prep } : {}),
         },
       };
       store.saveRound(jobId, req.round, 'collecting', data);

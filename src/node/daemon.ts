@@ -67,6 +67,8 @@ export type NodeDaemonOptions = {
   divergeRound?: number;
   /** Provider fault injection: relabelled (poisoned) LDA statistics in a job's last round. */
   poisonLda?: boolean;
+  /** Provider fault injection: swarm statistics scaled by 1.5 (signed) before round 0. */
+  lieAboutStats?: boolean;
   /** Requester: how long to keep serving the reward split after a job is done (default 30 s). */
   lingerMs?: number;
   onProgress?: (message: string) => void;
@@ -95,7 +97,10 @@ export class NodeDaemon implements Startable {
         hint: `use one of: ${NODE_ROLES.join(', ')}`,
       });
     }
-    if (o.role !== 'provider' && (o.data || o.byzantine || o.poisonLda || o.divergeRound !== undefined)) {
+    if (
+      o.role !== 'provider' &&
+      (o.data || o.byzantine || o.poisonLda || o.lieAboutStats || o.divergeRound !== undefined)
+    ) {
       throw new AgoraError('BAD_OPTION', `data and fault injection are provider options, not ${o.role}'s`);
     }
     this.name = o.name;
@@ -170,6 +175,7 @@ export class NodeDaemon implements Startable {
         bounds: providerBounds(o.bounds),
         byzantine: o.byzantine === true,
         poisonLda: o.poisonLda === true,
+        lieAboutStats: o.lieAboutStats === true,
         ...(o.divergeRound !== undefined ? { divergeRound: o.divergeRound } : {}),
       });
       this.#provider = p;

@@ -7,18 +7,23 @@
  *    providers i.i.d. or label-skewed, each shard a file with the same header; the spec made from the
  *    file (`tabularSpecFromFile`). Test rows are preprocessed with the swarm's statistics of the
  *    final model; the baseline's come from the pooled rows (the same counts, sums and squares).
+ *    A regression label's "label-skew" sorts the rows by target and gives each provider one
+ *    contiguous quantile band (provider 1 the lowest targets, provider K the highest).
+ *
+ * The metric (`metricOf`): accuracy for classification; for regression the RMSE in the label's
+ * units, √(the eval loss, a mean squared error of standardized targets) × the target's std.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgoraError } from '../errors.ts';
 import { mnistMlpPreset, type PresetOptions } from '../task/presets.ts';
 import type { JobSpec } from '../task/spec.ts';
-import { tabularTask } from '../task/tabular.ts';
+import { type TabularDataset, type TabularPrep, tabularTask } from '../task/tabular.ts';
 import { tabularSpecFromFile } from '../task/tabular-spec.ts';
 import type { DataSource, PrepState } from '../task/task.ts';
-import type { ClassificationDataset, Dataset } from '../train/data/dataset.ts';
+import type { Dataset } from '../train/data/dataset.ts';
 import { holdoutSplit, shardIndices } from '../train/data/sharding.ts';
-import type { TensorBatch } from '../train/runtime.ts';
+import type { EvalResult, TensorBatch } from '../train/runtime.ts';
 import { batchesOf, planMnistShards, writeShardIdx } from './shard-data.ts';
 
 export type DevnetDataOptions = PresetOptions & {
@@ -42,7 +47,13 @@ export type DevnetData = {
   testBatches(prep?: PrepState): TensorBatch[];
   /** The centralized baseline's pooled data (its own statistics) and the providers' shards in it. */
   central(): { dataset: Dataset; shards: Int32Array[]; prep?: PrepState };
+  /** The job's metric: `accuracy`, or `rmse` for regression (see the module docs). */
+  metric: 'accuracy' | 'rmse';
+  /** The metric from an evaluation of the test batches under `prep`. */
+  metricOf(ev: Pick<EvalResult, 'loss' | 'accuracy'>, prep?: PrepState): number;
 };
+
+const accuracyOf = (ev: Pick<EvalResult, 'accuracy'>) => ev.accuracy ?? 0;
 
 export function devnetData(o: DevnetDataOptions): DevnetData {
   return o.task === 'tabular' ? tabularData(o) : imageData(o);
@@ -63,6 +74,8 @@ function imageData(o: DevnetDataOptions): DevnetData {
     }),
     testBatches: () => batchesOf(plan.pool, plan.test),
     central: () => ({ dataset: plan.pool, shards: plan.shards }),
+    metric: 'accuracy',
+    metricOf: accuracyOf,
   };
 }
 
@@ -82,7 +95,7 @@ function tabularData(o: DevnetDataOptions): DevnetData {
   });
   const spec = mnistChoices(base, o);
   const source: DataSource = { path: o.data, format, label: o.label };
-  const all = tabularTask.load(spec, source) as ClassificationDataset;
+  const all = tabularTask.load(spec, source) as TabularDataset;
   // the lines of the file: header (CSV) and the data rows, in record order
   const lines = readFileSync(o.data, 'utf8')
     .split('\n')
@@ -90,18 +103,29 @@ function tabularData(o: DevnetDataOptions): DevnetData {
     .filter((l) => l.length > 0);
   const header = format === 'csv' ? lines.shift()! : undefined;
   const split = holdoutSplit(all.size, 0.1, { seed: 12345 });
-  const classes = all.numClasses;
-  const shards = shardIndices(
-    { indices: split.train, labels: all.labels, numClasses: classes },
-    o.providers,
-    o.shards === 'iid'
-      ? { kind: 'iid', seed: 7 }
-      : {
-          kind: 'label-skew',
-          classesPerWorker: o.classesPerProvider ?? Math.max(1, Math.ceil(classes / 2)),
-          seed: 7,
-        },
-  );
+  let shards: Int32Array[];
+  if (all.kind === 'regression') {
+    // label-skew of a regression target: contiguous quantile bands of the sorted training rows
+    const v = all.values;
+    const order = Int32Array.from(split.train).sort((a, b) => v[a] - v[b] || a - b);
+    shards =
+      o.shards === 'iid'
+        ? shardIndices({ indices: split.train }, o.providers, { kind: 'iid', seed: 7 })
+        : shardIndices({ indices: order }, o.providers, { kind: 'contiguous' });
+  } else {
+    const classes = all.numClasses;
+    shards = shardIndices(
+      { indices: split.train, labels: all.labels, numClasses: classes },
+      o.providers,
+      o.shards === 'iid'
+        ? { kind: 'iid', seed: 7 }
+        : {
+            kind: 'label-skew',
+            classesPerWorker: o.classesPerProvider ?? Math.max(1, Math.ceil(classes / 2)),
+            seed: 7,
+          },
+    );
+  }
   const write = (path: string, idx: ArrayLike<number>) => {
     const body = Array.from(idx, (k) => lines[k]);
     writeFileSync(path, `${[...(header ? [header] : []), ...body].join('\n')}\n`);
@@ -125,14 +149,23 @@ function tabularData(o: DevnetDataOptions): DevnetData {
     format,
     label: o.label,
   };
-  const names = spec.data.classes as string[];
+  const names = (spec.data.classes ?? []) as string[];
+  const regression = all.kind === 'regression';
   return {
     spec,
     sources,
     describe: shards.map((s) => {
+      if (all.kind === 'regression') {
+        const ys = Array.from(s, (k) => all.values[k]);
+        return `${s.length} rows, ${o.label} ${Math.min(...ys)}–${Math.max(...ys)}`;
+      }
       const cs = [...new Set(Array.from(s, (k) => all.labels[k]))].sort();
       return `${s.length} rows, labels ${cs.map((c) => names[c]).join(',')}`;
     }),
+    metric: regression ? 'rmse' : 'accuracy',
+    metricOf: regression
+      ? (ev, prep) => Math.sqrt(ev.loss) * ((prep as TabularPrep | undefined)?.target?.std ?? 1)
+      : accuracyOf,
     testBatches: (prep) => {
       const test = tabularTask.load(spec, testSource, prep);
       return [test.getBatch(Int32Array.from({ length: test.size }, (_, i) => i))];
@@ -152,8 +185,13 @@ function tabularData(o: DevnetDataOptions): DevnetData {
   };
 }
 
-/** The devnet's robustness options applied to a spec made from a file. */
+/**
+ * The devnet's robustness options applied to a spec made from a file (a regression spec keeps its
+ * own: drift heads and the LDA head are for classification).
+ */
 function mnistChoices(spec: JobSpec, o: PresetOptions): JobSpec {
+  if (spec.objective !== 'classification')
+    return { ...spec, ...(o.aggregator ? { aggregator: o.aggregator as JobSpec['aggregator'] } : {}) };
   return {
     ...spec,
     ...(o.drift ? { drift: o.drift as JobSpec['drift'] } : {}),

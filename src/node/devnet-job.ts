@@ -37,10 +37,10 @@ import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoin
 import { ddpBytesPerStep } from '../train/diloco/bytes.ts';
 import { runDdp } from '../train/diloco/ddp.ts';
 import { createRuntime } from '../train/onnx/index.ts';
-import type { Runtime, TensorBatch } from '../train/runtime.ts';
+import type { Runtime } from '../train/runtime.ts';
 import type { RoundCommitted } from './coordinator.ts';
 import { NodeDaemon } from './daemon.ts';
-import { devnetData } from './devnet-data.ts';
+import { type DevnetData, devnetData } from './devnet-data.ts';
 import { fraudReports } from './job-chain.ts';
 import { jobModelPath } from './job-files.ts';
 import { jobSplitFromChain, type RewardInputs } from './job-sync.ts';
@@ -80,6 +80,8 @@ export type DevnetJobOptions = {
    * (a fault injection for tests; they train honestly until then).
    */
   poisonLda?: number;
+  /** The last N providers sign swarm statistics scaled by 1.5 before round 0 (fault injection for tests). */
+  lieAboutStats?: number;
   /** Evaluate the latest committed model every this many rounds (default: R/10). */
   evalEvery?: number;
   /** Chain poll interval of the daemons (default 250 ms). */
@@ -121,6 +123,8 @@ export type DevnetEvent =
       round: number;
       trainLoss: number;
       testAccuracy?: number;
+      /** The task's metric on the test rows (accuracy, or RMSE for regression). */
+      testValue?: number;
       bytesPerWorker: number;
     }
   /** The nodes were stopped (the job is over); the centralized baseline trains next. */
@@ -135,11 +139,19 @@ export type DevnetJobResult = {
   metric: string;
   value: number;
   centralizedValue: number;
+  /** Whether a higher `value` is better (accuracy) or a lower one (RMSE). */
+  better: 'higher' | 'lower';
+  /**
+   * value / centralizedValue. Accuracy: 1 is parity, above 1 the swarm beats the baseline. RMSE
+   * (lower is better): 1 is parity, 1.05 means the swarm's error is 5% larger than the baseline's.
+   */
+  ratio: number;
   rounds: number;
   H: number;
   providers: number;
-  testAccuracy: number;
-  centralizedAccuracy: number;
+  /** Classification jobs only. */
+  testAccuracy?: number;
+  centralizedAccuracy?: number;
   bytesPerWorker: number;
   ddpBytesPerWorker: number;
   rewards: RewardRow[];
@@ -149,7 +161,13 @@ export type DevnetJobResult = {
   modelPath: string;
   modelHash: Hex;
   provenanceManifest: string;
-  history: { round: number; trainLoss: number; testAccuracy?: number; bytesPerWorker: number }[];
+  history: {
+    round: number;
+    trainLoss: number;
+    testAccuracy?: number;
+    testValue?: number;
+    bytesPerWorker: number;
+  }[];
   seconds: number;
 };
 
@@ -244,6 +262,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       price: o.pricePerRound ?? parseEther('1'),
       byzantine: i >= K - byzantine,
       poisonLda: i >= K - (o.poisonLda ?? 0),
+      lieAboutStats: i >= K - (o.lieAboutStats ?? 0),
     });
   });
   const nodes = [requester, validator, ...providers];
@@ -295,7 +314,6 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     );
 
     // ---- progress until the requester's coordinator is done (rounds, close, reward root, slashes)
-    const testBatches = (info?: Record<string, string>) => dd.testBatches(prepOfInfo(info));
     const history: DevnetJobResult['history'] = [];
     const evalEvery = o.evalEvery ?? Math.max(1, Math.round(R / 10));
     const deadline = Date.now() + (o.timeoutMs ?? 15 * 60_000);
@@ -320,7 +338,10 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
         const point: DevnetJobResult['history'][number] = { round, trainLoss, bytesPerWorker: sent / K };
         if ((round + 1) % evalEvery === 0 || round === R - 1) {
           const path = checkpointOf(providers, jobId, round);
-          if (path) point.testAccuracy = await accuracyOf(evalRt, path, testBatches);
+          if (path) {
+            point.testValue = await metricOf(evalRt, path, dd);
+            if (dd.metric === 'accuracy') point.testAccuracy = point.testValue;
+          }
         }
         history.push(point);
         emit({ kind: 'round', jobId: jobId.toString(), ...point });
@@ -328,6 +349,9 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
         progress(
           `round ${round + 1}/${R}: train loss ${point.trainLoss.toFixed(3)}` +
             (point.testAccuracy !== undefined ? `, test acc ${(100 * point.testAccuracy).toFixed(1)}%` : '') +
+            (point.testAccuracy === undefined && point.testValue !== undefined
+              ? `, test ${dd.metric} ${point.testValue.toPrecision(4)}`
+              : '') +
             `, ${(point.bytesPerWorker / 1e6).toFixed(2)} MB sent/worker, committed` +
             (signers ? ` with ${signers}/${K} providers' records` : ''),
         );
@@ -387,7 +411,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       throw new AgoraError('DEVNET_NO_MODEL', `the requester did not save job ${jobId}'s final model`, {
         hint: `see ${join(home, 'nodes', 'requester', 'node.log')}`,
       });
-    const testAccuracy = await accuracyOf(evalRt, modelPath, testBatches);
+    const value = await metricOf(evalRt, modelPath, dd);
     const bytesPerWorker = sent / K;
     await stopAll(nodes);
     emit({ kind: 'stopped', jobId: jobId.toString() });
@@ -407,17 +431,20 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       { workers: K, steps: R * H, batchSize: spec.batchSize, seed: spec.seed, evalEverySteps: R * H },
     );
     await central.dispose();
+    const centralizedValue = dd.metricOf({ loss: c.evalLoss, accuracy: c.evalAccuracy }, pooled.prep);
+    const classification = dd.metric === 'accuracy';
     return {
       jobId: jobId.toString(),
       task: spec.kind,
-      metric: 'accuracy',
-      value: testAccuracy,
-      centralizedValue: c.evalAccuracy ?? 0,
+      metric: dd.metric,
+      value,
+      centralizedValue,
+      better: classification ? 'higher' : 'lower',
+      ratio: value / centralizedValue,
       rounds: l.roundsCommitted,
       H,
       providers: K,
-      testAccuracy,
-      centralizedAccuracy: c.evalAccuracy ?? 0,
+      ...(classification ? { testAccuracy: value, centralizedAccuracy: centralizedValue } : {}),
       bytesPerWorker,
       ddpBytesPerWorker: ddpBytesPerStep(c.params.length, K) * R * H,
       rewards,
@@ -461,13 +488,10 @@ function checkpointOf(providers: readonly NodeDaemon[], jobId: bigint, round: nu
   return undefined;
 }
 
-/** Test accuracy of a checkpoint; `batches` from its preprocessing state (`info.prep`). */
-async function accuracyOf(
-  rt: Runtime,
-  path: string,
-  batches: (info?: Record<string, string>) => readonly TensorBatch[],
-): Promise<number> {
+/** The task's metric of a checkpoint on the test rows, preprocessed with its state (`info.prep`). */
+async function metricOf(rt: Runtime, path: string, dd: DevnetData): Promise<number> {
   const c = decodeTrainingCheckpoint(readCheckpointFile(path).bytes);
   rt.setParams(c.params);
-  return (await rt.evaluate(batches(c.info))).accuracy ?? 0;
+  const prep = prepOfInfo(c.info);
+  return dd.metricOf(await rt.evaluate(dd.testBatches(prep)), prep);
 }

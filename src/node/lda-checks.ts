@@ -189,7 +189,7 @@ async function fetchOne(
     hash,
     stats,
     inputs: batch.inputs as Float32Array,
-    labels: batch.targets,
+    labels: batch.targets as Int32Array, // an LDA head is for classification: integer labels
     bytesFetched,
   };
 }

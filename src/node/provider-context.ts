@@ -17,6 +17,8 @@ export type ProviderAddress = Address;
 
 /** A provider's signed commitment to its LDA statistics (`ldaStatsDigest`). */
 export type LdaStatement = { hash: Hex; signature: Hex };
+/** A provider's signed commitment to its swarm statistics before round 0 (`prepStatsDigest`). */
+export type PrepStatement = { hash: Hex; signature: Hex };
 
 export type JobContext = {
   jobId: bigint;

@@ -191,6 +191,9 @@ export class ProviderJobSession {
       trace: r.trace,
       traceSignature: r.traceSignature,
       ...(r.lda ? { lda: r.lda } : {}),
+      ...(c === 0 && this.node.prepStatsOf(this.jobId)
+        ? { prep: this.node.prepStatsOf(this.jobId)!.statement }
+        : {}),
     }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
     if (!reply.ok) this.log.debug({ round: c, attempt: a, reason: reply.reason }, 'record not taken yet');
     return reply.ok;

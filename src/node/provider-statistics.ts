@@ -19,34 +19,61 @@ import {
   setHead,
   signLdaStats,
 } from '../verify/lda-calibration.ts';
+import { encodePrepStats, localFromPartials, prepChunks, signPrepStats } from '../verify/prep-stats.ts';
 import { windowBatches } from '../verify/replay.ts';
 import type { Logger } from './logger.ts';
-import { allReduceId, type JobContext, type LdaStatement } from './provider-context.ts';
-import { ldaStatsFilePath } from './trace-files.ts';
+import { allReduceId, type JobContext, type LdaStatement, type PrepStatement } from './provider-context.ts';
+import { ldaStatsFilePath, prepStatsFilePath } from './trace-files.ts';
 
 /**
  * The task's swarm statistics (tabular standardization) before the first round: this provider's
- * statistics vector over its data, mean-all-reduced (fp32) with the round's group, turned into the
- * preprocessing state every provider applies (the same bytes everywhere), and the data reloaded
- * under it. The state travels in every checkpoint (`info.prep`). A failed all-reduce uses this
- * provider's own vector: its model then differs from its peers' and the round is retried.
+ * statistics over its data, per chunk of its records and summed (src/verify/prep-stats.ts),
+ * mean-all-reduced (fp32) with the round's group, turned into the preprocessing state every
+ * provider applies (the same bytes everywhere), and the data reloaded under it. The state travels
+ * in every checkpoint (`info.prep`). The chunk statistics, the all-reduce input and the result used
+ * are persisted and signed before the state is applied: the statement goes with round 0's record,
+ * and validators recompute sampled chunks from the records (src/node/prep-checks.ts). A failed
+ * all-reduce uses this provider's own vector: its model then differs from its peers' and the round
+ * is retried. `lie`: fault injection, every chunk's statistics scaled (a provider that lies).
  */
 export async function prepareSwarmStatistics(
   j: JobContext,
-  o: { round: number; attempt: number; members: readonly string[]; logger: Logger; node: string },
-): Promise<number> {
+  o: {
+    round: number;
+    attempt: number;
+    members: readonly string[];
+    logger: Logger;
+    node: string;
+    account: LocalAccount;
+    /** The job's directory (the statistics file goes there). */
+    dir: string;
+    lie?: boolean;
+  },
+): Promise<{ bytesSent: number; statement: PrepStatement }> {
   const { round, attempt, members } = o;
   const task = taskOf(j.spec.kind);
   const prep = task.preparation!;
-  const local = prep.local(j.spec, j.data);
+  const L = prep.length(j.spec);
+  const partials = prepChunks(j.data.size).map((c) => {
+    const v = prep.chunk(j.spec, j.data, c.from, c.to);
+    if (o.lie) for (let i = 0; i < v.length; i++) v[i] *= 1.5;
+    return v;
+  });
+  const local = localFromPartials(partials, L);
   const r = await j.prepAllreduce!.run(allReduceId(round, attempt), local, members);
-  j.prep = prep.fromReduced(j.spec, r.ok && r.result ? r.result : local);
+  const reduced = r.ok && r.result ? r.result : local;
+  const payload = encodePrepStats({ partials, local, reduced });
+  const hash = keccak256(payload);
+  const signature = await signPrepStats(o.account, j.jobId, hash);
+  mkdirSync(o.dir, { recursive: true });
+  writeFileSync(prepStatsFilePath(o.dir), payload);
+  j.prep = prep.fromReduced(j.spec, reduced);
   j.data = task.load(j.spec, j.source, j.prep);
   o.logger.info(
-    { node: o.node, round, ok: r.ok, group: members.length, bytes: r.bytesSent },
+    { node: o.node, round, ok: r.ok, group: members.length, bytes: r.bytesSent, chunks: partials.length },
     'swarm statistics computed',
   );
-  return r.bytesSent;
+  return { bytesSent: r.bytesSent, statement: { hash, signature } };
 }
 
 /**

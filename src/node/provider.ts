@@ -44,6 +44,7 @@ import type { Dataset } from '../train/data/dataset.ts';
 import { mixSeed } from '../train/data/rng.ts';
 import { BatchSampler, type SamplerState } from '../train/data/sampler.ts';
 import { OuterOptimizer } from '../train/outer-optimizer.ts';
+import { PREP_CHUNK_MAX_RECORDS } from '../verify/prep-stats.ts';
 import {
   asReplayable,
   type InnerState,
@@ -67,6 +68,7 @@ import {
   LDA_STATS_PROTOCOL,
   type LdaStatement,
   PREP_STATS_PROTOCOL,
+  type PrepStatement,
 } from './provider-context.ts';
 import {
   freeStake,
@@ -83,6 +85,7 @@ import { createTaskRuntime, initTaskParams, taskAggregator } from './task-runtim
 import {
   deltaFilePath,
   ldaStatsFilePath,
+  prepStatsFilePath,
   pruneRoundFiles,
   readTraceStateBytes,
   traceFilePath,
@@ -123,6 +126,11 @@ export type ProviderOptions = {
    * every label shifted by one class, as a provider poisoning the head would.
    */
   poisonLda?: boolean;
+  /**
+   * Fault injection: before round 0, sign swarm statistics (counts, sums, squares) scaled by 1.5,
+   * as a provider skewing the job's standardization would.
+   */
+  lieAboutStats?: boolean;
   threads?: number;
 };
 
@@ -470,14 +478,21 @@ export class ProviderNode implements Startable {
     if (round !== j.nextRound) {
       throw new AgoraError('NODE_ROUND_ORDER', `${this.name} is at round ${j.nextRound}, not ${round}`);
     }
-    if (j.prepAllreduce && !j.prep)
-      this.bytesSent += await prepareSwarmStatistics(j, {
+    if (j.prepAllreduce && !j.prep) {
+      const s = await prepareSwarmStatistics(j, {
         round,
         attempt,
         members,
         logger: this.#o.logger,
         node: this.name,
+        account: this.#o.account,
+        dir: join(this.#o.dir, 'jobs', j.jobId.toString()),
+        lie: this.#o.lieAboutStats === true,
       });
+      this.bytesSent += s.bytesSent;
+      // persisted before round 0's record carries it (a restart sends the same statement)
+      this.store.setJson(`prep-stats:${j.jobId}`, s.statement);
+    }
     j.runtime.setParams(j.theta);
     // every sample index the inner steps take is recorded for provenance (the dataset's getBatch)
     const used: SamplePair[] = [];
@@ -723,6 +738,38 @@ export class ProviderNode implements Startable {
     const checkpointPath = join(dir, `round-${round}.safetensors`);
     writeCheckpointFile(checkpointPath, bytes);
     return { report, modelHash, checkpointPath, ...(lda ? { lda } : {}) };
+  }
+
+  /** This node's signed swarm statistics of round 0 (payload bytes and statement), if it has them. */
+  prepStatsOf(jobId: bigint): { payload: Uint8Array; statement: PrepStatement } | undefined {
+    const statement = this.store.getJson<PrepStatement>(`prep-stats:${jobId}`);
+    const path = prepStatsFilePath(join(this.#o.dir, 'jobs', jobId.toString()));
+    if (!statement || !existsSync(path)) return undefined;
+    const payload = new Uint8Array(readFileSync(path));
+    return keccak256(payload) === statement.hash ? { payload, statement } : undefined;
+  }
+
+  /**
+   * The records [from, to) of this provider's registered dataset with their Merkle proofs
+   * (`encodeWindowSamples` with one step of the chunk's indices): what a validator recomputes a
+   * chunk of the swarm statistics from (src/verify/prep-stats.ts).
+   */
+  recordsOf(jobId: bigint, from: number, to: number): Uint8Array | undefined {
+    const j = this.#job;
+    if (!j || j.jobId !== jobId) return undefined;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > j.data.size || to <= from)
+      return undefined;
+    if (to - from > PREP_CHUNK_MAX_RECORDS) return undefined;
+    const tree = this.#dataTree();
+    const indices = Int32Array.from({ length: to - from }, (_, i) => from + i);
+    return encodeWindowSamples({
+      steps: [indices],
+      records: Array.from(indices, (index) => ({
+        index,
+        bytes: j.data.recordBytes(index),
+        proof: tree.proof(index),
+      })),
+    });
   }
 
   /** This node's signed LDA statistics of `round` (payload bytes and statement), if it has them. */

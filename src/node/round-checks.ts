@@ -61,6 +61,8 @@ export type WorkerRoundCheck = {
   replays: ReplayResult[];
   /** The last round of an `lda-head` job: the check of its LDA statistics (src/node/lda-checks.ts). */
   lda?: { status: CheckStatus; reason?: string };
+  /** Round 0 of a task with swarm statistics: the check of its statistics (src/node/prep-checks.ts). */
+  prep?: { status: CheckStatus; reason?: string; chunks?: number[] };
   /** Bytes fetched from the worker for these checks (states and window samples). */
   bytesFetched: number;
   /** Set when a check failed: what the validator reports. */
@@ -119,7 +121,7 @@ class Unverifiable extends Error {}
 export async function fetchFromWorker(
   i: { host: AgoraHost; attempts?: number; retryDelayMs?: number; timeoutMs?: number; signal?: AbortSignal },
   worker: Address,
-  req: RoundRequestOf<'trace-state' | 'window-samples' | 'lda-stats'>,
+  req: RoundRequestOf<'trace-state' | 'window-samples' | 'lda-stats' | 'prep-stats' | 'prep-records'>,
 ): Promise<{ ok: true; payload: Uint8Array } | { ok: false; reason: string }> {
   const attempts = i.attempts ?? 3;
   let last = 'not connected';

@@ -1,7 +1,7 @@
 /**
  * `/agora/round/1`: the round protocol between the separate processes of one job (adapter over
  * AgoraHost). One request per stream: a JSON request frame, a JSON reply frame (`ok` or a reason),
- * and for `delta` / `checkpoint` / `trace-state` / `window-samples` / `lda-stats` one binary frame after the reply. Every frame is size-limited and
+ * and for `delta` / `checkpoint` / `trace-state` / `window-samples` / `lda-stats` / `prep-stats` / `prep-records` one binary frame after the reply. Every frame is size-limited and
  * schema-checked; a malformed request gets `{ ok: false, reason }` and never crashes the node.
  *
  *   provider → coordinator  `record`        its signed round record, provenance and model hash
@@ -12,6 +12,10 @@
  *   validator → provider    `window-samples` window k's sample indices, records and Merkle proofs
  *                                            (`encodeWindowSamples`)
  *   any → provider          `checkpoint`    the provider's checkpoint of a round (safetensors bytes)
+ *   validator → provider    `prep-stats`    the provider's signed swarm statistics of round 0
+ *                                            (`encodePrepStats`, src/verify/prep-stats.ts)
+ *   validator → provider    `prep-records`  records [from, to) of its dataset with Merkle proofs
+ *                                            (`encodeWindowSamples`, one step of the indices)
  *   validator → provider    `lda-stats`     the provider's signed LDA statistics of the last round
  *                                            (`encodeLdaStats`, src/verify/lda-calibration.ts)
  *   validator → coordinator `checked`       the validator checked a round (+ its signed attestation
@@ -112,6 +116,8 @@ const signedRecord = z.object({
   traceSignature: sig.optional(),
   /** its signed LDA statistics commitment (`ldaStatsDigest`; checked by the coordinator) */
   lda: ldaStatement.optional(),
+  /** round 0 of a task with swarm statistics: its signed statistics commitment (`prepStatsDigest`) */
+  prep: ldaStatement.optional(),
 });
 export type SignedRecordJson = z.infer<typeof signedRecord>;
 const validatorWork = z.object({ account: address, checks: z.number().int().min(0).max(1_000_000) });
@@ -141,6 +147,7 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
     trace: traceSchema,
     traceSignature: sig,
     lda: ldaStatement.optional(),
+    prep: ldaStatement.optional(),
   }),
   z.object({
     t: z.literal('sign-commit'),
@@ -166,6 +173,21 @@ export const roundRequestSchema = z.discriminatedUnion('t', [
   }),
   z.object({ t: z.literal('checkpoint'), jobId, round }),
   z.object({ t: z.literal('lda-stats'), jobId, round }),
+  z.object({ t: z.literal('prep-stats'), jobId }),
+  z.object({
+    t: z.literal('prep-records'),
+    jobId,
+    from: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1),
+    to: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 32 - 1),
+  }),
   z.object({
     t: z.literal('checked'),
     jobId,
@@ -219,6 +241,14 @@ const replySchemas = {
     fail,
   ]),
   'lda-stats': z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), bytes: z.number().int().min(0) }),
+    fail,
+  ]),
+  'prep-stats': z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), bytes: z.number().int().min(0) }),
+    fail,
+  ]),
+  'prep-records': z.discriminatedUnion('ok', [
     z.object({ ok: z.literal(true), bytes: z.number().int().min(0) }),
     fail,
   ]),

@@ -33,6 +33,11 @@ export function deltaFilePath(jobDir: string, round: number): string {
 }
 
 /** The signed LDA statistics of a job's last round (src/verify/lda-calibration.ts); not pruned. */
+/** A provider's signed swarm statistics of round 0 (`encodePrepStats`, src/verify/prep-stats.ts). */
+export function prepStatsFilePath(jobDir: string): string {
+  return join(jobDir, 'prep-stats.bin');
+}
+
 export function ldaStatsFilePath(jobDir: string, round: number): string {
   return join(jobDir, `round-${round}.lda`);
 }

@@ -49,6 +49,7 @@ import {
 } from './job-sync.ts';
 import { checkLdaStats, type LdaCheckInput } from './lda-checks.ts';
 import type { Logger } from './logger.ts';
+import { checkPrepStats, type PrepCheckInput } from './prep-checks.ts';
 import type { JobNetOptions } from './provider.ts';
 import { checkWorkerRound, replaySeed, type WorkerRoundCheck } from './round-checks.ts';
 import { provenanceFromJson, roundRequest, type SignedRecordJson } from './round-protocol.ts';
@@ -67,6 +68,8 @@ export type ValidatorJobOptions = {
   net?: JobNetOptions;
   onProgress?: (message: string) => void;
   signal?: AbortSignal;
+  /** Swarm-statistics chunks recomputed per provider of round 0 (default `PREP_CHUNKS_CHECKED`). */
+  prepChunks?: number;
 };
 
 export async function runValidatorJob(
@@ -277,6 +280,9 @@ export async function runValidatorJob(
       if (spec.calibration === 'lda-head' && round === job.rounds - 1 && traced.length > 0) {
         await checkLastRoundLda(round, onChain.modelHash, traced, checks);
       }
+      if (round === 0 && task.preparation && traced.length > 0) {
+        await checkRoundZeroStats(onChain.modelHash, traced, checks);
+      }
       const evidence = checks.flatMap((c) => (c.evidence ? [c.evidence] : []));
       const already = await reportedAsOf(conn, contracts.market, jobId);
       const toReport = evidence.filter((e) => !already.has(e.worker.toLowerCase()));
@@ -325,7 +331,12 @@ export async function runValidatorJob(
             : [
                 ...unusable.map((w) => getAddress(w)),
                 ...checks
-                  .filter((c) => c.link.status === 'unverifiable' || c.lda?.status === 'unverifiable')
+                  .filter(
+                    (c) =>
+                      c.link.status === 'unverifiable' ||
+                      c.lda?.status === 'unverifiable' ||
+                      c.prep?.status === 'unverifiable',
+                  )
                   .map((c) => getAddress(c.worker)),
               ];
         const attestation = await signCheckAttestation(o.account, jobId, round, unverifiable);
@@ -372,6 +383,64 @@ export async function runValidatorJob(
     });
     if (claimed !== undefined) progress(`validator: claimed ${claimed} wei from job ${jobId}`);
     return { checked, reported };
+
+    /**
+     * The swarm statistics of round 0's workers (sampled chunks recomputed from their records),
+     * against the preprocessing state of round 0's committed model: each result goes into the
+     * worker's round check (a failure is its evidence, if it has none yet).
+     */
+    async function checkRoundZeroStats(
+      modelHash: Hex,
+      traced: readonly { r: SignedRecordJson; trace: RoundTrace; traceSignature: Hex }[],
+      checks: WorkerRoundCheck[],
+    ): Promise<void> {
+      const workers: PrepCheckInput['workers'][number][] = [];
+      for (const x of traced) {
+        const ids = Object.keys(x.r.provenance.samplePairs);
+        if (ids.length !== 1 || !jobDatasets.has(ids[0])) continue;
+        workers.push({
+          worker: getAddress(x.r.record.worker),
+          statement: x.r.prep,
+          dataset: await datasetOf(ids[0]),
+        });
+      }
+      // a bug must not end the validator's job: unverifiable, logged
+      const results = await checkPrepStats({
+        host,
+        jobId,
+        spec: spec!,
+        committedPrep: prep,
+        committedModelHash: modelHash,
+        workers,
+        ...(o.prepChunks !== undefined ? { chunks: o.prepChunks } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+      }).catch((e: Error) =>
+        workers.map((w) => ({
+          worker: getAddress(w.worker),
+          status: 'unverifiable' as const,
+          reason: `statistics check failed: ${e.message}`,
+          chunks: [] as number[],
+          bytesFetched: 0,
+          evidence: undefined,
+        })),
+      );
+      for (const p of results) {
+        const c = checks.find((x) => getAddress(x.worker) === p.worker);
+        if (!c) continue;
+        c.prep = { status: p.status, ...(p.reason ? { reason: p.reason } : {}), chunks: p.chunks };
+        c.bytesFetched += p.bytesFetched;
+        if (p.evidence) c.evidence ??= p.evidence;
+      }
+      logger.info(
+        {
+          prep: results.map(
+            (p) =>
+              `${p.worker.slice(0, 8)}:${p.status}[${p.chunks.join(',')}]${p.reason ? `(${p.reason})` : ''}`,
+          ),
+        },
+        'swarm statistics checked',
+      );
+    }
 
     /**
      * The LDA statistics of the last round's workers, against the round's committed model: each
@@ -503,6 +572,7 @@ function summary(c: WorkerRoundCheck): Record<string, unknown> {
     link: c.link,
     replays: c.replays,
     ...(c.lda ? { lda: c.lda } : {}),
+    ...(c.prep ? { prep: c.prep } : {}),
     bytesFetched: c.bytesFetched,
     failed: c.evidence !== undefined,
   };

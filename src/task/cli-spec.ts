@@ -15,6 +15,8 @@ export const SPEC_CLI_HELP = {
   task: `a preset (${PRESETS.join(', ')}) or a task kind to make a spec from --data (tabular)`,
   data: 'with --task tabular: the CSV/JSONL file whose columns the spec declares',
   label: 'with --task tabular: the label column',
+  objective:
+    'with --task tabular: classification or regression (default: regression for a numeric label with non-integer or over 20 distinct values)',
 };
 
 export type SpecCliOptions = {
@@ -57,6 +59,12 @@ export function readSpecFile(path: string): JobSpec {
   return validateJobSpec(parseSpecJson(new Uint8Array(readFileSync(path))));
 }
 
+function objectiveOf(v: string): 'classification' | 'regression' {
+  if (v !== 'classification' && v !== 'regression')
+    throw new AgoraError('BAD_OPTION', `--objective must be classification or regression, not "${v}"`);
+  return v;
+}
+
 export function jobSpecFromCli(o: SpecCliOptions): JobSpec {
   const innerSteps = posInt(o.H, 'H');
   const rounds = posInt(o.rounds, 'rounds');
@@ -97,7 +105,7 @@ export function jobSpecFromCli(o: SpecCliOptions): JobSpec {
       path: o.data,
       label: o.label,
       ...(o.format ? { format: o.format as 'csv' | 'jsonl' } : {}),
-      ...(o.objective ? { objective: o.objective as 'classification' | 'regression' } : {}),
+      ...(o.objective ? { objective: objectiveOf(o.objective) } : {}),
     });
     const R = rounds ?? base.rounds;
     const H = innerSteps ?? base.innerSteps;

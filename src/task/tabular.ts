@@ -1,6 +1,6 @@
 /**
- * The `tabular` task: classification from CSV or JSONL rows with declared numeric and categorical
- * feature columns and a label column (docs/tasks.md).
+ * The `tabular` task: classification or regression from CSV or JSONL rows with declared numeric and
+ * categorical feature columns and a label column (docs/tasks.md).
  *  - Records are the registered records: a CSV data row's raw bytes (the header excluded), or a
  *    JSONL line's bytes (src/data/records.ts), so validators decode exactly what providers trained on.
  *  - Missing values (empty, `NA`, `NaN`, `null`, `?`; JSONL null or absent): numeric ones are
@@ -10,16 +10,25 @@
  *    per-column count, sum and sum of squares (mean over providers, fp32; `preparation`); every node
  *    derives the same mean and standard deviation from the result, which travel in every checkpoint.
  *  - Features: standardized numeric columns, then one-hot categorical columns; an MLP on them.
+ *  - Regression (`objective: 'regression'`): the label column is numeric; the MLP has one output
+ *    and trains with mean squared error on the target standardized with the swarm's statistics of
+ *    the label (the same all-reduce); the metric is RMSE in the label's original units.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AgoraError } from '../errors.ts';
-import { type ClassificationDataset, checkIndex } from '../train/data/dataset.ts';
+import { type ClassificationDataset, checkIndex, type RegressionDataset } from '../train/data/dataset.ts';
 import { splitCsvLine } from '../train/data/tabular.ts';
 import type { TensorBatch } from '../train/runtime.ts';
 import type { WindowRecord } from '../verify/trace-wire.ts';
-import { byIndex, checkMlp, decodeClasses } from './image.ts';
+import { byIndex, checkMlp, decodeClasses, mlpSchema } from './image.ts';
 import { type JobSpec, zodProblems } from './spec.ts';
+import {
+  tabularPrepFromReduced,
+  tabularStatsLength,
+  tabularStatsPartial,
+  tabularStatsVector,
+} from './tabular-stats.ts';
 import {
   classificationMetrics,
   type DataDescription,
@@ -41,16 +50,26 @@ const dataSchema = z
     categorical: z
       .array(z.object({ name, values: z.array(z.string().max(128)).min(1).max(256) }).strict())
       .max(256),
-    /** Class names in id order (classification). */
-    classes: z.array(z.string().max(128)).min(2).max(1000),
+    /** Class names in id order (classification; absent for regression). */
+    classes: z.array(z.string().max(128)).min(2).max(1000).optional(),
     missing: z.object({ numeric: z.enum(['mean', 'zero']), categorical: z.literal('zeros') }).strict(),
   })
   .strict();
 const prepSchema = z.object({ standardize: z.enum(['swarm', 'none']) }).strict();
 
 export type TabularData = z.infer<typeof dataSchema>;
-/** The swarm's statistics: per numeric column, mean and standard deviation. */
-export type TabularPrep = { mean: number[]; std: number[] };
+/**
+ * The swarm's statistics: per numeric column, mean and standard deviation; for regression also the
+ * target's (the model trains on (y − mean)/std and its outputs are mapped back).
+ */
+export type TabularPrep = { mean: number[]; std: number[]; target?: { mean: number; std: number } };
+
+/** The regression MLP: one output, mean squared error. */
+const regressionMlpSchema = mlpSchema.extend({ loss: z.literal('mse') }).strict();
+
+function isRegression(spec: JobSpec): boolean {
+  return spec.objective === 'regression';
+}
 
 const MISSING = new Set(['', 'na', 'nan', 'null', 'none', '?']);
 
@@ -146,8 +165,16 @@ function labelOf(v: unknown): string | undefined {
   return typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : undefined;
 }
 
-/** Raw numeric values (NaN: missing), categorical value ids (-1: missing/undeclared), label ids. */
-type Parsed = { numeric: Float64Array; categorical: Int32Array; labels: Int32Array };
+/**
+ * Raw numeric values (NaN: missing), categorical value ids (-1: missing/undeclared), label ids
+ * (classification; 0 for regression) and target values (regression; NaN for classification).
+ */
+export type Parsed = {
+  numeric: Float64Array;
+  categorical: Int32Array;
+  labels: Int32Array;
+  values: Float64Array;
+};
 
 function parseRows(spec: JobSpec, cells: readonly Cells[], where: string): Parsed {
   const d = spec.data as TabularData;
@@ -157,7 +184,9 @@ function parseRows(spec: JobSpec, cells: readonly Cells[], where: string): Parse
   const numeric = new Float64Array(n * N);
   const categorical = new Int32Array(n * C);
   const labels = new Int32Array(n);
-  const classOf = new Map(d.classes.map((c, i) => [c, i]));
+  const values = new Float64Array(n).fill(Number.NaN);
+  const regression = isRegression(spec);
+  const classOf = new Map((d.classes ?? []).map((c, i) => [c, i]));
   const valueIds = d.categorical.map((c) => new Map(c.values.map((v, i) => [v, i])));
   for (let r = 0; r < n; r++) {
     const cell = cells[r];
@@ -177,18 +206,31 @@ function parseRows(spec: JobSpec, cells: readonly Cells[], where: string): Parse
       const s = isMissing(v) ? undefined : String(v).trim();
       categorical[r * C + j] = s === undefined ? -1 : (valueIds[j].get(s) ?? -1);
     }
+    if (regression) {
+      const v = cell(d.label);
+      const y = numberOf(v);
+      if (y === undefined) {
+        throw new AgoraError(
+          'DATA_BAD_LABEL',
+          `${where}: row ${r}: target ${d.label} is ${isMissing(v) ? 'missing' : `"${String(v)}", not a number`}`,
+          { hint: 'a regression label column holds a number in every row; drop rows without one' },
+        );
+      }
+      values[r] = y;
+      continue;
+    }
     const y = labelOf(cell(d.label));
     const id = y === undefined ? undefined : classOf.get(y);
     if (id === undefined) {
       throw new AgoraError(
         'DATA_BAD_LABEL',
         `${where}: row ${r}: label "${y ?? ''}" is ${y === undefined ? 'missing' : 'not one of the job’s classes'}`,
-        { hint: `classes: ${d.classes.slice(0, 20).join(', ')}` },
+        { hint: `classes: ${(d.classes ?? []).slice(0, 20).join(', ')}` },
       );
     }
     labels[r] = id;
   }
-  return { numeric, categorical, labels };
+  return { numeric, categorical, labels, values };
 }
 
 export function tabularWidth(d: TabularData): number {
@@ -222,7 +264,12 @@ function featuresOf(spec: JobSpec, p: Parsed, prep: TabularPrep | undefined): Fl
 }
 
 /** A tabular dataset: parsed rows, features under `prep`, record bytes = the registered records. */
-type TabularDataset = ClassificationDataset & { readonly parsed: Parsed };
+export type TabularDataset = (ClassificationDataset | RegressionDataset) & { readonly parsed: Parsed };
+
+/** A regression target as the model sees it: standardized with the swarm's statistics of the label. */
+function scaledTarget(y: number, prep: TabularPrep | undefined): number {
+  return (y - (prep?.target?.mean ?? 0)) / (prep?.target?.std ?? 1);
+}
 
 function makeDataset(
   spec: JobSpec,
@@ -233,16 +280,14 @@ function makeDataset(
 ): TabularDataset {
   const d = spec.data as TabularData;
   const F = tabularWidth(d);
-  const features = featuresOf(spec, p, prep as TabularPrep | undefined);
-  const ds: TabularDataset = {
-    kind: 'classification',
+  const tp = prep as TabularPrep | undefined;
+  const features = featuresOf(spec, p, tp);
+  const regression = isRegression(spec);
+  const common = {
     id,
     size: records.length,
     featureShape: [F],
     numFeatures: F,
-    numClasses: d.classes.length,
-    classNames: d.classes,
-    labels: p.labels,
     parsed: p,
     recordEncoding: d.format === 'csv' ? 'csv row bytes' : 'jsonl line bytes',
     recordBytes(index: number): Uint8Array {
@@ -252,16 +297,25 @@ function makeDataset(
     getBatch(indices: ArrayLike<number>): TensorBatch {
       const b = indices.length;
       const inputs = new Float32Array(b * F);
-      const targets = new Int32Array(b);
+      const targets = regression ? new Float32Array(b) : new Int32Array(b);
       for (let r = 0; r < b; r++) {
         const i = indices[r];
         checkIndex(ds, i);
         inputs.set(features.subarray(i * F, (i + 1) * F), r * F);
-        targets[r] = p.labels[i];
+        targets[r] = regression ? scaledTarget(p.values[i], tp) : p.labels[i];
       }
       return { inputs, targets, batchSize: b };
     },
   };
+  const ds: TabularDataset = regression
+    ? { ...common, kind: 'regression', values: p.values }
+    : {
+        ...common,
+        kind: 'classification',
+        numClasses: d.classes!.length,
+        classNames: d.classes!,
+        labels: p.labels,
+      };
   return ds;
 }
 
@@ -318,7 +372,7 @@ function describeRows(source: DataSource, rows: Rows): DataDescription {
     labels.add(y);
   });
   const sorted = [...labels];
-  const allNumeric = sorted.every((l) => Number.isFinite(Number(l)));
+  const allNumeric = sorted.every((l) => numberOf(l) !== undefined);
   sorted.sort(allNumeric ? (a, b) => Number(a) - Number(b) : undefined);
   return {
     kind: 'tabular',
@@ -328,6 +382,10 @@ function describeRows(source: DataSource, rows: Rows): DataDescription {
     numericColumns,
     categories,
     labels: sorted.slice(0, 1000),
+    /** Every label is a number (the column can be a regression target). */
+    labelNumeric: allNumeric,
+    /** Distinct labels (the list above keeps the first 1000). */
+    distinctLabels: sorted.length,
     rows: rows.records.length,
   };
 }
@@ -339,19 +397,26 @@ export const tabularTask: Task = {
   validate(spec: JobSpec): JobSpec {
     const data = parseSpecPart(dataSchema, spec.data, '`data`');
     parseSpecPart(prepSchema, spec.preprocessing, '`preprocessing`');
-    if (spec.objective !== 'classification') {
+    if (spec.objective !== 'classification' && spec.objective !== 'regression') {
       throw new AgoraError(
         'SPEC_INVALID',
-        'invalid job spec `objective`: tabular jobs are classification in this version',
-        {
-          hint: 'regression needs a mean-squared-error loss in the engine (not yet); use a classification label',
-        },
+        'invalid job spec `objective`: tabular jobs are classification or regression',
       );
     }
-    if (spec.metric !== 'accuracy' && spec.metric !== 'macro-f1')
+    const regression = isRegression(spec);
+    if (regression ? spec.metric !== 'rmse' : spec.metric !== 'accuracy' && spec.metric !== 'macro-f1')
       throw new AgoraError(
         'SPEC_INVALID',
-        'invalid job spec `metric`: tabular classification reports accuracy or macro-f1',
+        regression
+          ? 'invalid job spec `metric`: tabular regression reports rmse'
+          : 'invalid job spec `metric`: tabular classification reports accuracy or macro-f1',
+      );
+    if (regression ? data.classes !== undefined : data.classes === undefined)
+      throw new AgoraError(
+        'SPEC_INVALID',
+        regression
+          ? 'invalid job spec `data`: a regression job declares no `classes`'
+          : 'invalid job spec `data`: a classification job declares its `classes`',
       );
     const names = [data.label, ...data.numeric, ...data.categorical.map((c) => c.name)];
     if (new Set(names).size !== names.length)
@@ -363,7 +428,17 @@ export const tabularTask: Task = {
       throw new AgoraError('SPEC_INVALID', 'invalid job spec `data`: a declared column is not in `columns`');
     if (tabularWidth(data) === 0)
       throw new AgoraError('SPEC_INVALID', 'invalid job spec `data`: no feature columns');
-    const model = checkMlp(spec.model, tabularWidth(data), data.classes.length);
+    if (regression) {
+      const model = parseSpecPart(regressionMlpSchema, spec.model, '`model`');
+      const s = model.sizes;
+      if (s[0] !== tabularWidth(data) || s[s.length - 1] !== 1)
+        throw new AgoraError(
+          'SPEC_INVALID',
+          `invalid job spec \`model\`: a regression MLP's sizes start with the ${tabularWidth(data)} inputs the data gives and end with 1 output, not [${s.join(', ')}]`,
+        );
+      return { ...spec, data, model };
+    }
+    const model = checkMlp(spec.model, tabularWidth(data), data.classes!.length);
     return { ...spec, data, model };
   },
 
@@ -388,7 +463,17 @@ export const tabularTask: Task = {
     const numeric = new Set(d.numericColumns as string[]);
     const notNumeric = want.numeric.filter((c) => !numeric.has(c));
     if (notNumeric.length) return `column ${notNumeric.join(', ')} is not numeric in this provider's data`;
-    const unknown = (d.labels as string[]).filter((l) => !want.classes.includes(l));
+    if (isRegression(spec)) {
+      const numericLabel =
+        d.labelNumeric !== undefined
+          ? d.labelNumeric === true
+          : (d.labels as string[]).every((l) => numberOf(l) !== undefined);
+      return numericLabel
+        ? undefined
+        : `the job's target ${want.label} is not numeric in this provider's data`;
+    }
+    const classes = want.classes ?? [];
+    const unknown = (d.labels as string[]).filter((l) => !classes.includes(l));
     if (unknown.length)
       return `this provider has labels the job does not declare: ${unknown.slice(0, 5).join(', ')}`;
     return undefined;
@@ -430,40 +515,38 @@ export const tabularTask: Task = {
   },
 
   preparation: {
+    length: tabularStatsLength,
+    chunk(spec: JobSpec, data, from: number, to: number): Float64Array {
+      return tabularStatsPartial(spec, (data as TabularDataset).parsed, from, to);
+    },
     local(spec: JobSpec, data): Float32Array {
-      const d = spec.data as TabularData;
-      const p = (data as TabularDataset).parsed;
-      const N = d.numeric.length;
-      const acc = new Float64Array(3 * N);
-      for (let r = 0; r < p.labels.length; r++) {
-        for (let j = 0; j < N; j++) {
-          const x = p.numeric[r * N + j];
-          if (Number.isNaN(x)) continue;
-          acc[3 * j] += 1;
-          acc[3 * j + 1] += x;
-          acc[3 * j + 2] += x * x;
-        }
-      }
-      return Float32Array.from(acc);
+      return tabularStatsVector(spec, (data as TabularDataset).parsed);
     },
     fromReduced(spec: JobSpec, v: Float32Array): PrepState {
-      const d = spec.data as TabularData;
-      const std = (spec.preprocessing as { standardize: string }).standardize === 'swarm';
-      const mean: number[] = [];
-      const sd: number[] = [];
-      for (let j = 0; j < d.numeric.length; j++) {
-        const n = v[3 * j];
-        const m = n > 0 ? v[3 * j + 1] / n : 0;
-        const variance = n > 0 ? v[3 * j + 2] / n - m * m : 1;
-        mean.push(std || d.missing.numeric === 'mean' ? m : 0);
-        sd.push(std && variance > 1e-12 ? Math.sqrt(variance) : 1);
-      }
-      return { mean, std: sd } satisfies TabularPrep;
+      return tabularPrepFromReduced(spec, v);
     },
   },
 
-  evaluate(spec: JobSpec, logits: Float32Array, targets: Int32Array | Float32Array): Evaluation {
-    const m = classificationMetrics(logits, targets, (spec.data as TabularData).classes.length);
+  evaluate(
+    spec: JobSpec,
+    logits: Float32Array,
+    targets: Int32Array | Float32Array,
+    prep?: PrepState,
+  ): Evaluation {
+    if (isRegression(spec)) {
+      // outputs and targets are standardized: the error in the label's units is std × theirs
+      const t = (prep as TabularPrep | undefined)?.target ?? { mean: 0, std: 1 };
+      let se = 0;
+      let ae = 0;
+      for (let i = 0; i < targets.length; i++) {
+        const e = (logits[i] - targets[i]) * t.std;
+        se += e * e;
+        ae += Math.abs(e);
+      }
+      const n = Math.max(1, targets.length);
+      return { metric: 'rmse', value: Math.sqrt(se / n), extra: { mae: ae / n } };
+    }
+    const m = classificationMetrics(logits, targets, (spec.data as TabularData).classes!.length);
     return spec.metric === 'macro-f1'
       ? { metric: 'macro-f1', value: m.macroF1, extra: { accuracy: m.accuracy } }
       : { metric: 'accuracy', value: m.accuracy, extra: { macroF1: m.macroF1 } };
@@ -480,7 +563,9 @@ export const tabularTask: Task = {
       categorical: d.categorical,
       missing: d.missing,
       missingTokens: [...MISSING],
-      classes: d.classes,
+      ...(isRegression(spec)
+        ? { target: { name: d.label, mean: p?.target?.mean ?? 0, std: p?.target?.std ?? 1 } }
+        : { classes: d.classes }),
     };
   },
 
@@ -494,7 +579,6 @@ export const tabularTask: Task = {
         label: String(config.label),
         numeric: numeric.map((c) => c.name),
         categorical,
-        classes: config.classes as string[],
         missing,
       },
     } as unknown as JobSpec;
@@ -509,6 +593,7 @@ export const tabularTask: Task = {
       numeric: new Float64Array(rows.length * d.numeric.length),
       categorical: new Int32Array(rows.length * d.categorical.length),
       labels: new Int32Array(rows.length),
+      values: new Float64Array(rows.length),
     };
     cells.forEach((cell, r) => {
       d.numeric.forEach((c, j) => {
@@ -532,6 +617,10 @@ export const tabularTask: Task = {
   },
 
   decodeOutputs(config: Record<string, unknown>, outputs: Float32Array, n: number): Prediction[] {
+    if (config.objective === 'regression') {
+      const t = config.target as { mean: number; std: number };
+      return Array.from({ length: n }, (_, i) => ({ value: outputs[i] * t.std + t.mean }));
+    }
     return decodeClasses(config.classes as string[], outputs, n);
   },
 };

@@ -40,7 +40,14 @@ export type DataDescription = { kind: string } & Record<string, unknown>;
  * so validators and late joiners read it from a committed model.
  */
 export type Preparation = {
-  /** This provider's statistics vector over its data. */
+  /** Length of the statistics vector of `spec`. */
+  length(spec: JobSpec): number;
+  /**
+   * The float64 statistics of the records [from, to) of `data`: one chunk of this provider's
+   * statistics, which validators recompute from the chunk's records (src/verify/prep-stats.ts).
+   */
+  chunk(spec: JobSpec, data: Dataset, from: number, to: number): Float64Array;
+  /** This provider's statistics vector over its data: f32 of the chunk-order sum of its chunks. */
   local(spec: JobSpec, data: Dataset): Float32Array;
   /** The preprocessing state from the mean of every provider's vector. */
   fromReduced(spec: JobSpec, reduced: Float32Array): PrepState;
@@ -71,8 +78,16 @@ export interface Task {
   windowDataset(spec: JobSpec, records: readonly WindowRecord[], prep?: PrepState): Dataset;
   /** Swarm statistics before round 0 (undefined: the task needs none). */
   readonly preparation?: Preparation;
-  /** The job's metric of logits `[n, outputs]` against `targets`. */
-  evaluate(spec: JobSpec, logits: Float32Array, targets: Int32Array | Float32Array): Evaluation;
+  /**
+   * The job's metric of logits `[n, outputs]` against `targets` as the dataset's batches give them;
+   * `prep`: the model's preprocessing state (a regression's RMSE is in the label's original units).
+   */
+  evaluate(
+    spec: JobSpec,
+    logits: Float32Array,
+    targets: Int32Array | Float32Array,
+    prep?: PrepState,
+  ): Evaluation;
   /** Held-out batches a validator scores pseudo-gradients on (none: the task has no public data). */
   heldOut?(spec: JobSpec): TensorBatch[];
   /** The `config.json` of an exported model: architecture and preprocessing, to rebuild it elsewhere. */

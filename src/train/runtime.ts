@@ -9,8 +9,11 @@
 export type TensorBatch = {
   /** Float features `[batchSize, features]` (MLP) or int token ids `[batchSize, context]` (LM). */
   inputs: Float32Array | Int32Array;
-  /** Integer targets: class labels `[batchSize]` or next-token ids `[batchSize, context]`. */
-  targets: Int32Array;
+  /**
+   * Integer targets: class labels `[batchSize]` or next-token ids `[batchSize, context]`; float
+   * targets `[batchSize, outputs]` for a regression (`mse`) model.
+   */
+  targets: Int32Array | Float32Array;
   batchSize: number;
 };
 

@@ -63,9 +63,18 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     )
     .option('--data <file>', 'tabular: the CSV/JSONL file split among the providers')
     .option('--label <column>', 'tabular: the label column')
-    .option('--shards <split>', 'tabular: iid or label-skew', 'label-skew')
+    .option(
+      '--shards <split>',
+      'tabular: iid or label-skew (a regression target: quantile bands)',
+      'label-skew',
+    )
     .option('--providers <n>', 'providers in the job', '4')
     .option('--rounds <n>', 'DiLoCo rounds (default 40, 20 with --quick)')
+    .option(
+      '--timeout-min <minutes>',
+      'give up on the job after this many minutes (a loaded machine needs more)',
+      '15',
+    )
     .option('--H <n>', 'inner steps per round', '25')
     .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
     .option('--drift <name>', `drift correction of the job (${TASK_DRIFTS.join(', ')})`, 'fixed-head')
@@ -200,6 +209,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             ...(o.label ? { label: o.label } : {}),
             shards: o.shards === 'iid' ? 'iid' : 'label-skew',
             rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds'),
+            timeoutMs: int(o.timeoutMin, 'timeout-min') * 60_000,
             H: int(o.H, 'H'),
             byzantine: Number(o.byzantine),
             drift: o.drift as TaskDrift,
@@ -289,6 +299,7 @@ type DevnetOpts = {
   exit?: boolean;
   job?: boolean;
   quick?: boolean;
+  timeoutMin: string;
   providers: string;
   rounds?: string;
   H: string;
@@ -308,8 +319,15 @@ function jobLines(j: DevnetJobResult): string[] {
   return [
     '',
     `job ${j.jobId}: ${j.rounds} rounds × H=${j.H} by ${j.providers} providers in ${j.seconds.toFixed(0)} s`,
-    `  task                 ${j.task}, ${j.metric} ${pct(j.value)} (centralized ${pct(j.centralizedValue)})`,
-    `  test accuracy        ${pct(j.testAccuracy)} (centralized on the pooled data, same steps: ${pct(j.centralizedAccuracy)}; ratio ${(j.testAccuracy / j.centralizedAccuracy).toFixed(3)})`,
+    ...(j.testAccuracy !== undefined && j.centralizedAccuracy !== undefined
+      ? [
+          `  task                 ${j.task}, ${j.metric} ${pct(j.value)} (centralized ${pct(j.centralizedValue)})`,
+          `  test accuracy        ${pct(j.testAccuracy)} (centralized on the pooled data, same steps: ${pct(j.centralizedAccuracy)}; ratio ${(j.testAccuracy / j.centralizedAccuracy).toFixed(3)})`,
+        ]
+      : [
+          `  task                 ${j.task}, test ${j.metric} ${j.value.toPrecision(4)} (centralized on the pooled data, same steps: ${j.centralizedValue.toPrecision(4)})`,
+          `  ratio                ${j.ratio.toFixed(3)} (${j.metric}: lower is better; 1 = parity, above 1 = the swarm's error is larger)`,
+        ]),
     `  bytes sent / worker  ${mb(j.bytesPerWorker)} (DDP: ${mb(j.ddpBytesPerWorker)}, ${(j.ddpBytesPerWorker / j.bytesPerWorker).toFixed(0)}× more)`,
     `  rewards (funded ${formatEther(BigInt(j.funded))} AGORA, split ${formatEther(BigInt(j.rewardTotal))}):`,
     ...j.rewards.map(

@@ -46,6 +46,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
     .option('--task <kind>', SPEC_CLI_HELP.task)
     .option('--data <file>', SPEC_CLI_HELP.data)
     .option('--label <column>', SPEC_CLI_HELP.label)
+    .option('--objective <objective>', SPEC_CLI_HELP.objective)
     .option('--drift <name>', `drift correction (${TASK_DRIFTS.join(', ')})`)
     .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`)
     .option(
@@ -115,6 +116,7 @@ export function registerJobCommands(program: Command, ctx: Ctx): void {
     .option('--task <kind>', SPEC_CLI_HELP.task)
     .option('--data <file>', SPEC_CLI_HELP.data)
     .option('--label <column>', SPEC_CLI_HELP.label)
+    .option('--objective <objective>', SPEC_CLI_HELP.objective)
     .option('--H <n>', 'inner steps per round')
     .option('--rounds <n>', 'DiLoCo rounds')
     .action(async (o: Record<string, string>, cmd: Command) => {

@@ -48,7 +48,19 @@ export type LmDataset = DatasetCommon & {
   readonly vocabSize: number;
 };
 
-export type Dataset = ClassificationDataset | LmDataset;
+/**
+ * Regression: float features and one float target per sample (what an `mse` model trains on;
+ * batches carry the targets as the model sees them, e.g. standardized).
+ */
+export type RegressionDataset = DatasetCommon & {
+  readonly kind: 'regression';
+  readonly featureShape: readonly number[];
+  readonly numFeatures: number;
+  /** Each sample's target in its original units (length `size`). */
+  readonly values: Float64Array;
+};
+
+export type Dataset = ClassificationDataset | LmDataset | RegressionDataset;
 
 export function checkIndex(ds: { id: string; size: number }, index: number): void {
   if (!Number.isInteger(index) || index < 0 || index >= ds.size) {

@@ -488,6 +488,38 @@ export function crossEntropy(g: Graph, logits: Value, labels: Value): { loss: Va
   return { loss, logProb };
 }
 
+/**
+ * Mean squared error of `pred` against `target` (same shape, float): mean over every element of
+ * (pred − target)², the regression loss (PyTorch's `mse_loss`, reduction `mean`). One fused op on
+ * the tape: forward Sub → Mul → ReduceMean; backward dL · 2(pred − target)/n to `pred`, and its
+ * negation to `target` (n = element count), reusing the forward difference.
+ */
+export function mse(g: Graph, pred: Value, target: Value): Value {
+  if (!sameShape(pred.shape, target.shape) || pred.dtype !== target.dtype) {
+    throw new Error(
+      `internal: mse expects pred and target of one shape and dtype, got ${pred.dtype}[${pred.shape}] and ${target.dtype}[${target.shape}]`,
+    );
+  }
+  const n = numel(pred.shape);
+  const was = g.recording;
+  g.recording = false;
+  const diff = g.node('Sub', [pred, target], [{ shape: pred.shape, dtype: pred.dtype }])[0];
+  const sq = g.node('Mul', [diff, diff], [{ shape: pred.shape, dtype: pred.dtype }])[0];
+  g.recording = was;
+  const backward: BackwardFn = (d, needs) => {
+    if (!d[0]) return [null, null];
+    const dPred = mul(g, diff, mul(g, d[0], g.scalar(2 / n, pred.dtype)));
+    return [needs[0] ? dPred : null, needs[1] ? neg(g, dPred) : null];
+  };
+  return g.node(
+    'ReduceMean',
+    [sq],
+    [{ shape: [], dtype: pred.dtype }],
+    { keepdims: int(0) },
+    { backward, tapeInputs: [pred, target] },
+  )[0];
+}
+
 /** Number of rows whose argmax equals the label, as a float scalar (no gradient). */
 export function countCorrect(g: Graph, logits: Value, labels: Value): Value {
   const [n] = logits.shape;

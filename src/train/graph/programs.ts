@@ -1,7 +1,8 @@
 /**
  * The three graphs the engine compiles for a model, all static-shape and cached by the caller:
  *  - train: `steps` unrolled AdamW steps (forward, loss, backward, clip, update) in one graph;
- *  - eval: forward + mean loss + count of correct argmax predictions;
+ *  - eval: forward + mean loss + count of correct argmax predictions (classifiers; an `mse` model's
+ *    eval graph has the mean loss only);
  *  - inference: forward only, parameters baked in as initializers, batch dimension symbolic.
  *
  * Train graph I/O names: inputs `p{i}`, `m{i}`, `v{i}` (parameter i, AdamW moments), per step k
@@ -31,13 +32,19 @@ import { emitAdamW } from './adamw.ts';
 import { gradients } from './autodiff.ts';
 import type { Value } from './graph.ts';
 import { Graph } from './graph.ts';
-import { add, countCorrect, crossEntropy, reshape } from './ops.ts';
+import { add, countCorrect, crossEntropy, mse, reshape } from './ops.ts';
 
 function lossOf(g: Graph, model: Model, params: readonly Value[], x: Value, y: Value, logitOffset?: Value) {
   const raw = model.forward(g, params, x);
+  if (model.loss === 'mse') return { logits: raw, labels: y, loss: mse(g, raw, y), regression: true };
   const logits = logitOffset ? add(g, raw, logitOffset) : raw;
   const labels = y.shape.length === 1 ? y : reshape(g, y, [-1]);
-  return { logits, labels, ...crossEntropy(g, logits, labels) };
+  return { logits, labels, ...crossEntropy(g, logits, labels), regression: false };
+}
+
+/** The dtype of a model's targets: int32 labels, float32 for an `mse` model. */
+export function targetDtype(model: Model): 'int32' | 'float32' {
+  return model.loss === 'mse' ? 'float32' : 'int32';
 }
 
 /** Optional per-step correction terms of the train graph (all off by default). */
@@ -116,7 +123,7 @@ export function buildTrainGraph(
   let gradSums: Value[] | undefined;
   for (let k = 0; k < steps; k++) {
     const x = g.input(`x${k}`, inSpec.shape, inSpec.dtype);
-    const y = g.input(`y${k}`, model.targetShape(batchSize), 'int32');
+    const y = g.input(`y${k}`, model.targetShape(batchSize), targetDtype(model));
     const hp = g.input(`hp${k}`, [3]);
     const lrK = updOffsets ? g.input(`lr${k}`, [1]) : undefined;
     const params = state.map((s) => s.p);
@@ -182,10 +189,10 @@ export function buildEvalGraph(model: Model, batchSize: number): Graph {
   const params = model.params.map((p, i) => g.input(`p${i}`, p.shape));
   const inSpec = model.inputShape(batchSize);
   const x = g.input('x', inSpec.shape, inSpec.dtype);
-  const y = g.input('y', model.targetShape(batchSize), 'int32');
-  const { loss, logits, labels } = lossOf(g, model, params, x, y);
+  const y = g.input('y', model.targetShape(batchSize), targetDtype(model));
+  const { loss, logits, labels, regression } = lossOf(g, model, params, x, y);
   g.output(loss, 'loss');
-  g.output(countCorrect(g, logits, labels), 'correct');
+  if (!regression) g.output(countCorrect(g, logits, labels), 'correct');
   return g;
 }
 

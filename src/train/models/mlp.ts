@@ -1,5 +1,5 @@
 /**
- * MLP classifier. Parameters, in order, for each layer i = 0..L−1:
+ * MLP classifier (or regressor with `loss: 'mse'`: float targets `[batch, outputs]`). Parameters, in order, for each layer i = 0..L−1:
  * `fc{i}.weight [in, out]`, `fc{i}.bias [out]`; init like PyTorch's nn.Linear default,
  * U(−1/√in, 1/√in) for both.
  */
@@ -32,12 +32,14 @@ export function mlpModel(spec: MlpSpec): Model {
     });
   }
   const classes = sizes[sizes.length - 1];
+  const regression = spec.loss === 'mse';
   return {
     spec,
     params,
     classes,
+    ...(regression ? { loss: 'mse' as const } : {}),
     inputShape: (b) => ({ shape: [b, sizes[0]], dtype: 'float32' }),
-    targetShape: (b) => [b],
+    targetShape: (b) => (regression ? [b, classes] : [b]),
     outputShape: (b) => [b, classes],
     forward(g: Graph, ps: readonly Value[], input: Value): Value {
       let h = input;

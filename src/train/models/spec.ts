@@ -11,7 +11,15 @@ export type MlpSpec = {
   sizes: readonly number[];
   /** Hidden activation; default `relu`. */
   activation?: 'relu' | 'gelu';
+  /**
+   * Training loss: `cross-entropy` over `classes` outputs (default), or `mse` (regression: the last
+   * size is the number of float targets per sample).
+   */
+  loss?: ModelLoss;
 };
+
+/** The loss a model trains with: cross-entropy on integer labels, or mean squared error on float targets. */
+export type ModelLoss = 'cross-entropy' | 'mse';
 
 /** A decoder-only (GPT-style, pre-LN) transformer language model over a small vocabulary (bytes). */
 export type TransformerSpec = {
@@ -78,11 +86,13 @@ export interface Model {
   readonly spec: ModelSpec;
   /** Parameters in flat-vector order. */
   readonly params: readonly ParamSpec[];
-  /** Number of output classes (vocabulary size for a language model). */
+  /** Number of output classes (vocabulary size for a language model; float outputs for `mse`). */
   readonly classes: number;
+  /** Training loss; undefined = cross-entropy on int32 targets. `mse`: float32 targets `[batch, classes]`. */
+  readonly loss?: ModelLoss;
   /** Input tensor shape/dtype for a batch. */
   inputShape(batchSize: number): { shape: number[]; dtype: DType };
-  /** Target tensor shape for a batch (int32). */
+  /** Target tensor shape for a batch (int32; float32 for an `mse` model). */
   targetShape(batchSize: number): number[];
   /**
    * Emits the forward pass; returns logits flattened to `[N, classes]` (N = batch for classifiers,

@@ -13,6 +13,7 @@ import {
   buildTrainGraph,
   featureTag,
   type TrainGraphFeatures,
+  targetDtype,
 } from '../graph/programs.ts';
 import { initParams } from '../models/init.ts';
 import type { Model } from '../models/spec.ts';
@@ -351,11 +352,13 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections, RuntimeLogitAdj
         this.batchFeeds(batch, feeds, 'x', 'y');
         const out = await session.run(feeds);
         lossSum += (out.loss as Float32Array)[0] * b;
-        correct += (out.correct as Float32Array)[0];
+        if (out.correct) correct += (out.correct as Float32Array)[0];
         examples += b;
         predictions += batch.targets.length;
       }
       if (examples === 0) return { loss: Number.NaN, examples: 0 };
+      // A regression (mse) model: the mean squared error is the loss, there is no accuracy.
+      if (this.model.loss === 'mse') return { loss: lossSum / examples, examples };
       // Accuracy: fraction of correct argmax predictions (per token for language models).
       return { loss: lossSum / examples, accuracy: correct / predictions, examples };
     });
@@ -384,20 +387,22 @@ export class OnnxRuntime implements Runtime, RuntimeCorrections, RuntimeLogitAdj
     const nIn = inSpec.shape.reduce((a, c) => a * c, 1);
     const nT = tShape.reduce((a, c) => a * c, 1);
     const wantInt = inSpec.dtype === 'int32';
+    const tDtype = targetDtype(this.model);
     if (
       batch.inputs.length !== nIn ||
       batch.targets.length !== nT ||
+      !(tDtype === 'int32' ? batch.targets instanceof Int32Array : batch.targets instanceof Float32Array) ||
       (wantInt ? !(batch.inputs instanceof Int32Array) : !(batch.inputs instanceof Float32Array))
     ) {
       throw new AgoraError(
         'RUNTIME_BAD_BATCH',
         `batch does not fit the model: inputs ${batch.inputs.constructor.name}(${batch.inputs.length}) for ` +
-          `${inSpec.dtype}[${inSpec.shape}], targets (${batch.targets.length}) for int32[${tShape}]`,
+          `${inSpec.dtype}[${inSpec.shape}], targets ${batch.targets.constructor.name}(${batch.targets.length}) for ${tDtype}[${tShape}]`,
         { hint: 'inputs/targets must be flat arrays of batchSize × the model input/target shape' },
       );
     }
     feeds[xName] = { data: batch.inputs, dims: inSpec.shape, dtype: inSpec.dtype };
-    feeds[yName] = { data: batch.targets, dims: tShape, dtype: 'int32' };
+    feeds[yName] = { data: batch.targets, dims: tShape, dtype: tDtype };
   }
 
   private session(key: string, build: () => Graph): Promise<OnnxSession> {

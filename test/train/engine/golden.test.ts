@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { gradients } from '../../../src/train/graph/autodiff.ts';
 import { Graph } from '../../../src/train/graph/graph.ts';
-import { crossEntropy, reshape } from '../../../src/train/graph/ops.ts';
+import { crossEntropy, mse, reshape } from '../../../src/train/graph/ops.ts';
+import { targetDtype } from '../../../src/train/graph/programs.ts';
 import { buildModel } from '../../../src/train/models/index.ts';
 import type { ModelSpec } from '../../../src/train/models/spec.ts';
 import { createRuntime } from '../../../src/train/onnx/index.ts';
@@ -37,7 +38,10 @@ const golden = JSON.parse(
 function toBatch(c: GoldenCase, b: { inputs: number[]; targets: number[] }): TensorBatch {
   return {
     inputs: c.spec.kind === 'transformer' ? Int32Array.from(b.inputs) : Float32Array.from(b.inputs),
-    targets: Int32Array.from(b.targets),
+    targets:
+      c.spec.kind === 'mlp' && c.spec.loss === 'mse'
+        ? Float32Array.from(b.targets)
+        : Int32Array.from(b.targets),
     batchSize: c.batchSize,
   };
 }
@@ -63,8 +67,12 @@ describe.each(golden.cases)('golden vs PyTorch: $name', (c) => {
     const ps = model.params.map((p, i) => g.input(`p${i}`, p.shape));
     const inSpec = model.inputShape(c.batchSize);
     const x = g.input('x', inSpec.shape, inSpec.dtype);
-    const y = g.input('y', model.targetShape(c.batchSize), 'int32');
-    const { loss } = crossEntropy(g, model.forward(g, ps, x), y.shape.length === 1 ? y : reshape(g, y, [-1]));
+    const y = g.input('y', model.targetShape(c.batchSize), targetDtype(model));
+    const out0 = model.forward(g, ps, x);
+    const loss =
+      model.loss === 'mse'
+        ? mse(g, out0, y)
+        : crossEntropy(g, out0, y.shape.length === 1 ? y : reshape(g, y, [-1])).loss;
     const grads = gradients(g, loss, ps);
     g.output(loss, 'loss');
     grads.forEach((gr, i) => {
@@ -80,7 +88,7 @@ describe.each(golden.cases)('golden vs PyTorch: $name', (c) => {
       off += n;
     });
     feeds.x = { data: batches[0].inputs, dims: inSpec.shape, dtype: inSpec.dtype };
-    feeds.y = { data: batches[0].targets, dims: model.targetShape(c.batchSize), dtype: 'int32' };
+    feeds.y = { data: batches[0].targets, dims: model.targetShape(c.batchSize), dtype: targetDtype(model) };
     const out = await sess.run(feeds);
     await sess.release();
     expect((out.loss as Float32Array)[0]).toBeCloseTo(c.loss0, 5);
@@ -119,9 +127,15 @@ describe.each(golden.cases)('golden vs PyTorch: $name', (c) => {
     await sess.release();
     const logits = out.logits as Float32Array;
     expect(worst(logits, c.logitsAfterBatch0, 1e-5, 1e-4)).toBeLessThan(1);
-    // Cross-entropy recomputed from the exported logits equals the training engine's eval loss.
+    // The loss recomputed from the exported outputs equals the training engine's eval loss.
     const C = model.classes;
     const t = batches[0].targets;
+    if (model.loss === 'mse') {
+      const se = logits.reduce((s, v, i) => s + (v - t[i]) ** 2, 0);
+      expect(se / logits.length).toBeCloseTo(ev.loss, 5);
+      expect(ev.accuracy).toBeUndefined();
+      return;
+    }
     let ce = 0;
     for (let r = 0; r < t.length; r++) {
       const row = logits.subarray(r * C, (r + 1) * C);

@@ -129,6 +129,34 @@ describe('op gradients match central finite differences (float64, step 1e-3)', (
     expect(r.maxRelErr).toBeLessThan(TOL);
   });
 
+  it('mean squared error through a linear layer (gradient to the prediction and to the target)', async () => {
+    const r = await gradCheck(
+      [
+        { name: 'x', shape: [4, 3] },
+        { name: 'w', shape: [3, 2] },
+        { name: 't', shape: [4, 2] },
+      ],
+      (g, [x, w, t]) => op.mse(g, op.linear(g, x, w), t),
+    );
+    expect(r.checked).toBe(12 + 6 + 8);
+    expect(r.maxRelErr).toBeLessThan(TOL);
+  });
+
+  it('mean squared error in float32 against its float64 definition', async () => {
+    const r = await gradCheck(
+      [
+        { name: 'p', shape: [5, 1] },
+        { name: 't', shape: [5, 1] },
+      ],
+      (g, [p, t]) => op.mse(g, p, t),
+      {
+        dtype: 'float32',
+        reference: ([p, t]) => Float64Array.of(p.reduce((s, v, i) => s + (v - t[i]) ** 2, 0) / p.length),
+      },
+    );
+    expect(r.maxRelErr).toBeLessThan(1e-2);
+  });
+
   it('Reshape / Transpose / Split / Concat / ReduceSum / ReduceMean / Expand / Sqrt / Exp', async () => {
     const r = await gradCheck([{ name: 'x', shape: [2, 6, 4] }], (g, [x]) => {
       const t = op.transpose(g, op.reshape(g, x, [2, 3, 2, 4]), [0, 2, 1, 3]);
