@@ -231,6 +231,20 @@ export class JobCoordinator implements Startable {
     this.#o.logger.info({ jobId: jobId.toString(), addrs: host.multiaddrs() }, 'coordinator started');
   }
 
+  /**
+   * The accounts of the posted reward split (this coordinator's) that have not claimed yet: the
+   * daemon keeps serving the split until this is empty (a validator that is behind claims last).
+   */
+  async unclaimed(): Promise<Address[]> {
+    const { conn, contracts, jobId, store } = this.#o;
+    const accounts = store.getJson<Address[]>(`reward-accounts:${jobId}`) ?? [];
+    const ledger = trainingLedgerClient(conn, contracts.ledger);
+    const r = store.getJson<{ root: Hex }>(`rewards:${jobId}`);
+    if (!r || (await ledger.getJobLedger(jobId)).rewardRoot !== r.root) return [];
+    const claimed = await Promise.all(accounts.map((a) => ledger.isClaimed(jobId, a)));
+    return accounts.filter((_, i) => !claimed[i]);
+  }
+
   /** Runs the job to its end (all rounds committed, closed, rewards posted); resolves then. */
   run(): Promise<void> {
     this.#loop ??= this.#run();
@@ -777,7 +791,13 @@ export class JobCoordinator implements Startable {
       const split = await jobSplitFromChain({ conn, contracts, jobId, rounds, validators, attestations });
       if (!split.tree) throw new AgoraError('REWARD_EMPTY', `job ${jobId}: nobody earned anything`);
       const posted = { root: split.tree.root, total: split.total.toString(), validators, attestations };
-      store.setJson(`rewards:${jobId}`, posted);
+      store.transaction(() => {
+        store.setJson(`rewards:${jobId}`, posted);
+        store.setJson(
+          `reward-accounts:${jobId}`,
+          split.tree!.entries.map((e) => e.account),
+        );
+      });
       const host = this.#host!;
       let sigs: Hex[] = [];
       for (let attempt = 0; attempt < 60 && !this.#stopped; attempt++) {
