@@ -9,6 +9,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectChain } from '../../src/chain/connect.ts';
+import { importDeployment, loadDeploymentSource } from '../../src/chain/import-deployment.ts';
 import { freePort } from '../../src/net/free-port.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { runCli } from '../../test/helpers/cli.ts';
@@ -99,16 +101,18 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
     const deploymentFile = join(chainHome, 'deployments', `${CHAIN_ID}.json`);
     log(`chain at ${rpc}, protocol deployed`);
 
+    // every home shares the chain's deployment: the first through `agora chain import-deployment`
+    // as a user would, the others through the same library call (a CLI process each costs seconds
+    // of CPU on a loaded machine)
     const homes = ['requester', 'validator', ...Array.from({ length: o.providers }, (_, i) => `p${i + 1}`)];
-    await Promise.all(
-      homes.map(async (name) => {
-        const r = await runCli(
-          ['--home', join(o.dir, name), '--rpc', rpc, 'chain', 'import-deployment', deploymentFile, '--json'],
-          { timeoutMs: stepMs },
-        );
-        if (r.code !== 0) throw new Error(`import-deployment into ${name}'s home failed: ${r.stderr}`);
-      }),
+    const r = await runCli(
+      ['--home', join(o.dir, homes[0]), '--rpc', rpc, 'chain', 'import-deployment', deploymentFile, '--json'],
+      { timeoutMs: stepMs },
     );
+    if (r.code !== 0) throw new Error(`import-deployment into the requester's home failed: ${r.stderr}`);
+    const conn = await connectChain({ rpcUrl: rpc });
+    const deployment = await loadDeploymentSource(deploymentFile);
+    for (const name of homes.slice(1)) await importDeployment(conn, join(o.dir, name), deployment);
 
     const role = (name: string, devnetAccount: number, args: string[]): SwarmRole => {
       const home = join(o.dir, name);

@@ -11,7 +11,14 @@ import { connectChain } from '../../src/chain/connect.ts';
 import { readDeployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
-import { type Check, checkTrial, storePath, type TrialFacts, tokenBalances } from './checks.ts';
+import {
+  type Check,
+  type CheckInput,
+  checkTrial,
+  storePath,
+  type TrialFacts,
+  tokenBalances,
+} from './checks.ts';
 import { describePlan, type TrialPlan } from './plan.ts';
 import {
   providerAccount,
@@ -34,6 +41,8 @@ export type TrialOptions = {
   /** keep the trial's directory (homes, logs) even when it passes */
   keep?: boolean;
   log?: (line: string) => void;
+  /** called after the checks, while the chain still runs, with what they read (tests of the checks) */
+  inspect?: (input: CheckInput) => Promise<void>;
 };
 
 export type TrialResult = {
@@ -154,7 +163,7 @@ export async function runTrial(plan: TrialPlan, o: TrialOptions): Promise<TrialR
     const providerStores = new Map<string, string>(
       swarm.providers.map((p, i) => [providerAddrs[i], storePath(p.home, p.name)] as [Address, string]),
     );
-    const { checks, facts } = await checkTrial({
+    const input: CheckInput = {
       conn,
       contracts,
       jobId,
@@ -164,10 +173,12 @@ export async function runTrial(plan: TrialPlan, o: TrialOptions): Promise<TrialR
       validatorStore: storePath(swarm.validator.home, swarm.validator.name),
       providerStores,
       before,
-    });
+    };
+    const { checks, facts } = await checkTrial(input);
     result.checks = checks;
     result.facts = facts;
     for (const c of checks) if (!c.ok) result.failures.push(`${c.name}: ${c.detail ?? 'failed'}`);
+    await o.inspect?.(input);
   } catch (e) {
     result.failures.push(`harness: ${(e as Error).message.split('\n').slice(0, 6).join(' | ')}`);
   } finally {
