@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { connectChain } from '../../src/chain/connect.ts';
 import { importDeployment, loadDeploymentSource } from '../../src/chain/import-deployment.ts';
 import { freePort } from '../../src/net/free-port.ts';
+import { loadOrCreatePeerKey } from '../../src/node/peer-key.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { runCli } from '../../test/helpers/cli.ts';
 import { type Proc, procGroup } from '../../test/helpers/node-procs.ts';
@@ -77,6 +78,17 @@ export type Swarm = {
 
 const CHAIN_ID = 31337;
 
+/** The MNIST shards of K providers (the pool is loaded once per process, not once per trial). */
+const plans = new Map<number, ReturnType<typeof planMnistShards>>();
+function shardPlan(providers: number) {
+  let p = plans.get(providers);
+  if (!p) {
+    p = planMnistShards(providers, 2);
+    plans.set(providers, p);
+  }
+  return p;
+}
+
 export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
   const group = procGroup();
   const log = o.log ?? (() => {});
@@ -101,18 +113,12 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
     const deploymentFile = join(chainHome, 'deployments', `${CHAIN_ID}.json`);
     log(`chain at ${rpc}, protocol deployed`);
 
-    // every home shares the chain's deployment: the first through `agora chain import-deployment`
-    // as a user would, the others through the same library call (a CLI process each costs seconds
-    // of CPU on a loaded machine)
+    // every home shares the chain's deployment (what `agora chain import-deployment FILE` does, as
+    // a library call: a CLI process costs many seconds of CPU on a loaded machine)
     const homes = ['requester', 'validator', ...Array.from({ length: o.providers }, (_, i) => `p${i + 1}`)];
-    const r = await runCli(
-      ['--home', join(o.dir, homes[0]), '--rpc', rpc, 'chain', 'import-deployment', deploymentFile, '--json'],
-      { timeoutMs: stepMs },
-    );
-    if (r.code !== 0) throw new Error(`import-deployment into the requester's home failed: ${r.stderr}`);
     const conn = await connectChain({ rpcUrl: rpc });
     const deployment = await loadDeploymentSource(deploymentFile);
-    for (const name of homes.slice(1)) await importDeployment(conn, join(o.dir, name), deployment);
+    for (const name of homes) await importDeployment(conn, join(o.dir, name), deployment);
 
     const role = (name: string, devnetAccount: number, args: string[]): SwarmRole => {
       const home = join(o.dir, name);
@@ -122,21 +128,16 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
       ];
       return { name, home, devnetAccount, args: full, proc: group.start(name, full), starts: 1 };
     };
+    // the requester's libp2p identity made up front (as its node makes it on first start), so its
+    // bootstrap address is known and every role starts at once
     const listen = await freePort();
+    const { peerId } = await loadOrCreatePeerKey(join(o.dir, 'requester', 'nodes', 'requester'));
+    const boot = `/ip4/127.0.0.1/tcp/${listen}/p2p/${peerId}`;
     const requester = role('requester', REQUESTER_ACCOUNT, [
       ...['--role', 'requester', '--listen', `/ip4/127.0.0.1/tcp/${listen}`],
     ]);
-    const boot = await until(
-      'the coordinator address',
-      () => {
-        if (requester.proc.child.exitCode !== null)
-          throw new Error(`the requester exited:\n${requester.proc.out}`);
-        return /coordinator address (\S+)/.exec(requester.proc.out)?.[1];
-      },
-      stepMs,
-    );
     const validator = role('validator', VALIDATOR_ACCOUNT, ['--role', 'validator', '--bootstrap', boot]);
-    const plan = planMnistShards(o.providers, 2);
+    const plan = shardPlan(o.providers);
     const providers = plan.shards.map((shard, i) => {
       const name = `p${i + 1}`;
       const dataDir = join(o.dir, name, 'shard');
@@ -156,6 +157,16 @@ export async function startSwarm(o: SwarmOptions): Promise<Swarm> {
         ),
       ),
     );
+    const announced = await until(
+      'the coordinator address',
+      () => {
+        if (requester.proc.child.exitCode !== null)
+          throw new Error(`the requester exited:\n${requester.proc.out}`);
+        return /coordinator address (\S+)/.exec(requester.proc.out)?.[1];
+      },
+      stepMs,
+    );
+    if (announced !== boot) throw new Error(`the requester announced ${announced}, not ${boot}`);
     log(`requester, validator and ${o.providers} providers up (datasets ${datasets.join(',')})`);
 
     return {
