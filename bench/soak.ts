@@ -81,7 +81,7 @@ console.log(
       .join(' ')}`,
 );
 const t0 = Date.now();
-const results: (TrialResult & { load: number[] })[] = [];
+const results: (TrialResult & { role: KillRole; load: number[] })[] = [];
 for (let i = 0; i < trials; i++) {
   const seed =
     values['trial-seed'] !== undefined ? int('trial-seed', values['trial-seed']) : trialSeed(soakSeed, i);
@@ -91,7 +91,8 @@ for (let i = 0; i < trials; i++) {
     ...opts,
     ...(values.quiet ? {} : { log: (line: string) => console.log(`  [${seed}] ${line}`) }),
   });
-  results.push({ ...r, load: [load0, loadavg()[0]] });
+  results.push({ ...r, role: plan.role, load: [load0, loadavg()[0]] });
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ ...summarize(), results }, null, 2)}\n`);
   const f = r.facts;
   console.log(
     `${r.passed ? 'pass' : 'FAIL'} trial ${i + 1}/${trials} seed ${seed}: ${r.plan}; ` +
@@ -104,31 +105,34 @@ for (let i = 0; i < trials; i++) {
   for (const x of r.failures) console.log(`     ${x}`);
   if (r.dir && !r.passed) console.log(`     homes and logs kept in ${r.dir}`);
 }
-const failed = results.filter((r) => !r.passed);
-const wallMs = Date.now() - t0;
-const jobSeconds = results.map((r) => r.jobMs / 1000).sort((a, b) => a - b);
-const median = jobSeconds.length ? jobSeconds[Math.floor(jobSeconds.length / 2)] : 0;
-const summary = {
-  seed: soakSeed,
-  trials: results.length,
-  passed: results.length - failed.length,
-  failed: failed.length,
-  wallSeconds: Math.round(wallMs / 1000),
-  jobSecondsMedian: median,
-  jobSecondsMax: jobSeconds.at(-1) ?? 0,
-  options: { ...opts, roles, maxRestartDelayMs: limits.maxRestartDelayMs, maxJitterMs: limits.maxJitterMs },
-  killed: Object.fromEntries(
-    roles.map((role) => [
-      role,
-      results.filter((r) => r.plan.includes(` ${role === 'provider' ? 'provider' : role}`)).length,
-    ]),
-  ),
-  failures: failed.map((r) => ({ seed: r.seed, plan: r.plan, failures: r.failures, dir: r.dir })),
-};
+/** The soak so far (written after every trial, so a soak stopped early keeps its figures). */
+function summarize() {
+  const failed = results.filter((r) => !r.passed);
+  const jobSeconds = results.map((r) => r.jobMs / 1000).sort((a, b) => a - b);
+  const trialSeconds = results.map((r) => r.wallMs / 1000).sort((a, b) => a - b);
+  const mid = (xs: number[]) => (xs.length ? xs[Math.floor(xs.length / 2)] : 0);
+  const loads = results.map((r) => r.load[0]);
+  return {
+    seed: soakSeed,
+    trials: results.length,
+    passed: results.length - failed.length,
+    failed: failed.length,
+    wallSeconds: Math.round((Date.now() - t0) / 1000),
+    trialSecondsMedian: mid(trialSeconds),
+    jobSecondsMedian: mid(jobSeconds),
+    jobSecondsMax: jobSeconds.at(-1) ?? 0,
+    loadMean: loads.length ? Number((loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(2)) : 0,
+    options: { ...opts, roles, maxRestartDelayMs: limits.maxRestartDelayMs, maxJitterMs: limits.maxJitterMs },
+    killed: Object.fromEntries(roles.map((role) => [role, results.filter((r) => r.role === role).length])),
+    failures: failed.map((r) => ({ seed: r.seed, plan: r.plan, failures: r.failures, dir: r.dir })),
+  };
+}
+const summary = summarize();
 console.log(
   `soak: ${summary.passed}/${summary.trials} passed in ${summary.wallSeconds} s ` +
-    `(job median ${median.toFixed(1)} s, max ${summary.jobSecondsMax.toFixed(1)} s)` +
-    (failed.length ? `; failed seeds: ${failed.map((r) => r.seed).join(', ')}` : ''),
+    `(trial median ${summary.trialSecondsMedian.toFixed(0)} s, job median ${summary.jobSecondsMedian.toFixed(1)} s, ` +
+    `max ${summary.jobSecondsMax.toFixed(1)} s, mean load ${summary.loadMean})` +
+    (summary.failed ? `; failed seeds: ${summary.failures.map((r) => r.seed).join(', ')}` : ''),
 );
 if (values.json) writeFileSync(values.json, `${JSON.stringify({ ...summary, results }, null, 2)}\n`);
-process.exit(failed.length > 0 ? 1 : 0);
+process.exit(summary.failed > 0 ? 1 : 0);
