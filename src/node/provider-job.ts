@@ -45,14 +45,30 @@ export type ProviderJobOptions = {
 export type ProviderJobResult = { jobId: bigint; roundsTrained: number; claimed: bigint | undefined };
 
 export async function runProviderJob(o: ProviderJobOptions): Promise<ProviderJobResult> {
+  const { node, conn, contracts, jobId } = o;
+  const job = await computeMarketClient(conn, contracts.market).getJob(jobId);
+  const spec = await jobSpecOf(conn, contracts.market, job, node.store);
+  const peers = await jobPeers(conn, contracts, jobId);
+  try {
+    return await runOpenedJob(o, spec, peers);
+  } catch (e) {
+    // a failed runner leaves no job network behind: the next one reopens the job from the store
+    await node.abandonJobNetwork().catch(() => {});
+    throw e;
+  }
+}
+
+async function runOpenedJob(
+  o: ProviderJobOptions,
+  spec: Awaited<ReturnType<typeof jobSpecOf>>,
+  peers: Awaited<ReturnType<typeof jobPeers>>,
+): Promise<ProviderJobResult> {
   const { node, conn, contracts, jobId, logger } = o;
   const log = logger.child({ jobId: jobId.toString(), node: node.name });
   const progress = o.onProgress ?? (() => {});
   const market = computeMarketClient(conn, contracts.market);
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const job = await market.getJob(jobId);
-  const spec = await jobSpecOf(conn, contracts.market, job, node.store);
-  const peers = await jobPeers(conn, contracts, jobId);
   const me = getAddress(node.address);
   const K = job.workers;
   const resumed = node.store.latestCheckpoint(jobId) !== undefined;

@@ -233,17 +233,31 @@ export class ProviderNode implements Startable {
   }
 
   async stop(): Promise<void> {
-    const j = this.#job;
-    this.#job = undefined;
-    if (j) {
-      await j.allreduce.stop();
-      await j.statsAllreduce?.stop();
-      await j.prepAllreduce?.stop();
-      await j.host.stop();
-      await j.runtime.dispose();
-    }
+    await this.#stopJobNetwork();
     await this.#api.stop();
     this.store.close();
+  }
+
+  /** Stops the job's network (host, all-reduces) and runtime, if one is open; the job row is kept. */
+  async #stopJobNetwork(): Promise<void> {
+    const j = this.#job;
+    this.#job = undefined;
+    if (!j) return;
+    await j.allreduce.stop();
+    await j.statsAllreduce?.stop();
+    await j.prepAllreduce?.stop();
+    await j.host.stop();
+    await j.runtime.dispose();
+  }
+
+  /**
+   * A job runner that failed (an unreachable chain, a peer error): its job network is stopped and
+   * the job row kept as it is, so the next runner reopens the job from the store. Without this a
+   * second host with the same PeerId would run beside the first one, which keeps the peers'
+   * connections and answers for a job loop that is gone.
+   */
+  async abandonJobNetwork(): Promise<void> {
+    await this.#stopJobNetwork();
   }
 
   /**
@@ -346,6 +360,8 @@ export class ProviderNode implements Startable {
     net?: JobNetOptions;
   }): Promise<void> {
     const { jobId, spec } = input;
+    // one job network at a time (a leftover of a failed runner is stopped first: same PeerId)
+    await this.#stopJobNetwork();
     const datasetId = BigInt(this.store.getJson<string>('datasetId') ?? '0');
     const source = this.dataSource;
     if (!datasetId || !source) throw new AgoraError('NODE_NO_DATA', `${this.name} has no registered dataset`);
@@ -693,7 +709,11 @@ export class ProviderNode implements Startable {
     }
     let lda: LdaStatement | undefined;
     if (j.statsAllreduce && round === j.rounds - 1) {
-      const group = report.ok ? report.included : members;
+      // the LDA statistics are all-reduced among those whose Δ made the result; a provider left out
+      // of it (its Δ came too late) computes its head alone: its model then differs from the
+      // others' and its record is not committed, as for any provider outside the round's quorum
+      const me = j.host.peerId;
+      const group = report.ok ? (report.included.includes(me) ? report.included : [me]) : members;
       const c = await calibrateLdaHead(j, {
         round,
         attempt,
@@ -926,12 +946,7 @@ export class ProviderNode implements Startable {
   async closeJobNetwork(): Promise<void> {
     const j = this.#job;
     if (!j) return;
-    this.#job = undefined;
-    await j.allreduce.stop();
-    await j.statsAllreduce?.stop();
-    await j.prepAllreduce?.stop();
-    await j.host.stop();
-    await j.runtime.dispose();
+    await this.#stopJobNetwork();
     this.store.upsertJob(j.jobId, this.role, 'trained');
   }
 }

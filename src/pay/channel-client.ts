@@ -1,7 +1,9 @@
 /**
  * Typed viem adapter for the PaymentChannels contract: open, topUp, settle, startClose, withdraw,
- * cooperativeClose and reads. Reverts are decoded from the contract's custom errors into AgoraErrors
- * that say what went wrong and what to do.
+ * cooperativeClose and reads. Transactions go through the chain layer's gas-safe `sendTx` (estimate
+ * + margin, per-account nonces, refused sends and out-of-gas retried, dropped ones rebroadcast), so
+ * a node fault (no funds for gas, a stale nonce, an unreachable node) is an AgoraError that says what
+ * to do; reverts are decoded from the contract's custom errors into `CHANNEL_<ERROR>` AgoraErrors.
  */
 import {
   type Account,
@@ -21,6 +23,8 @@ import {
 } from 'viem';
 import { PaymentChannels } from '../../artifacts/index.ts';
 import { type ChainConnection, walletClientFor } from '../chain/connect.ts';
+import { decodeRevert } from '../chain/revert.ts';
+import { sendTx } from '../chain/tx.ts';
 import { AgoraError } from '../errors.ts';
 import type { ChannelsDomain, SignedVoucher } from './voucher.ts';
 
@@ -60,6 +64,9 @@ export type OpenParams = {
 };
 
 type Wallet = WalletClient<Transport, Chain, Account>;
+
+/** The last approve-and-spend of each (chain, account, token, contract) in this process. */
+const spending = new Map<string, Promise<unknown>>();
 
 const ERROR_TEXT: Record<string, (args: readonly unknown[]) => { message: string; hint: string }> = {
   ChannelNotFound: (a) => ({
@@ -150,26 +157,40 @@ function snake(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
-/** Turns a viem contract error into an AgoraError `CHANNEL_<ERROR_NAME>`; rethrows anything else as is. */
+/** The AgoraError `CHANNEL_<ERROR_NAME>` for a decoded PaymentChannels (or token) revert. */
+function channelRevert(name: string, args: readonly unknown[], action: string, cause: unknown): AgoraError {
+  const text = ERROR_TEXT[name]?.(args) ?? {
+    message: `reverted with ${name}`,
+    hint: 'see contracts/PaymentChannels.sol',
+  };
+  return new AgoraError(`CHANNEL_${snake(name)}`, `${action}: ${text.message}`, { hint: text.hint, cause });
+}
+
+/**
+ * Turns an error of a channel call into an AgoraError: a revert with a custom error of the contract
+ * (or the token) is `CHANNEL_<ERROR_NAME>`; any other revert `CHANNEL_REVERTED`; an AgoraError of the
+ * chain layer (no funds for gas, nonce, unreachable node, …) is kept as it is; anything else is
+ * rethrown as is.
+ */
 export function decodeChannelError(e: unknown, action: string): never {
-  if (e instanceof BaseError) {
-    const reverted = e.walk((x) => x instanceof ContractFunctionRevertedError);
+  const cause = e instanceof AgoraError && e.code === 'CONTRACT_REVERT' ? (e.cause ?? e) : e;
+  if (cause instanceof BaseError) {
+    const reverted = cause.walk((x) => x instanceof ContractFunctionRevertedError);
     if (reverted instanceof ContractFunctionRevertedError) {
       const name = reverted.data?.errorName;
-      if (name) {
-        const text = ERROR_TEXT[name]?.(reverted.data?.args ?? []) ?? {
-          message: `reverted with ${name}`,
-          hint: 'see contracts/PaymentChannels.sol',
-        };
-        throw new AgoraError(`CHANNEL_${snake(name)}`, `${action}: ${text.message}`, {
-          hint: text.hint,
-          cause: e,
-        });
-      }
+      if (name) throw channelRevert(name, reverted.data?.args ?? [], action, e);
       throw new AgoraError('CHANNEL_REVERTED', `${action}: reverted (${reverted.reason ?? 'no reason'})`, {
         cause: e,
       });
     }
+  }
+  const decoded = decodeRevert(cause, abi);
+  if (decoded) throw channelRevert(decoded.errorName, decoded.args, action, e);
+  if (e instanceof AgoraError && e.code === 'CONTRACT_REVERT') {
+    throw new AgoraError('CHANNEL_REVERTED', `${action}: ${e.message}`, {
+      hint: e.hint ?? 'read the channel and try again',
+      cause: e,
+    });
   }
   throw e;
 }
@@ -209,19 +230,19 @@ export class ChannelClient {
 
   async #write(action: string, functionName: string, args: readonly unknown[]): Promise<TxResult> {
     const wallet = this.#requireWallet(action);
-    let hash: Hex;
+    let receipt: TransactionReceipt;
     try {
-      hash = await wallet.writeContract({ address: this.address, abi, functionName, args } as never);
+      receipt = await sendTx(this.conn, wallet, {
+        label: `PaymentChannels.${functionName}`,
+        address: this.address,
+        abi,
+        functionName,
+        args,
+      });
     } catch (e) {
       decodeChannelError(e, action);
     }
-    const receipt = await this.conn.publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== 'success') {
-      throw new AgoraError('CHANNEL_TX_FAILED', `${action}: transaction ${hash} reverted`, {
-        hint: 'the chain state changed between estimation and inclusion; read the channel and retry',
-      });
-    }
-    return { hash, gasUsed: receipt.gasUsed, receipt };
+    return { hash: receipt.transactionHash, gasUsed: receipt.gasUsed, receipt };
   }
 
   /** Approves the contract to pull `amount` of `token` when the allowance is smaller; returns the tx or undefined. */
@@ -247,26 +268,50 @@ export class ChannelClient {
       decodeChannelError(e, `read allowance of ${token}`);
     }
     if (allowance >= amount) return undefined;
-    const hash = await wallet.writeContract({
-      address: token,
-      abi: erc20Abi,
-      functionName: 'approve',
-      args: [this.address, amount],
+    let receipt: TransactionReceipt;
+    try {
+      receipt = await sendTx(this.conn, wallet, {
+        label: `approve ${token} for PaymentChannels`,
+        address: token,
+        abi: erc20Abi,
+        functionName: 'approve',
+        args: [this.address, amount],
+      });
+    } catch (e) {
+      decodeChannelError(e, `approve ${token}`);
+    }
+    return { hash: receipt.transactionHash, gasUsed: receipt.gasUsed, receipt };
+  }
+
+  /**
+   * Runs `fn` (an approval and the transaction that spends it) alone among this process's sends
+   * from this account of this token: concurrent opens would otherwise each approve their own amount
+   * (an approval replaces the last) and all but one spend more than is approved.
+   */
+  #withAllowance<T>(token: Address, fn: () => Promise<T>): Promise<T> {
+    const key = `${this.conn.chainId}:${this.account?.address.toLowerCase()}:${token.toLowerCase()}:${this.address}`;
+    const run = (spending.get(key) ?? Promise.resolve()).catch(() => {}).then(fn);
+    const tail = run.catch(() => {});
+    spending.set(key, tail);
+    void tail.then(() => {
+      if (spending.get(key) === tail) spending.delete(key);
     });
-    const receipt = await this.conn.publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== 'success')
-      throw new AgoraError('CHANNEL_APPROVE_FAILED', `approving ${token} failed (tx ${hash})`);
-    return { hash, gasUsed: receipt.gasUsed, receipt };
+    return run;
   }
 
   /** Opens a channel (approving first unless `approve: false`); returns its id. */
   async open(p: OpenParams): Promise<TxResult & { channelId: Hex }> {
-    if (p.approve !== false) await this.ensureAllowance(p.token, p.amount);
     const args =
       p.challengePeriod === undefined
         ? [p.recipient, p.token, p.amount]
         : [p.recipient, p.token, p.amount, BigInt(p.challengePeriod)];
-    const r = await this.#write('open channel', 'open', args);
+    const r =
+      p.approve === false
+        ? await this.#write('open channel', 'open', args)
+        : await this.#withAllowance(p.token, async () => {
+            await this.ensureAllowance(p.token, p.amount);
+            return this.#write('open channel', 'open', args);
+          });
     const [ev] = parseEventLogs({ abi, eventName: 'ChannelOpened', logs: r.receipt.logs });
     if (!ev) throw new AgoraError('CHANNEL_NO_EVENT', `open channel: no ChannelOpened event in tx ${r.hash}`);
     return { ...r, channelId: ev.args.channelId };
@@ -276,7 +321,11 @@ export class ChannelClient {
   async topUp(channelId: Hex, amount: bigint, opts: { approve?: boolean } = {}): Promise<TxResult> {
     if (opts.approve !== false) {
       const c = await this.getChannel(channelId);
-      if (c.exists) await this.ensureAllowance(c.token, amount);
+      if (c.exists)
+        return this.#withAllowance(c.token, async () => {
+          await this.ensureAllowance(c.token, amount);
+          return this.#write('top up channel', 'topUp', [channelId, amount]);
+        });
     }
     return this.#write('top up channel', 'topUp', [channelId, amount]);
   }
