@@ -21,7 +21,7 @@ import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import { dataRegistryClient } from '../chain/data-registry.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
-import type { Signer } from '../chain/tx.ts';
+import { revertName, type Signer } from '../chain/tx.ts';
 import type { ProvenanceManifest, ProvenanceRecord } from '../data/provenance.ts';
 import { provenanceRecord, roundRecordsRoot } from '../data/provenance.ts';
 import { writeProvenanceManifest } from '../data/store.ts';
@@ -41,6 +41,7 @@ import { executeFraudSlashWhenDue, verifyRoundRecordSignature } from '../verify/
 import { ldaStatsSigner } from '../verify/lda-calibration.ts';
 import { roundTraceSigner, traceFromJson, traceProblems } from '../verify/trace-wire.ts';
 import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
+import { closeIfExpired } from './job-expiry.ts';
 import { jobModelPath } from './job-files.ts';
 import { jobSpecOf } from './job-spec.ts';
 import {
@@ -228,6 +229,20 @@ export class JobCoordinator implements Startable {
       },
     });
     this.#o.logger.info({ jobId: jobId.toString(), addrs: host.multiaddrs() }, 'coordinator started');
+  }
+
+  /**
+   * The accounts of the posted reward split (this coordinator's) that have not claimed yet: the
+   * daemon keeps serving the split until this is empty (a validator that is behind claims last).
+   */
+  async unclaimed(): Promise<Address[]> {
+    const { conn, contracts, jobId, store } = this.#o;
+    const accounts = store.getJson<Address[]>(`reward-accounts:${jobId}`) ?? [];
+    const ledger = trainingLedgerClient(conn, contracts.ledger);
+    const r = store.getJson<{ root: Hex }>(`rewards:${jobId}`);
+    if (!r || (await ledger.getJobLedger(jobId)).rewardRoot !== r.root) return [];
+    const claimed = await Promise.all(accounts.map((a) => ledger.isClaimed(jobId, a)));
+    return accounts.filter((_, i) => !claimed[i]);
   }
 
   /** Runs the job to its end (all rounds committed, closed, rewards posted); resolves then. */
@@ -464,13 +479,15 @@ export class JobCoordinator implements Startable {
     while (!this.#stopped) {
       const c = await ledger.roundsCommitted(jobId);
       if (c >= job.rounds) break;
-      if ((await market.getJob(jobId)).state !== 'Running') {
-        logger.warn(
-          { jobId: jobId.toString(), state: (await market.getJob(jobId)).state },
-          'job is no longer running',
-        );
+      const state = (await market.getJob(jobId)).state;
+      // closed after its completion deadline (by this coordinator or anyone): the split of the
+      // committed rounds is still this coordinator's to post
+      if (state === 'Expired') break;
+      if (state !== 'Running') {
+        logger.warn({ jobId: jobId.toString(), state }, 'job is no longer running');
         return;
       }
+      if (await this.#expired()) break;
       const members = await roundMembers(conn, contracts, jobId, c, peers.providers);
       const collected = () =>
         (
@@ -480,11 +497,19 @@ export class JobCoordinator implements Startable {
         )?.records ?? {};
       // wait for the first record, then for the records of every reachable member that took part
       // in an all-reduce of this round (the groups the records name), or the deadline
-      await pollUntil(
-        () => (Object.keys(collected()).length > 0 || this.#stopped ? true : undefined),
+      let checked = Date.now();
+      const expired = await pollUntil(
+        async () => {
+          if (Object.keys(collected()).length > 0 || this.#stopped) return false;
+          // no provider sends anything: the job may be past its deadline
+          if (Date.now() - checked < 5000) return undefined;
+          checked = Date.now();
+          return (await this.#expired()) ? true : undefined;
+        },
         24 * 3600_000,
         50,
       );
+      if (expired) break;
       const until = Date.now() + (this.#o.recordWaitMs ?? 30_000);
       const allIn = () => {
         const have = collected();
@@ -586,6 +611,19 @@ export class JobCoordinator implements Startable {
     }
     if (this.#stopped) return;
     await this.#finish(need);
+  }
+
+  /** Closes the job if its completion deadline has passed (src/node/job-expiry.ts); true if closed. */
+  #expired(): Promise<boolean> {
+    const { conn, contracts, jobId, signer, logger } = this.#o;
+    return closeIfExpired({
+      conn,
+      contracts,
+      signer,
+      jobId,
+      logger,
+      ...(this.#o.onProgress ? { onProgress: this.#o.onProgress } : {}),
+    });
   }
 
   /**
@@ -753,7 +791,13 @@ export class JobCoordinator implements Startable {
       const split = await jobSplitFromChain({ conn, contracts, jobId, rounds, validators, attestations });
       if (!split.tree) throw new AgoraError('REWARD_EMPTY', `job ${jobId}: nobody earned anything`);
       const posted = { root: split.tree.root, total: split.total.toString(), validators, attestations };
-      store.setJson(`rewards:${jobId}`, posted);
+      store.transaction(() => {
+        store.setJson(`rewards:${jobId}`, posted);
+        store.setJson(
+          `reward-accounts:${jobId}`,
+          split.tree!.entries.map((e) => e.account),
+        );
+      });
       const host = this.#host!;
       let sigs: Hex[] = [];
       for (let attempt = 0; attempt < 60 && !this.#stopped; attempt++) {
@@ -785,8 +829,14 @@ export class JobCoordinator implements Startable {
       }
       if (sigs.length < need)
         throw new AgoraError('NODE_REWARD_SIGS', `only ${sigs.length}/${need} reward signatures`);
-      await ledger.postRewardRoot(signer, jobId, posted.root, split.total, sigs);
-      progress(`job ${jobId}: reward root posted (${sigs.length} signatures, ${split.total} wei)`);
+      try {
+        await ledger.postRewardRoot(signer, jobId, posted.root, split.total, sigs);
+        progress(`job ${jobId}: reward root posted (${sigs.length} signatures, ${split.total} wei)`);
+      } catch (e) {
+        // the providers posted theirs first (they thought this requester gone): theirs stands
+        if (revertName(e) !== 'RootAlreadyPosted') throw e;
+        logger.warn({ jobId: jobId.toString() }, 'another reward root was posted first');
+      }
     }
     // slash reported providers once their challenge period is over
     for (const rep of await fraudReports(conn, contracts.market, jobId)) {

@@ -67,7 +67,10 @@ export type NodeDaemonOptions = {
   divergeRound?: number;
   /** Provider fault injection: relabelled (poisoned) LDA statistics in a job's last round. */
   poisonLda?: boolean;
-  /** Requester: how long to keep serving the reward split after a job is done (default 30 s). */
+  /**
+   * Requester: how long at most to keep serving the reward split after a job is done, while
+   * someone in it has not claimed (default 10 min).
+   */
   lingerMs?: number;
   onProgress?: (message: string) => void;
   /** Requester: each round commit of the jobs it coordinates, once mined and persisted. */
@@ -302,15 +305,21 @@ export class NodeDaemon implements Startable {
               r.state = { jobId: jobId.toString(), coordinator: coord.multiaddrs() };
               try {
                 await coord.run();
-                // keep serving the reward split to claimants for a while
-                await new Promise<void>((res) => {
-                  const t = setTimeout(res, o.lingerMs ?? 30_000);
-                  t.unref();
-                  signal.addEventListener('abort', () => {
-                    clearTimeout(t);
-                    res();
+                // keep serving the reward split until everyone in it has claimed (a validator that
+                // is behind claims last), for at most `lingerMs`
+                const until = Date.now() + (o.lingerMs ?? 600_000);
+                while (!signal.aborted && Date.now() < until) {
+                  const left = await coord.unclaimed().catch(() => ['?']);
+                  if (left.length === 0) break;
+                  await new Promise<void>((res) => {
+                    const t = setTimeout(res, 1000);
+                    t.unref();
+                    signal.addEventListener('abort', () => {
+                      clearTimeout(t);
+                      res();
+                    });
                   });
-                });
+                }
               } finally {
                 await coord.stop();
               }

@@ -18,11 +18,13 @@ import { type Address, getAddress } from 'viem';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import { trainingLedgerClient } from '../chain/training-ledger.ts';
+import { readThroughOutage } from './chain-outage.ts';
 import { jobPeers, reportedAsOf } from './job-chain.ts';
+import { closeIfExpired } from './job-expiry.ts';
 import { jobSpecOf } from './job-spec.ts';
 import { claimPostedReward, type JobContracts, pollUntil } from './job-sync.ts';
 import type { Logger } from './logger.ts';
-import type { JobNetOptions, ProviderNode, ProviderRound } from './provider.ts';
+import { claimReward, type JobNetOptions, type ProviderNode, type ProviderRound } from './provider.ts';
 import { ProviderJobSession } from './provider-session.ts';
 
 export type ProviderJobOptions = {
@@ -130,9 +132,15 @@ async function runOpenedJob(
     if (o.signal?.aborted) break;
     const t0 = performance.now();
     const c = await committed();
-    const state = (await market.getJob(jobId)).state;
+    const state = (await readThroughOutage(() => market.getJob(jobId), { signal: o.signal })).state;
     if (c >= job.rounds || state !== 'Running') break;
-    const reported = await reportedAsOf(conn, contracts.market, jobId);
+    // past the completion deadline (the requester is gone, or the swarm too slow): the job ends by
+    // the market's rules, closed by whoever sees it first
+    if (
+      await closeIfExpired({ conn, contracts, signer: node.signer, jobId, logger: log, onProgress: progress })
+    )
+      break;
+    const reported = await readThroughOutage(() => reportedAsOf(conn, contracts.market, jobId));
     if (reported.has(me.toLowerCase())) {
       log.warn('this provider was reported for fraud: it stops training this job');
       progress(`${node.name}: reported for fraud on job ${jobId}, stopping`);
@@ -217,21 +225,73 @@ async function runOpenedJob(
       log.warn({ round: c }, 'round not committed in time; re-checking the chain');
   }
 
-  // ---- rewards: once the root is posted, recompute the split and claim this provider's leaf
-  const claimed = await claimPostedReward({
-    host,
-    coordinator,
-    conn,
-    ledger: contracts.ledger,
-    jobId,
-    store: node.store,
-    signer: node.signer,
-    recompute: (inputs, from) => session.recomputeSplit(inputs, from),
-    timeoutMs: o.commitWaitMs ?? 120_000,
-    logger: log,
-    signal: o.signal,
-  });
-  if (claimed !== undefined) progress(`${node.name}: claimed ${claimed} wei from job ${jobId}`);
+  // ---- rewards: once the root is posted, recompute the split and claim this provider's leaf. The
+  // requester posts it (it may wait minutes for the validators' last checks); while it is reachable
+  // this provider waits for it, and once the job is closed and the requester is gone the providers
+  // post the split of the committed rounds themselves (`settleWithoutCoordinator`)
+  const zero = `0x${'0'.repeat(64)}`;
+  const waitUntil = Date.now() + (o.commitWaitMs ?? 120_000) + 15 * 60_000;
+  let claimed: bigint | undefined;
+  for (;;) {
+    let l = await readThroughOutage(() => ledger.getJobLedger(jobId), { signal: o.signal });
+    const reachable = (await coordinator()) !== undefined;
+    if (!l.closed && !reachable) {
+      // every round committed (or the deadline passed) and the requester, who closes it, is gone
+      await closeIfExpired({
+        conn,
+        contracts,
+        signer: node.signer,
+        jobId,
+        logger: log,
+        onProgress: progress,
+        complete: true,
+      });
+      l = await ledger.getJobLedger(jobId);
+    }
+    const requesterGone = l.closed && !reachable;
+    if (!requesterGone) {
+      claimed = await claimPostedReward({
+        host,
+        coordinator,
+        conn,
+        ledger: contracts.ledger,
+        jobId,
+        store: node.store,
+        signer: node.signer,
+        recompute: (inputs, from) => session.recomputeSplit(inputs, from),
+        timeoutMs: 30_000,
+        logger: log,
+        signal: o.signal,
+      });
+      if (claimed !== undefined) {
+        progress(`${node.name}: claimed ${claimed} wei from job ${jobId}`);
+        break;
+      }
+    }
+    const posted = (await ledger.getJobLedger(jobId)).rewardRoot !== zero;
+    if (requesterGone || posted) {
+      // no split from the requester, or a root it did not serve (posted by the providers)
+      const own = await session.settleWithoutCoordinator();
+      if (own?.tree?.entries.some((e) => getAddress(e.account) === me)) {
+        const c = await claimReward({
+          store: node.store,
+          conn,
+          ledger: contracts.ledger,
+          signer: node.signer,
+          jobId,
+          tree: own.tree,
+        });
+        claimed = c.amount;
+        progress(`${node.name}: claimed ${claimed} wei from job ${jobId} (split posted by the providers)`);
+      }
+      if (own || posted) break;
+    }
+    if (o.signal?.aborted || Date.now() > waitUntil) {
+      log.warn('no reward root this provider can claim from; giving up on the claim');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
   await node.closeJobNetwork();
   return { jobId, roundsTrained: trained, claimed };
 }

@@ -7,7 +7,7 @@ import type { Address } from 'viem';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import { tokenClient } from '../chain/token.ts';
-import type { Signer } from '../chain/tx.ts';
+import { revertName, type Signer } from '../chain/tx.ts';
 import { hardwareDescriptorHash, probeHardware } from './hardware.ts';
 import type { NodeStore } from './store.ts';
 
@@ -51,12 +51,19 @@ export async function releaseEndedStakes(m: ProviderMarket): Promise<bigint[]> {
     const job = await market.getJob(jobId);
     if (job.state === 'Open' || job.state === 'Running' || job.state === 'None') continue;
     if (job.state === 'Completed' || job.state === 'Expired') {
-      // the next block's time is at least the wall clock (devnets mine on demand)
+      // the next block's time is at least the wall clock (devnets mine on demand); a chain whose
+      // clock was moved ahead (evm_increaseTime) is asked instead: the estimate runs at the next
+      // block's time, and refuses with BadTiming while the challenge window is open
       const head = (await m.conn.publicClient.getBlock()).timestamp;
       const wall = BigInt(Math.floor(Date.now() / 1000));
-      if ((head > wall ? head : wall) <= job.endedAt + job.challengePeriod) continue;
+      if (head <= wall && wall <= job.endedAt + job.challengePeriod) continue;
     }
-    await market.releaseStake(m.signer, jobId, m.address);
+    try {
+      await market.releaseStake(m.signer, jobId, m.address);
+    } catch (e) {
+      if (revertName(e) === 'BadTiming') continue;
+      throw e;
+    }
     mark(row);
     released.push(jobId);
   }

@@ -9,7 +9,11 @@ import type { Address, Hex } from 'viem';
 import type { Job } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import type { TrainingLedgerClient } from '../chain/training-ledger.ts';
+import { revertName } from '../chain/tx.ts';
 import { AgoraError } from '../errors.ts';
+import type { CommittedRound } from '../market/job-rewards.ts';
+import type { RewardSplit } from '../market/rewards.ts';
+import { readThroughOutage } from './chain-outage.ts';
 import type { JobPeers } from './job-chain.ts';
 import {
   connectTo,
@@ -24,7 +28,19 @@ import {
 import type { Logger } from './logger.ts';
 import type { ProviderNode, ProviderRound } from './provider.ts';
 import { providerRoundDataHandlers } from './provider-serving.ts';
-import { recordFromJson, recordToJson, roundRequest, serveRoundProtocol } from './round-protocol.ts';
+import {
+  provenanceFromJson,
+  recordFromJson,
+  recordToJson,
+  roundRequest,
+  type SignedRecordJson,
+  serveRoundProtocol,
+} from './round-protocol.ts';
+
+/** Store key of the records of a committed round this provider co-signed. */
+function signedRecordsKey(jobId: bigint, round: number): string {
+  return `signed-records:${jobId}:${round}`;
+}
 
 export type ProviderSessionOptions = {
   node: ProviderNode;
@@ -90,7 +106,7 @@ export class ProviderJobSession {
 
   /** Rounds committed on chain. */
   committed(): Promise<number> {
-    return this.ledger.roundsCommitted(this.jobId);
+    return readThroughOutage(() => this.ledger.roundsCommitted(this.jobId), { signal: this.o.signal });
   }
 
   /** The coordinator's peer id (dialled through the bootstrap addresses when not connected). */
@@ -119,7 +135,21 @@ export class ProviderJobSession {
           req.modelHash as Hex,
           records,
         );
+        // every co-signer keeps the records it signed: the round's split can be recomputed, and
+        // served, without the coordinator (`round-records`, `settleWithoutCoordinator`)
+        this.node.store.setJson(signedRecordsKey(this.jobId, req.round), {
+          recordsRoot: req.recordsRoot,
+          modelHash: req.modelHash,
+          records: req.records,
+        });
         return { ok: true, signature };
+      },
+      'round-records': async (req) => {
+        if (req.jobId !== this.jobId.toString()) return { ok: false, reason: `not job ${req.jobId}` };
+        const d = await this.#committedRecords(req.round);
+        if (!d)
+          return { ok: false, reason: `this provider holds no committed records of round ${req.round}` };
+        return { ok: true, recordsRoot: d.recordsRoot, modelHash: d.modelHash, records: d.records };
       },
       ...providerRoundDataHandlers(this.node),
       checkpoint: async (req) => {
@@ -129,8 +159,11 @@ export class ProviderJobSession {
           : { ok: false, reason: 'no such checkpoint' };
       },
       'sign-rewards': async (req, peer) => {
-        if (!this.isRequester(peer.address))
-          return { ok: false, reason: 'only the job requester posts rewards' };
+        // the requester posts the split; once the job is closed a fellow provider may too (the
+        // requester is gone): either way this provider signs only the split it computes itself
+        const closed = this.isProvider(peer.address) && (await this.ledger.getJobLedger(this.jobId)).closed;
+        if (!this.isRequester(peer.address) && !closed)
+          return { ok: false, reason: 'only the job requester posts rewards while the job runs' };
         const split = await this.recomputeSplit(
           {
             validators: req.validators as { account: Address; checks: number }[],
@@ -156,13 +189,22 @@ export class ProviderJobSession {
       if (v.checks > this.job.rounds)
         throw new AgoraError('NODE_REWARD_MISMATCH', `${v.account}: too many checks`);
     }
+    // the rounds committed (all of them, or fewer when the job expired): the records this provider
+    // co-signed from its store, the others from `from`
+    const committed = await this.committed();
+    const own: (CommittedRound | undefined)[] = [];
+    for (let r = 0; r < committed; r++) {
+      const d = await this.#committedRecords(r);
+      own.push(d ? { round: r, records: d.records.map((x) => provenanceFromJson(x.provenance)) } : undefined);
+    }
     const rounds = await fetchCommittedRounds({
       host: this.host,
       peer: from,
       conn: this.conn,
       ledger: this.contracts.ledger,
       jobId: this.jobId,
-      rounds: this.job.rounds,
+      rounds: committed,
+      cached: (r) => own[r],
     });
     return jobSplitFromChain({
       conn: this.conn,
@@ -172,6 +214,79 @@ export class ProviderJobSession {
       validators,
       attestations,
     });
+  }
+
+  /** The records of committed round `r` this provider co-signed, if the chain's commit is theirs. */
+  async #committedRecords(
+    r: number,
+  ): Promise<{ recordsRoot: Hex; modelHash: Hex; records: SignedRecordJson[] } | undefined> {
+    const d = this.node.store.getJson<{ recordsRoot: Hex; modelHash: Hex; records: SignedRecordJson[] }>(
+      signedRecordsKey(this.jobId, r),
+    );
+    if (!d || r >= (await this.committed())) return undefined;
+    const onChain = await this.ledger.getRound(this.jobId, BigInt(r));
+    return onChain.recordsRoot === d.recordsRoot && onChain.modelHash === d.modelHash ? d : undefined;
+  }
+
+  /**
+   * The job was closed (complete, or expired by its deadline) and its requester posts no reward
+   * root: the providers post it themselves. This provider computes the split from the committed
+   * rounds (its own co-signed records, the rest from a fellow provider) with no validator work (only
+   * the coordinator is told of checks), asks the connected providers to co-sign it (`sign-rewards`:
+   * each recomputes it), and posts it once ⌈2K/3⌉ signed; several providers doing so at once post
+   * the same root, and all but the first find it posted. Returns the split, for the claim, when the
+   * root on chain is this split's.
+   */
+  async settleWithoutCoordinator(): Promise<RewardSplit | undefined> {
+    const l = await this.ledger.getJobLedger(this.jobId);
+    if (!l.closed || l.roundsCommitted === 0) return undefined;
+    const inputs: RewardInputs = { validators: [], attestations: [] };
+    const providers = () =>
+      this.host.authorizedPeers().filter((p) => this.isProvider(p.address) && p.address !== this.me);
+    let split: RewardSplit | undefined;
+    for (const p of [...providers().map((x) => x.peerId), undefined]) {
+      split = await this.recomputeSplit(inputs, p ?? '').catch((e: Error) => {
+        this.log.debug({ from: p, err: e.message }, 'committed rounds not complete from this peer');
+        return undefined;
+      });
+      if (split) break;
+    }
+    if (!split?.tree) return undefined;
+    const tree = split.tree;
+    const zero = `0x${'0'.repeat(64)}`;
+    const posted = async () => (await this.ledger.getJobLedger(this.jobId)).rewardRoot;
+    if ((await posted()) === zero) {
+      const need = Math.ceil((2 * this.job.workers) / 3);
+      const sigs = [await this.node.signRewardRoot(this.jobId, tree, tree)];
+      for (const p of providers()) {
+        if (sigs.length >= need) break;
+        const r = await roundRequest(
+          this.host,
+          p.peerId,
+          {
+            t: 'sign-rewards',
+            jobId: this.jobId.toString(),
+            root: tree.root,
+            total: split.total.toString(),
+            validators: [],
+            attestations: [],
+          },
+          { timeoutMs: 60_000 },
+        ).catch((e: Error) => ({ ok: false as const, reason: e.message }));
+        if (r.ok) sigs.push(r.signature as Hex);
+        else this.log.warn({ provider: p.address, reason: r.reason }, 'reward root not co-signed');
+      }
+      if (sigs.length >= need && (await posted()) === zero) {
+        await this.ledger.postRewardRoot(this.node.signer, this.jobId, tree.root, split.total, sigs).then(
+          () =>
+            this.progress(`${this.node.name}: reward root of job ${this.jobId} posted without the requester`),
+          (e: unknown) => {
+            if (revertName(e) !== 'RootAlreadyPosted') throw e;
+          },
+        );
+      }
+    }
+    return (await posted()) === tree.root ? split : undefined;
   }
 
   /** Sends the signed record of round `c` (attempt `a`) to the coordinator; true once it took it. */

@@ -36,7 +36,9 @@ import { evidenceHash, evidenceJson, type FraudEvidence, submitFraudReport } fro
 import { asReplayable, type RoundTrace, selectReplayWindow } from '../verify/replay.ts';
 import { validateRound } from '../verify/round-validator.ts';
 import { roundTraceSigner, traceFromJson, traceProblems, traceWindow } from '../verify/trace-wire.ts';
+import { readThroughOutage } from './chain-outage.ts';
 import { jobPeers, reportedAsOf } from './job-chain.ts';
+import { closeIfExpired } from './job-expiry.ts';
 import { jobSpecOf } from './job-spec.ts';
 import {
   claimPostedReward,
@@ -126,11 +128,17 @@ export async function runValidatorJob(
       peerOf(host, peers.requester) ?? (await connectTo(host, peers.requester, o.bootstrap, 5000, o.signal));
     let previous: { worker: Address; delta: Float32Array }[] | undefined;
     let next = Number(store.getJson<number>(`validator:${jobId}:next`) ?? 0);
+    let expiryCheckedAt = 0;
     while (!o.signal?.aborted && next < job.rounds) {
-      const committed = await ledger.roundsCommitted(jobId);
+      const committed = await readThroughOutage(() => ledger.roundsCommitted(jobId), { signal: o.signal });
       if (committed <= next) {
-        const l = await ledger.getJobLedger(jobId);
+        const l = await readThroughOutage(() => ledger.getJobLedger(jobId), { signal: o.signal });
         if (l.closed) break;
+        // nothing to check and the job past its completion deadline: it ends by the market's rules
+        if (Date.now() - expiryCheckedAt > 5000) {
+          expiryCheckedAt = Date.now();
+          await closeIfExpired({ conn, contracts, signer: o.signer, jobId, logger, onProgress: progress });
+        }
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
