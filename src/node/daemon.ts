@@ -233,7 +233,9 @@ export class NodeDaemon implements Startable {
           if (!['joined', 'training'].includes(row.state)) continue;
           const jobId = BigInt(row.jobId);
           const j = await market.getJob(jobId);
-          if (j.state === 'Running') {
+          // Running: train (or resume); Completed/Expired while this provider was down: what it
+          // earned is still to be claimed (runProviderJob goes straight to the reward split)
+          if (j.state === 'Running' || j.state === 'Completed' || j.state === 'Expired') {
             this.#runOnce(jobId, 'training', async () => {
               const r = await runProviderJob({
                 node: p,
