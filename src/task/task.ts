@@ -15,6 +15,7 @@
 import type { Dataset } from '../train/data/dataset.ts';
 import type { TensorBatch } from '../train/runtime.ts';
 import type { WindowRecord } from '../verify/trace-wire.ts';
+import type { RecordFormat } from '../data/records.ts';
 import type { JobSpec } from './spec.ts';
 
 /** Where a provider's data is and how to read it (`agora node start --data --format --label`). */
@@ -23,7 +24,14 @@ export type DataSource = {
   format: DataFormat;
   /** Tabular: the label column. */
   label?: string;
+  /** Text from a JSONL file: the string field holding the text (`--text-field`, default `text`). */
+  textField?: string;
+  /** Text: bytes of context per training window (`--context`, default 64); records are context+1 bytes. */
+  context?: number;
 };
+
+/** What a provider registers for a data source: the records `agora data add` would attest. */
+export type AttestedSource = { path: string; format: RecordFormat; chunkBytes?: number };
 export const DATA_FORMATS = ['idx', 'csv', 'jsonl', 'images', 'text'] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
 
@@ -63,6 +71,11 @@ export interface Task {
   validate(spec: JobSpec): JobSpec;
   /** The schema of the data at `source` (throws `DATA_*` when it cannot be read). */
   describe(source: DataSource): DataDescription;
+  /**
+   * The records to register for `source` (default: the source itself in its format). `workDir` is
+   * the node's own directory, for a derived file (e.g. the byte stream of a JSONL text field).
+   */
+  attested?(source: DataSource, workDir: string): AttestedSource;
   /** Why data described by `d` cannot serve `spec` (undefined: it can). */
   mismatch(spec: JobSpec, d: DataDescription): string | undefined;
   /** The provider's data for `spec`, preprocessed with `prep` (undefined before the swarm's statistics exist). */
