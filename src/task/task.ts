@@ -61,7 +61,9 @@ export type Evaluation = { metric: string; value: number; extra?: Record<string,
 /** A prediction for one input: class probabilities, or a regression value. */
 export type Prediction =
   | { label: string; classId: number; probabilities: Record<string, number> }
-  | { value: number };
+  | { value: number }
+  /** A language model's continuation of a prompt. */
+  | { prompt: string; text: string; tokens: number };
 
 export interface Task {
   readonly kind: string;
