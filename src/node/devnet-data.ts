@@ -27,9 +27,9 @@ import { tabularSpecFromFile } from '../task/tabular-spec.ts';
 import type { DataSource, PrepState } from '../task/task.ts';
 import { type TextData, textSourceStream } from '../task/text.ts';
 import { textSpec } from '../task/text-spec.ts';
-import { makeWindowLmDataset } from '../train/data/text-lm.ts';
 import type { ClassificationDataset, Dataset } from '../train/data/dataset.ts';
 import { holdoutSplit, shardIndices } from '../train/data/sharding.ts';
+import { makeWindowLmDataset } from '../train/data/text-lm.ts';
 import type { TensorBatch } from '../train/runtime.ts';
 import { batchesOf, planMnistShards, writeShardIdx } from './shard-data.ts';
 
@@ -66,7 +66,12 @@ export function devnetData(o: DevnetDataOptions): DevnetData {
 
 /** Splits `train` indices among the providers: i.i.d., label-skewed, or (no labels) contiguous. */
 function split(o: DevnetDataOptions, train: Int32Array, labels?: Int32Array, classes = 0): Int32Array[] {
-  if (o.shards === 'iid') return shardIndices({ indices: train, labels: labels ?? new Int32Array(0), numClasses: classes }, o.providers, { kind: 'iid', seed: 7 });
+  if (o.shards === 'iid')
+    return shardIndices(
+      { indices: train, labels: labels ?? new Int32Array(0), numClasses: classes },
+      o.providers,
+      { kind: 'iid', seed: 7 },
+    );
   if (!labels) {
     const K = o.providers;
     return Array.from({ length: K }, (_, k) =>
@@ -120,9 +125,13 @@ function imageFolderData(o: DevnetDataOptions): DevnetData {
 
 function textData(o: DevnetDataOptions): DevnetData {
   if (!o.data) {
-    throw new AgoraError('BAD_OPTION', 'the text devnet needs --data FILE (plain text, or JSONL with --text-field)', {
-      hint: 'e.g. --data examples/text/brown-news.txt',
-    });
+    throw new AgoraError(
+      'BAD_OPTION',
+      'the text devnet needs --data FILE (plain text, or JSONL with --text-field)',
+      {
+        hint: 'e.g. --data examples/text/brown-news.txt',
+      },
+    );
   }
   const spec = textSpec({
     ...(o.innerSteps ? { innerSteps: o.innerSteps } : {}),
@@ -151,7 +160,9 @@ function textData(o: DevnetDataOptions): DevnetData {
   return {
     spec,
     sources,
-    describe: shards.map((s) => `${s.length} windows of ${W} bytes (${((s.length * W) / 1024).toFixed(0)} KB)`),
+    describe: shards.map(
+      (s) => `${s.length} windows of ${W} bytes (${((s.length * W) / 1024).toFixed(0)} KB)`,
+    ),
     testBatches: () => {
       const out: TensorBatch[] = [];
       for (let i = 0; i < evalIdx.length; i += 64) out.push(all.getBatch(evalIdx.subarray(i, i + 64)));

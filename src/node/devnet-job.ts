@@ -496,5 +496,7 @@ async function metricOf(
 
 /** A metric value in words (`acc 91.2%`, `1.92 bits/byte`). */
 export function metricWords(metric: string, v: number): string {
-  return metric === 'bpb' ? `${v.toFixed(3)} bits/byte` : `${metric === 'accuracy' ? 'acc' : metric} ${(100 * v).toFixed(1)}%`;
+  return metric === 'bpb'
+    ? `${v.toFixed(3)} bits/byte`
+    : `${metric === 'accuracy' ? 'acc' : metric} ${(100 * v).toFixed(1)}%`;
 }

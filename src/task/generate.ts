@@ -40,7 +40,10 @@ export function generateRequestOf(row: unknown, i = 0): GenerateRequest {
     const v = o[k];
     if (v === undefined) return undefined;
     if (typeof v !== 'number' || !(v >= lo && v <= hi) || (int && !Number.isInteger(v)))
-      throw new AgoraError('PREDICT_BAD_INPUT', `input ${i}: ${k} must be ${int ? 'an integer' : 'a number'} in ${lo}..${hi}`);
+      throw new AgoraError(
+        'PREDICT_BAD_INPUT',
+        `input ${i}: ${k} must be ${int ? 'an integer' : 'a number'} in ${lo}..${hi}`,
+      );
     return v;
   };
   const maxTokens = num('maxTokens', 0, 4096, true);

@@ -149,7 +149,10 @@ function idxPaths(path: string): [string, string] {
 /** Classes and C×H×W of the data part of an image spec. */
 function geometryOf(d: ImageData): { classes: number; geometry: ImageGeometry } {
   if (d.format === 'images') {
-    return { classes: d.classes.length, geometry: { channels: d.channels, height: d.height, width: d.width } };
+    return {
+      classes: d.classes.length,
+      geometry: { channels: d.channels, height: d.height, width: d.width },
+    };
   }
   const s = d.shape;
   const [c, h, w] = s.length >= 3 ? [s[0], s[1], s[2]] : s.length === 2 ? [1, s[0], s[1]] : [1, 1, s[0]];
@@ -258,7 +261,10 @@ export const imageTask: Task = {
     const data = spec.data as ImageData;
     if (data.format === 'images') {
       if (source.format !== 'images')
-        throw new AgoraError('DATA_BAD_FORMAT', `the job reads an image folder, not --format ${source.format}`);
+        throw new AgoraError(
+          'DATA_BAD_FORMAT',
+          `the job reads an image folder, not --format ${source.format}`,
+        );
       return loadImageFolderTask(source.path, geometryOf(data).geometry, data.classes);
     }
     const [images, labels] = idxPaths(source.path);
@@ -336,7 +342,13 @@ export const imageTask: Task = {
   },
 
   encodeInputs(config: Record<string, unknown>, rows: readonly unknown[]): Float32Array {
-    const input = config.input as { shape: number[]; scale: number; channels?: 1 | 3; height?: number; width?: number };
+    const input = config.input as {
+      shape: number[];
+      scale: number;
+      channels?: 1 | 3;
+      height?: number;
+      width?: number;
+    };
     const F = input.shape.reduce((a, b) => a * b, 1);
     const out = new Float32Array(rows.length * F);
     rows.forEach((r, i) => {

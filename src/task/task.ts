@@ -12,10 +12,11 @@
  *    every provider preprocesses alike without pooling data;
  *  - `evaluate`: the job's metric; `exportConfig` / `predict`: what a user needs to run the model.
  */
+
+import type { RecordFormat } from '../data/records.ts';
 import type { Dataset } from '../train/data/dataset.ts';
 import type { TensorBatch } from '../train/runtime.ts';
 import type { WindowRecord } from '../verify/trace-wire.ts';
-import type { RecordFormat } from '../data/records.ts';
 import type { JobSpec } from './spec.ts';
 
 /** Where a provider's data is and how to read it (`agora node start --data --format --label`). */

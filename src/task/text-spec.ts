@@ -13,15 +13,17 @@ import { defaultWarmup, JOB_SPEC_VERSION, type JobSpec } from './spec.ts';
 /** The text task's defaults: H, rounds, per-worker batch (windows) and inner lr. */
 export const TEXT_JOB_DEFAULTS = { innerSteps: 50, rounds: 20, batchSize: 16, lr: 3e-3 } as const;
 
-export function textSpec(o: {
-  context?: number;
-  layers?: number;
-  dModel?: number;
-  heads?: number;
-  innerSteps?: number;
-  rounds?: number;
-  batchSize?: number;
-} = {}): JobSpec {
+export function textSpec(
+  o: {
+    context?: number;
+    layers?: number;
+    dModel?: number;
+    heads?: number;
+    innerSteps?: number;
+    rounds?: number;
+    batchSize?: number;
+  } = {},
+): JobSpec {
   const dModel = o.dModel ?? TEXT_LM_DEFAULT.dModel;
   const model: TransformerSpec = {
     ...TEXT_LM_DEFAULT,

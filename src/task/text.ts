@@ -72,9 +72,7 @@ export function textSourceStream(source: DataSource): Uint8Array {
       cause: e,
     });
   }
-  return isJsonl(source)
-    ? textStream(raw, 'jsonl', source.textField ?? 'text', basename(source.path))
-    : raw;
+  return isJsonl(source) ? textStream(raw, 'jsonl', source.textField ?? 'text', basename(source.path)) : raw;
 }
 
 function windowOf(source: DataSource): number {
@@ -177,7 +175,10 @@ export const textTask: Task = {
     const stream = new Uint8Array(Math.max(2, records.length) * W);
     records.forEach((r, k) => {
       if (r.bytes.byteLength !== W) {
-        throw new AgoraError('REPLAY_BAD_RECORD', `record ${r.index} has ${r.bytes.byteLength} bytes, not ${W}`);
+        throw new AgoraError(
+          'REPLAY_BAD_RECORD',
+          `record ${r.index} has ${r.bytes.byteLength} bytes, not ${W}`,
+        );
       }
       stream.set(r.bytes, k * W);
     });

@@ -75,6 +75,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .option('--providers <n>', 'providers in the job', '4')
     .option('--rounds <n>', 'DiLoCo rounds (default 40, 20 with --quick)')
     .option('--H <n>', 'inner steps per round', '25')
+    .option('--timeout <minutes>', 'give up on the job after this long (a loaded machine needs more)', '15')
     .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
     .option('--drift <name>', `drift correction of the job (${TASK_DRIFTS.join(', ')}; default: the task's)`)
     .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`, 'mean')
@@ -208,6 +209,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds'),
             H: int(o.H, 'H'),
             byzantine: Number(o.byzantine),
+            timeoutMs: int(o.timeout, 'timeout') * 60_000,
             ...(o.drift ? { drift: o.drift as TaskDrift } : {}),
             aggregator: o.aggregator as TaskAggregatorName,
             ...(o.calibration ? { calibration: o.calibration as TaskCalibration } : {}),
@@ -300,6 +302,7 @@ type DevnetOpts = {
   rounds?: string;
   H: string;
   byzantine: string;
+  timeout: string;
   drift?: string;
   aggregator: string;
   calibration?: string;
