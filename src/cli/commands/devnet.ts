@@ -66,7 +66,7 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
       'the data split among the providers: a CSV/JSONL file (tabular), an image folder ROOT/<label>/<image> (image), a text or JSONL file (text)',
     )
     .option('--label <column>', 'tabular: the label column')
-    .option('--text-field <field>', 'text from a JSONL file: the field holding the text', 'text')
+    .option('--text-field <field>', 'text from a JSONL file: the field holding the text (default: text)')
     .option(
       '--shards <split>',
       'iid or label-skew (text: skewed = each provider one contiguous part of the text)',
