@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { keccak256Bytes } from '../../src/data/keccak.ts';
 import { readRecords } from '../../src/data/records.ts';
 import { createTaskRuntime, initTaskParams } from '../../src/node/task-runtime.ts';
+import { jobSpecFromCli } from '../../src/task/cli-spec.ts';
 import { exportJobModel, predictFromDir, readExportConfig } from '../../src/task/export.ts';
 import { ByteLm } from '../../src/task/generate.ts';
 import { imageTask } from '../../src/task/image.ts';
@@ -238,6 +239,14 @@ describe('text task', () => {
     expect(bad({ model: { ...spec.model, heads: 5 } })).toBe('SPEC_INVALID');
     expect(bad({ metric: 'accuracy' })).toBe('SPEC_INVALID');
     expect(bad({ drift: 'fixed-head' })).toBe('SPEC_INVALID');
+    // the command-line shortcuts (`agora job create|spec --task image|text`)
+    expect(jobSpecFromCli({ task: 'text', H: '40', rounds: '3' })).toMatchObject({
+      kind: 'text',
+      innerSteps: 40,
+      rounds: 3,
+    });
+    expect(jobSpecFromCli({ task: 'image', data: DIGITS }).model.kind).toBe('cnn');
+    expect(code(() => jobSpecFromCli({ task: 'image' }))).toBe('BAD_OPTION');
   });
 
   it('registers whole windows (plain text and a JSONL field) and replays them into the same batches', () => {
