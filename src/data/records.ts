@@ -404,7 +404,7 @@ function imageFolderRecords(root: string, sink: RecordSink, progress: (m: string
     format: 'images',
     files,
     classes: [...new Set(labels)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
-    record: 'label (the file\'s folder, UTF-8) ‖ 0x00 ‖ the file\'s contents; files ordered by relative path',
+    record: "label (the file's folder, UTF-8) ‖ 0x00 ‖ the file's contents; files ordered by relative path",
   };
 }
 

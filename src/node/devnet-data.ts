@@ -152,7 +152,9 @@ function textData(o: DevnetDataOptions): DevnetData {
     const dir = join(o.home, 'nodes', `provider-${i + 1}`, 'data');
     mkdirSync(dir, { recursive: true });
     const body = new Uint8Array(s.length * W);
-    Array.from(s).forEach((k, j) => body.set(all.recordBytes(k), j * W));
+    Array.from(s).forEach((k, j) => {
+      body.set(all.recordBytes(k), j * W);
+    });
     const path = join(dir, 'shard.txt');
     writeFileSync(path, body);
     return { path, format: 'text', context: W - 1 };

@@ -114,7 +114,10 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
     )
     .option('--label <column>', 'provider: the label column (csv, jsonl)')
     .option('--text-field <field>', 'provider, --format text on a JSONL file: the field holding the text')
-    .option('--context <bytes>', 'provider, --format text: bytes of context per window (the job model’s; default 64)')
+    .option(
+      '--context <bytes>',
+      'provider, --format text: bytes of context per window (the job model’s; default 64)',
+    )
     .option('--max-params <n>', 'provider: refuse jobs whose model has more parameters', '50000000')
     .option('--max-memory-mb <n>', 'provider: refuse jobs estimated to need more memory (MiB)', '4096')
     .option('--max-round-seconds <s>', 'provider: refuse jobs whose round is estimated to take longer', '600')
@@ -175,7 +178,9 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
           .map((x) => x.trim())
           .filter(Boolean),
         pollMs: Number(o.pollMs),
-        ...(o.data ? { data: dataSourceOf(o.data, o.format, o.label, { textField: o.textField, context: o.context }) } : {}),
+        ...(o.data
+          ? { data: dataSourceOf(o.data, o.format, o.label, { textField: o.textField, context: o.context }) }
+          : {}),
         bounds: {
           maxParams: Number(o.maxParams),
           maxMemoryMb: Number(o.maxMemoryMb),
