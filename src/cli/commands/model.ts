@@ -26,9 +26,11 @@ export function registerModelCommands(program: Command, ctx: Ctx): void {
     .argument('<dir>', 'an exported model directory (`agora job model ID --out DIR`)')
     .requiredOption(
       '--input <rows>',
-      'JSON (an object of column values, or an array), or a .csv/.jsonl/.json file',
+      'JSON (an object of column values, pixel values, {"prompt": …} for a text model, or an array), a .csv/.jsonl/.json file, or a PNG/JPEG image',
     )
-    .description('run an exported model: classes with their probabilities for each input row')
+    .description(
+      'run an exported model: classes with their probabilities for each input, or generated text for a language model',
+    )
     .action(async (dir: string, o: { input: string }, cmd: Command) => {
       const c = ctx(cmd);
       const rows = predictInputRows(o.input);
@@ -40,7 +42,9 @@ export function registerModelCommands(program: Command, ctx: Ctx): void {
               ? `${i}: ${p.label} (${Object.entries(p.probabilities)
                   .map(([k, v]) => `${k} ${v.toFixed(3)}`)
                   .join(', ')})`
-              : `${i}: ${p.value}`,
+              : 'text' in p
+                ? `${i}: ${p.prompt}${p.text}`
+                : `${i}: ${p.value}`,
           )
           .join('\n'),
       );

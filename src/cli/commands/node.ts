@@ -7,6 +7,7 @@
  * (the requester listens on `--listen`, the others dial it with `--bootstrap`) and run the round
  * protocol across processes (src/node/{provider-job,coordinator,validator-job}.ts; docs/swarm.md).
  */
+import { statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { type LocalAccount, parseEther } from 'viem';
 import { Dashboard } from '../../dashboard/dashboard.ts';
@@ -29,6 +30,8 @@ type NodeOpts = {
   data?: string;
   format?: string;
   label?: string;
+  textField?: string;
+  context?: string;
   maxParams?: string;
   maxMemoryMb?: string;
   maxRoundSeconds?: string;
@@ -43,25 +46,56 @@ type NodeOpts = {
   open?: boolean;
 };
 
-/** `--data --format --label` as a data source (the format from the file name when not given). */
-function dataSourceOf(path: string, format?: string, label?: string): DataSource {
+/** `--data --format --label` as a data source (the format from the path when not given). */
+export function dataSourceOf(
+  path: string,
+  format?: string,
+  label?: string,
+  text: { textField?: string; context?: string } = {},
+): DataSource {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    // a missing path is reported by the task that reads it
+  }
   const f =
     format ??
     (path.includes(',')
       ? 'idx'
-      : /\.jsonl$|\.ndjson$/.test(path)
-        ? 'jsonl'
-        : /\.csv$/.test(path)
-          ? 'csv'
-          : undefined);
+      : isDir
+        ? 'images'
+        : /\.jsonl$|\.ndjson$/.test(path)
+          ? text.textField
+            ? 'text'
+            : 'jsonl'
+          : /\.csv$/.test(path)
+            ? 'csv'
+            : /\.(txt|md|text)$/.test(path)
+              ? 'text'
+              : undefined);
   if (!f || !(DATA_FORMATS as readonly string[]).includes(f)) {
     throw new AgoraError('BAD_OPTION', `cannot tell the format of --data ${path}`, {
       hint: `pass --format (${DATA_FORMATS.join(', ')})`,
     });
   }
   if ((f === 'csv' || f === 'jsonl') && !label)
-    throw new AgoraError('BAD_OPTION', `--format ${f} needs --label COLUMN (the column to predict)`);
-  return { path, format: f as DataFormat, ...(label ? { label } : {}) };
+    throw new AgoraError('BAD_OPTION', `--format ${f} needs --label COLUMN (the column to predict)`, {
+      hint: 'for a language model on a JSONL text field use --format text --text-field FIELD',
+    });
+  let context: number | undefined;
+  if (text.context !== undefined) {
+    context = Number(text.context);
+    if (!Number.isInteger(context) || context < 1 || context > 4096)
+      throw new AgoraError('BAD_OPTION', `--context must be an integer in 1..4096, not "${text.context}"`);
+  }
+  return {
+    path,
+    format: f as DataFormat,
+    ...(label ? { label } : {}),
+    ...(f === 'text' && text.textField ? { textField: text.textField } : {}),
+    ...(f === 'text' && context !== undefined ? { context } : {}),
+  };
 }
 
 export function registerNodeCommands(program: Command, ctx: Ctx): void {
@@ -72,13 +106,18 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
     .option('--name <name>', 'node name (its directory under <home>/nodes/); default: the role')
     .option(
       '--data <path>',
-      'provider: the data to register and train on (IDX: IMAGES,LABELS; or a CSV/JSONL file)',
+      'provider: the data to register and train on (IDX: IMAGES,LABELS; a CSV/JSONL file; an image folder ROOT/<label>/<image>; a text file)',
     )
     .option(
       '--format <format>',
       `provider: the data's format (${DATA_FORMATS.join(', ')}); default from the file name`,
     )
     .option('--label <column>', 'provider: the label column (csv, jsonl)')
+    .option('--text-field <field>', 'provider, --format text on a JSONL file: the field holding the text')
+    .option(
+      '--context <bytes>',
+      'provider, --format text: bytes of context per window (the job model’s; default 64)',
+    )
     .option('--max-params <n>', 'provider: refuse jobs whose model has more parameters', '50000000')
     .option('--max-memory-mb <n>', 'provider: refuse jobs estimated to need more memory (MiB)', '4096')
     .option('--max-round-seconds <s>', 'provider: refuse jobs whose round is estimated to take longer', '600')
@@ -139,7 +178,9 @@ export function registerNodeCommands(program: Command, ctx: Ctx): void {
           .map((x) => x.trim())
           .filter(Boolean),
         pollMs: Number(o.pollMs),
-        ...(o.data ? { data: dataSourceOf(o.data, o.format, o.label) } : {}),
+        ...(o.data
+          ? { data: dataSourceOf(o.data, o.format, o.label, { textField: o.textField, context: o.context }) }
+          : {}),
         bounds: {
           maxParams: Number(o.maxParams),
           maxMemoryMb: Number(o.maxMemoryMb),
