@@ -322,7 +322,10 @@ function tabularData(o: DevnetDataOptions): DevnetData {
  */
 function mnistChoices(spec: JobSpec, o: PresetOptions): JobSpec {
   if (spec.objective !== 'classification')
-    return validateJobSpec({ ...spec, ...(o.aggregator ? { aggregator: o.aggregator as JobSpec['aggregator'] } : {}) });
+    return validateJobSpec({
+      ...spec,
+      ...(o.aggregator ? { aggregator: o.aggregator as JobSpec['aggregator'] } : {}),
+    });
   return validateJobSpec({
     ...spec,
     ...(o.drift ? { drift: o.drift as JobSpec['drift'] } : {}),

@@ -274,7 +274,9 @@ export const imageTask: Task = {
   windowDataset(spec: JobSpec, records: readonly WindowRecord[]): Dataset {
     const data = spec.data as ImageData;
     const pos = new Map<number, number>();
-    records.forEach((r, k) => pos.set(r.index, k));
+    records.forEach((r, k) => {
+      pos.set(r.index, k);
+    });
     if (data.format === 'images') {
       return byIndex(imageRecordsDataset(records, geometryOf(data).geometry, data.classes), pos);
     }

@@ -319,7 +319,6 @@ type DevnetOpts = {
 };
 
 function jobLines(j: DevnetJobResult): string[] {
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const mb = (x: number) => `${(x / 1e6).toFixed(2)} MB`;
   return [
     '',
