@@ -10,6 +10,8 @@ export type ProcGroup = {
   start(name: string, args: string[]): Proc;
   /** SIGKILLs every process still running. */
   killAll(): void;
+  /** The last `lines` lines of every process's output (printed when a test fails). */
+  tails(lines?: number): string;
 };
 
 export function procGroup(): ProcGroup {
@@ -30,6 +32,14 @@ export function procGroup(): ProcGroup {
     },
     killAll() {
       for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    },
+    tails(lines = 40) {
+      return procs
+        .map(
+          (p) =>
+            `----- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.out.split('\n').slice(-lines).join('\n')}`,
+        )
+        .join('\n');
     },
   };
 }

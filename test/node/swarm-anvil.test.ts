@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getAddress, type Hex } from 'viem';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { connectChain } from '../../src/chain/connect.ts';
 import { readDeployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
@@ -32,6 +32,7 @@ describe('agora node start against anvil with 2 s blocks', () => {
   });
 
   it('every round commits, every party claims, no transaction reverts', async () => {
+    onTestFailed(() => console.error(group.tails(60)));
     // all 20 devnet accounts funded (the validator is account 19); instant blocks for the deploy,
     // then a block every 2 s
     node = await startAnvil({ accounts: 20 });

@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import { getAddress } from 'viem';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { TrainingLedger } from '../../artifacts/index.ts';
 import { connectChain } from '../../src/chain/connect.ts';
 import { readDeployment } from '../../src/chain/deployments.ts';
@@ -33,6 +33,7 @@ describe('kill -9 of the requester, the validator and the chain mid-job', () => 
   afterAll(() => group.killAll());
 
   it('each resumes and the job completes: every round commits, every party claims', async () => {
+    onTestFailed(() => console.error(group.tails(60)));
     const home = tempHome();
     const chainPort = await freePort();
     const rpc = `http://127.0.0.1:${chainPort}`;

@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getAddress } from 'viem';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { TrainingLedger } from '../../artifacts/index.ts';
 import { connectChain } from '../../src/chain/connect.ts';
 import { readDeployment } from '../../src/chain/deployments.ts';
@@ -38,6 +38,7 @@ describe('agora node start: a job across separate processes', () => {
   });
 
   it('trains, survives kill -9 of a provider, resumes it, commits every round and pays everyone', async () => {
+    onTestFailed(() => console.error(group.tails(60)));
     const home = tempHome();
     const chain = await startEmbeddedChain({ port: 0 });
     stopChain = () => chain.stop();
