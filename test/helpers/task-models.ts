@@ -1,12 +1,15 @@
 /**
  * Small exported models of the non-image task kinds, trained in-process in a few seconds and
  * written the way `agora job model ID --out DIR` writes them: a tabular classifier or regressor
- * (examples/tabular, swarm statistics from this one provider) and a tiny byte-level LM.
+ * (examples/tabular, swarm statistics from this one provider), a small image-folder CNN and a tiny
+ * byte-level LM.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTaskRuntime, initTaskParams } from '../../src/node/task-runtime.ts';
 import { exportJobModel } from '../../src/task/export.ts';
+import { imageTask } from '../../src/task/image.ts';
+import { imageFolderSpec } from '../../src/task/image-spec.ts';
 import type { JobSpec } from '../../src/task/spec.ts';
 import { tabularTask } from '../../src/task/tabular.ts';
 import { tabularSpecFromFile } from '../../src/task/tabular-spec.ts';
@@ -72,5 +75,14 @@ export async function tabularExport(
 export async function textExport(dir: string, o: { steps?: number; jobId: string }): Promise<string> {
   const spec = textSpec({ dModel: 32, layers: 1, innerSteps: 10, rounds: 2 });
   const data = textTask.load(spec, { path: TEXT, format: 'text' });
+  return trainAndExport(spec, data, dir, o.steps ?? 10, o.jobId);
+}
+
+export const DIGITS = join(import.meta.dirname, '../../examples/images/digits');
+
+/** A small CNN on the example image folder (digit PNGs). */
+export async function imageExport(dir: string, o: { steps?: number; jobId: string }): Promise<string> {
+  const spec = imageFolderSpec({ path: DIGITS, innerSteps: 10, rounds: 3 });
+  const data = imageTask.load(spec, { path: DIGITS, format: 'images' });
   return trainAndExport(spec, data, dir, o.steps ?? 10, o.jobId);
 }

@@ -1,11 +1,11 @@
 /**
- * `agora serve` beyond the MNIST classifier: an exported tabular classifier, a tabular regressor and
- * a byte-level LM served together for a price on the embedded chain, bought through one
+ * `agora serve` beyond the MNIST classifier: an exported tabular classifier, a tabular regressor, an
+ * image-folder CNN and a byte-level LM served together for a price on the embedded chain, bought through one
  * `agora-channel` channel. Every answer equals what `agora model predict` (`predictFromDir`,
  * `ByteLm`) computes for the same input; bad inputs and wrong endpoints get a 4xx and cost nothing;
  * `agora query --input/--generate/--score` reaches each endpoint.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEther } from 'viem';
@@ -18,15 +18,23 @@ import { ServeService } from '../../src/serve/service.ts';
 import { decodePaymentRequired } from '../../src/serve/x402.ts';
 import { predictFromDir, readExportConfig } from '../../src/task/export.ts';
 import { ByteLm } from '../../src/task/generate.ts';
+import { type ImageGeometry, imagePixels } from '../../src/task/image-folder-data.ts';
 import { predictInputRows } from '../../src/task/predict-input.ts';
 import { runCli } from '../helpers/cli.ts';
-import { CLINIC_CSV, ENERGY_CSV, tabularExport, textExport } from '../helpers/task-models.ts';
+import {
+  CLINIC_CSV,
+  DIGITS,
+  ENERGY_CSV,
+  imageExport,
+  tabularExport,
+  textExport,
+} from '../helpers/task-models.ts';
 import { type PayFixture, startPayFixture } from '../pay/fixture.ts';
 
 const PRICE = parseEther('0.001');
 let fx: PayFixture;
 let dir: string;
-let dirs: { cls: string; reg: string; lm: string };
+let dirs: { cls: string; reg: string; lm: string; cnn: string };
 let models: ServedModel[];
 let paid: ServeService;
 let free: ServeService;
@@ -34,15 +42,16 @@ let serverStore: VoucherStore;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'agora-serve-kinds-'));
-  const [f, cls, reg, lm] = await Promise.all([
+  const [f, cls, reg, lm, cnn] = await Promise.all([
     startPayFixture(3),
     tabularExport(CLINIC_CSV, 'triage', join(dir, 'clinic', 'export'), { jobId: '11' }),
     tabularExport(ENERGY_CSV, 'kwh', join(dir, 'energy', 'export'), { jobId: '12', steps: 60 }),
     textExport(join(dir, 'text', 'export'), { jobId: '13' }),
+    imageExport(join(dir, 'digits', 'export'), { jobId: '14' }),
   ]);
   fx = f;
-  dirs = { cls, reg, lm };
-  models = [loadModelDir(cls), loadModelDir(reg), loadModelDir(lm)];
+  dirs = { cls, reg, lm, cnn };
+  models = [loadModelDir(cls), loadModelDir(reg), loadModelDir(lm), loadModelDir(cnn)];
   serverStore = new VoucherStore(join(dir, 'server.sqlite'));
   paid = new ServeService({
     models,
@@ -78,6 +87,7 @@ describe('agora serve: tabular classifiers and regressors, language models', () 
       ['11', 'export', 'classifier', 'tabular'],
       ['12', 'export', 'regressor', 'tabular'],
       ['13', 'export', 'lm', 'text'],
+      ['14', 'export', 'classifier', 'image'],
     ]);
     const j = (await (await fetch(`${paid.url}/v1/models`)).json()) as { models: Record<string, unknown>[] };
     expect(j.models).toEqual([
@@ -98,6 +108,7 @@ describe('agora serve: tabular classifiers and regressors, language models', () 
         endpoints: ['predict'],
       }),
       expect.objectContaining({ id: '13', kind: 'lm', metric: 'bpb', endpoints: ['generate', 'score'] }),
+      expect.objectContaining({ id: '14', kind: 'classifier', taskKind: 'image', endpoints: ['predict'] }),
     ]);
     const doc = (await (await fetch(`${paid.url}/openapi.json`)).json()) as {
       paths: Record<string, { post?: { parameters: { name: string; schema: { enum?: string[] } }[] } }>;
@@ -109,7 +120,7 @@ describe('agora serve: tabular classifiers and regressors, language models', () 
       '/v1/models/{id}/predict',
       '/v1/models/{id}/score',
     ]);
-    expect(ids('/v1/models/{id}/predict')).toEqual(['11', '12']);
+    expect(ids('/v1/models/{id}/predict')).toEqual(['11', '12', '14']);
     expect(ids('/v1/models/{id}/generate')).toEqual(['13']);
     expect(ids('/v1/models/{id}/score')).toEqual(['13']);
   });
@@ -160,6 +171,20 @@ describe('agora serve: tabular classifiers and regressors, language models', () 
     expect(reg.body.predictions).toEqual(await predictFromDir(dirs.reg, energy));
     expect(reg.body.predictions[0]).toEqual({ value: expect.any(Number) });
 
+    // the CNN on pixel values = `agora model predict DIR --input digit.png`
+    const pngs = ['3', '8'].map((c) => join(DIGITS, c, readdirSync(join(DIGITS, c)).sort()[0]));
+    const g = (readExportConfig(dirs.cnn).preprocessing as { input: ImageGeometry }).input;
+    const pixels = pngs.map((p) => Array.from(imagePixels(new Uint8Array(readFileSync(p)), p, g)));
+    const img = await client.postJson<Answer>(at(paid, '14', 'predict'), { input: pixels });
+    expect(img.paid).toBe(2n * PRICE);
+    expect(img.body).toMatchObject({ jobId: '14', modelHash: models[3].modelHash, kind: 'classifier' });
+    expect(img.body.predictions).toEqual(
+      await predictFromDir(
+        dirs.cnn,
+        pngs.map((image) => ({ image })),
+      ),
+    );
+
     for (const req of [
       { prompt: 'The jury said', maxTokens: 40, temperature: 0 },
       { prompt: 'The jury', maxTokens: 30, seed: 7 },
@@ -196,7 +221,8 @@ describe('agora serve: tabular classifiers and regressors, language models', () 
     expect(serverStore.earned(models[0].modelHash)).toBe(6n * PRICE);
     expect(serverStore.earned(models[1].modelHash)).toBe(8n * PRICE);
     expect(serverStore.earned(models[2].modelHash)).toBe(4n * PRICE);
-    expect(client.spent).toBe(18n * PRICE);
+    expect(serverStore.earned(models[3].modelHash)).toBe(2n * PRICE);
+    expect(client.spent).toBe(20n * PRICE);
   });
 
   it('answers bad input and wrong endpoints with a 4xx that says what is wrong, before any payment', async () => {
@@ -275,6 +301,6 @@ describe('agora serve: tabular classifiers and regressors, language models', () 
     // a server root with several predict models needs --model
     const r = await runCli(['--home', dir, 'query', free.url!, '--input', rows]);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/serves 2 models with a predict endpoint \(of 3\).*--model ID/s);
+    expect(r.stderr).toMatch(/serves 3 models with a predict endpoint \(of 4\).*--model ID/s);
   }, 60_000);
 });
