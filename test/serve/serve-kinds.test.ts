@@ -8,11 +8,13 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { parseEther } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAgoraError } from '../../src/errors.ts';
 import { VoucherStore } from '../../src/pay/voucher-store.ts';
 import { PayingClient } from '../../src/serve/client.ts';
-import { parseRows } from '../../src/serve/exported.ts';
+import { parseGenerate, parseRows, parseScore } from '../../src/serve/exported.ts';
 import { type ExportServedModel, loadModelDir, type ServedModel } from '../../src/serve/model.ts';
 import { ServeService } from '../../src/serve/service.ts';
 import { decodePaymentRequired } from '../../src/serve/x402.ts';
@@ -271,6 +273,30 @@ describe('agora serve: tabular classifiers and regressors, language models', () 
     expect(parseRows({ input: [1, 2, 3] }, image, 8)).toEqual([[1, 2, 3]]);
     // still serving
     expect((await post(at(free, '13', 'score'), { text: 'still here' })).status).toBe(200);
+  });
+
+  it('any JSON body is answered or refused with an AgoraError, never a crash (fast-check)', async () => {
+    const runners = paid.server!.runners;
+    const exported = models as ExportServedModel[];
+    const refusedOrOk = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        if (!isAgoraError(e)) throw e;
+      }
+    };
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), fc.boolean(), (v, wrap) => {
+        const body = wrap ? { input: v } : v;
+        for (const m of exported) {
+          if (m.kind === 'lm') {
+            refusedOrOk(() => parseGenerate(body, m, { maxTokens: 64, maxPromptBytes: 256 }));
+            refusedOrOk(() => parseScore(body, m, { maxPromptBytes: 256 }));
+          } else refusedOrOk(() => runners.get(m.id)!.encode(parseRows(body, m, 8)));
+        }
+      }),
+      { numRuns: 400, seed: 18 },
+    );
   });
 
   it('agora query reaches each endpoint (--input rows, --generate, --score); agora model predict agrees', async () => {
