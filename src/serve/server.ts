@@ -268,7 +268,7 @@ export async function createModelServer(opts: ServerOptions): Promise<ModelServe
       error: `${error.code}: ${error.message}`,
       resource: {
         url: `${req.protocol}://${req.host}${req.url}`,
-        description: `${req.url.slice(req.url.lastIndexOf('/') + 1)} by model ${ctx.modelHash}`,
+        description: `${req.url.split('?')[0].split('/').pop()} by model ${ctx.modelHash}`,
         mimeType: 'application/json',
       },
       accepts: schemes.map((s) => s.requirement(ctx)),
