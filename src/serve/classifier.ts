@@ -8,7 +8,7 @@ import { buildInferenceGraph } from '../train/graph/programs.ts';
 import { buildModel } from '../train/models/index.ts';
 import { encodeModel } from '../train/onnx/proto.ts';
 import { OnnxSession } from '../train/onnx/session.ts';
-import type { ServedModel } from './model.ts';
+import type { MlpServedModel } from './model.ts';
 
 export type Prediction = { class: number; probabilities: number[] };
 
@@ -22,7 +22,7 @@ type Pending = {
 };
 
 /** The ONNX bytes of a classifier's forward pass (weights as initializers, symbolic batch dimension). */
-export function inferenceOnnx(m: ServedModel): Uint8Array {
+export function inferenceOnnx(m: MlpServedModel): Uint8Array {
   const model = buildModel(m.spec);
   const g = buildInferenceGraph(model, m.weights);
   const symbolic = new Map<string, (number | string)[]>([
@@ -53,7 +53,7 @@ function softmaxRow(logits: Float32Array, off: number, k: number): Prediction {
 }
 
 export class BatchingClassifier {
-  readonly model: ServedModel;
+  readonly model: MlpServedModel;
   readonly maxBatchRows: number;
   readonly #session: OnnxSession;
   readonly #inputName: string;
@@ -62,7 +62,7 @@ export class BatchingClassifier {
   #closed = false;
   readonly stats: ClassifierStats = { runs: 0, rows: 0, maxBatchRows: 0 };
 
-  private constructor(model: ServedModel, session: OnnxSession, inputName: string, maxBatchRows: number) {
+  private constructor(model: MlpServedModel, session: OnnxSession, inputName: string, maxBatchRows: number) {
     this.model = model;
     this.#session = session;
     this.#inputName = inputName;
@@ -70,7 +70,7 @@ export class BatchingClassifier {
   }
 
   static async create(
-    model: ServedModel,
+    model: MlpServedModel,
     opts: { threads?: number; maxBatchRows?: number } = {},
   ): Promise<BatchingClassifier> {
     const session = await OnnxSession.create(inferenceOnnx(model), { threads: opts.threads ?? 1 });

@@ -13,6 +13,7 @@ import { ChannelClient } from '../pay/channel-client.ts';
 import { Payer } from '../pay/payer.ts';
 import { voucherToJson } from '../pay/voucher.ts';
 import type { StoredChannel, VoucherStore } from '../pay/voucher-store.ts';
+import { rowsOfJson } from '../task/predict-input.ts';
 import {
   CHANNEL_SCHEME,
   type ChannelExtra,
@@ -60,6 +61,18 @@ const RETRY_WITH_NEW_CHANNEL = new Set([
   'PAY_SHORT_CHALLENGE',
 ]);
 
+/**
+ * What an `agora serve` request is priced by: its input rows (predict: `input` read as the server
+ * reads it), else one (generate, score). A requirement remembered for 1 row is not paid for 5.
+ */
+export function unitsOf(body: unknown): number {
+  const input =
+    body !== null && typeof body === 'object' && !Array.isArray(body)
+      ? (body as { input?: unknown }).input
+      : undefined;
+  return input === undefined ? 1 : rowsOfJson(input).length;
+}
+
 export class PayingClient {
   readonly channels: ChannelClient;
   readonly payer: Payer;
@@ -81,9 +94,13 @@ export class PayingClient {
     return this.#o.account.address;
   }
 
-  /** `fetch` that pays when the server asks for payment (requests are serialized per client). */
-  fetch(url: string, init: RequestInit = {}): Promise<PaidResponse> {
-    const run = this.#lock.then(() => this.#fetch(url, init));
+  /**
+   * `fetch` that pays when the server asks for payment (requests are serialized per client). The
+   * requirement a 402 named is remembered per URL and `priceKey` (what the price depends on besides
+   * the URL, e.g. the number of rows), and paid up front next time.
+   */
+  fetch(url: string, init: RequestInit = {}, priceKey = ''): Promise<PaidResponse> {
+    const run = this.#lock.then(() => this.#fetch(url, init, `${url} ${priceKey}`));
     this.#lock = run.catch(() => {});
     return run;
   }
@@ -93,11 +110,11 @@ export class PayingClient {
     url: string,
     body: unknown,
   ): Promise<{ body: T; paid: bigint; channelId?: Hex; payment?: SettleResponse }> {
-    const r = await this.fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const r = await this.fetch(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      String(unitsOf(body)),
+    );
     const text = await r.response.text();
     let json: unknown;
     try {
@@ -118,8 +135,8 @@ export class PayingClient {
     return { body: json as T, paid: r.paid, channelId: r.channelId, payment: r.payment };
   }
 
-  async #fetch(url: string, init: RequestInit): Promise<PaidResponse> {
-    let req = this.#requirements.get(url);
+  async #fetch(url: string, init: RequestInit, key: string): Promise<PaidResponse> {
+    let req = this.#requirements.get(key);
     let first: Response | undefined;
     if (!req) {
       first = await fetch(url, init);
@@ -136,7 +153,7 @@ export class PayingClient {
       headers.set(HEADER_SIGNATURE, encodeHeader(channelPayload(req, voucherToJson(voucher), url)));
       const res = await fetch(url, { ...init, headers });
       if (res.status !== 402) {
-        this.#requirements.set(url, req);
+        this.#requirements.set(key, req);
         const h = res.headers.get(HEADER_RESPONSE);
         return {
           response: res,

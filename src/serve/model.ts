@@ -1,8 +1,10 @@
 /**
  * What `agora serve` serves: a trained model read from disk, with the facts a buyer checks it by
- * (model hash, job id, provenance manifest). Model loading stays behind `loadModelDir` so another
- * export format (named-tensor safetensors + config.json + model.onnx) slots in beside today's
- * `model.safetensors` (an Agora training checkpoint) + `model.safetensors.provenance.json`.
+ * (model hash, job id, provenance manifest). Model loading is `loadModelDir`: a job's raw
+ * `model.safetensors` (an Agora training checkpoint of a preset task) + its provenance manifest, or an
+ * export directory (`agora job model ID --out DIR`: config.json, model.onnx, checkpoint.safetensors)
+ * of any task kind. MLP image classifiers on raw pixels (the `mnist-mlp` preset) keep the batching
+ * fast path; every other model runs the export's own encoding and ONNX graph (src/task/export.ts).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import type { Hex } from 'viem';
 import { type ProvenanceManifest, parseProvenanceManifest } from '../data/provenance.ts';
 import { provenanceManifestPath } from '../data/store.ts';
 import { AgoraError } from '../errors.ts';
+import { type ExportConfig, readExportConfig } from '../task/export.ts';
 import { presetSpec } from '../task/presets.ts';
 import { validateJobSpec } from '../task/registry.ts';
 import type { JobSpec } from '../task/spec.ts';
@@ -18,21 +21,22 @@ import { decodeTrainingCheckpoint } from '../train/checkpoint/training-checkpoin
 import { buildModel } from '../train/models/index.ts';
 import type { MlpSpec } from '../train/models/spec.ts';
 
-/** A classifier ready for inference: its architecture, weights in parameter order, and identity. */
-export type ServedModel = {
+/** What a served model answers: classes (predict), values (predict) or text (generate, score). */
+export type ServedKind = 'classifier' | 'regressor' | 'lm';
+
+type ServedCommon = {
   /** URL-safe id: the job id when known, else `m-` + the first 12 hex digits of the model hash. */
   id: string;
   /** keccak256 of the checkpoint file: the final model hash on chain. */
   modelHash: Hex;
   jobId: string | null;
-  /** e.g. `mnist-mlp`. */
+  /** The job spec's name, e.g. `mnist-mlp`. */
   task: string;
-  kind: 'classifier';
-  spec: MlpSpec;
-  /** One array per parameter tensor, in the model's parameter order. */
-  weights: Float32Array[];
-  inputSize: number;
-  classes: number;
+  /** The task kind: `image`, `tabular`, `text`. */
+  taskKind: string;
+  kind: ServedKind;
+  /** The job's metric (`accuracy`, `rmse`, `bpb`, …). */
+  metric: string;
   /** How inputs are encoded, for the OpenAPI document and error messages. */
   inputDescription: string;
   manifest: ProvenanceManifest | null;
@@ -40,20 +44,72 @@ export type ServedModel = {
   source: string;
 };
 
+/**
+ * An MLP image classifier on raw features (the `mnist-mlp` preset): served by the batching ONNX
+ * fast path (`BatchingClassifier`) on 784 floats in [0, 1] per row.
+ */
+export type MlpServedModel = ServedCommon & {
+  engine: 'mlp';
+  kind: 'classifier';
+  spec: MlpSpec;
+  /** One array per parameter tensor, in the model's parameter order. */
+  weights: Float32Array[];
+  inputSize: number;
+  classes: number;
+};
+
+/**
+ * Any other exported model (tabular classifier or regressor, image-folder CNN, byte-level LM): run
+ * from its export directory with the task's own encoding, exactly as `agora model predict` runs it.
+ */
+export type ExportServedModel = ServedCommon & {
+  engine: 'export';
+  /** The export directory (config.json, model.onnx). */
+  dir: string;
+  config: ExportConfig;
+};
+
+export type ServedModel = MlpServedModel | ExportServedModel;
+
 const INPUT_DESCRIPTIONS: Record<string, string> = {
   'mnist-mlp': '784 floats in [0, 1]: a 28×28 grayscale digit, row-major, pixel / 255 (white digit on black)',
 };
 
-/** The MLP classifier a job spec describes (served models are MLP classifiers today). */
-function mlpOf(spec: JobSpec): MlpSpec {
-  if (spec.model.kind !== 'mlp' || spec.objective !== 'classification') {
-    throw new AgoraError(
-      'SERVE_UNSUPPORTED_MODEL',
-      `the model of "${spec.name}" is a ${spec.model.kind} ${spec.objective} model; agora serve serves MLP classifiers today`,
-      { hint: 'run it locally with `agora model predict DIR --input …`' },
+/** The fast path serves MLP image classifiers on raw pixels (the IDX presets), as it always has. */
+function isFastMlp(spec: JobSpec): spec is JobSpec & { model: MlpSpec } {
+  return (
+    spec.kind === 'image' &&
+    spec.model.kind === 'mlp' &&
+    spec.objective === 'classification' &&
+    (spec.data as { format?: string }).format === 'idx'
+  );
+}
+
+function kindOf(objective: string | undefined): ServedKind {
+  return objective === 'lm' ? 'lm' : objective === 'regression' ? 'regressor' : 'classifier';
+}
+
+/** The input format of an exported model in words (from its config.json preprocessing). */
+function describeExportInput(config: ExportConfig): string {
+  const p = config.preprocessing as Record<string, unknown>;
+  if (config.objective === 'lm') {
+    return `text (UTF-8 bytes, context ${String(p.context)}): generate {"prompt", "maxTokens"?, "temperature"?, "topK"?, "seed"?}; score {"text"}`;
+  }
+  if (config.kind === 'tabular') {
+    const numeric = (p.numeric as { name: string }[]).map((c) => c.name);
+    const categorical = (p.categorical as { name: string; values: string[] }[]).map(
+      (c) => `${c.name} (${c.values.join('|')})`,
+    );
+    return (
+      `a JSON object of column values per row: numeric ${numeric.join(', ') || '-'}; categorical ${categorical.join(', ') || '-'}; ` +
+      `missing: null, absent or one of ${JSON.stringify(p.missingTokens ?? [])}` +
+      (config.objective === 'regression' ? `; predicts ${String(p.label)} in its own units` : '')
     );
   }
-  return spec.model;
+  const input = p.input as { shape: number[]; scale: number } | undefined;
+  const shape = input?.shape ?? config.onnx.inputShape.slice(1);
+  const size = shape.reduce((a, b) => Number(a) * Number(b), 1);
+  return `${size} pixel values 0..255 per row (${shape.join('×')}, row-major${shape.length >= 3 ? ', CHW' : ''}; scaled by ${input?.scale ?? 1 / 255} inside)`;
 }
 
 /** The architecture of a preset task's model (a job's raw checkpoint records its spec name). */
@@ -133,27 +189,47 @@ export function loadModelDir(pathOrDir: string): ServedModel {
       { hint: 'the manifest belongs to another model: export the job model again' },
     );
   }
-  const jobSpec = exported
-    ? validateJobSpec(
-        (JSON.parse(readFileSync(join(pathOrDir, 'config.json'), 'utf8')) as { spec: unknown }).spec,
-      )
+  const config = exported ? readExportConfig(pathOrDir) : undefined;
+  const jobSpec = config
+    ? validateJobSpec((config as unknown as { spec: unknown }).spec)
     : specOfTask(ck.info?.task ?? 'mnist-mlp');
-  const task = jobSpec.name;
-  const spec = mlpOf(jobSpec);
-  const jobId = manifest?.jobId ?? ck.info?.job ?? null;
-  const classes = spec.sizes[spec.sizes.length - 1];
-  return {
+  const jobId = manifest?.jobId ?? ck.info?.job ?? config?.jobId ?? null;
+  const common = {
     id: jobId ?? `m-${hash.slice(2, 14)}`,
     modelHash: hash.toLowerCase() as Hex,
     jobId,
-    task,
-    kind: 'classifier',
-    spec,
-    weights: splitParams(spec, ck.params),
-    inputSize: spec.sizes[0],
-    classes,
-    inputDescription: INPUT_DESCRIPTIONS[task] ?? `${spec.sizes[0]} floats`,
+    task: jobSpec.name,
+    taskKind: jobSpec.kind,
+    metric: jobSpec.metric,
     manifest,
     source: file,
+  };
+  if (isFastMlp(jobSpec)) {
+    const spec = jobSpec.model;
+    return {
+      ...common,
+      engine: 'mlp',
+      kind: 'classifier',
+      spec,
+      weights: splitParams(spec, ck.params),
+      inputSize: spec.sizes[0],
+      classes: spec.sizes[spec.sizes.length - 1],
+      inputDescription: INPUT_DESCRIPTIONS[jobSpec.name] ?? `${spec.sizes[0]} floats in [0, 1] (pixel / 255)`,
+    };
+  }
+  if (!config) {
+    throw new AgoraError(
+      'SERVE_UNSUPPORTED_MODEL',
+      `${file} is a raw ${jobSpec.kind} checkpoint; only exported models of this kind can be served`,
+      { hint: 'export it with `agora job model ID --out DIR` and serve DIR' },
+    );
+  }
+  return {
+    ...common,
+    engine: 'export',
+    kind: kindOf(config.objective ?? jobSpec.objective),
+    dir: pathOrDir,
+    config,
+    inputDescription: describeExportInput(config),
   };
 }

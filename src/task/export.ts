@@ -151,7 +151,13 @@ function architectureOf(spec: JobSpec): Record<string, unknown> {
 
 export type ExportConfig = {
   format: string;
+  /** The job spec's name (e.g. `clinic-visits`). */
+  name?: string;
   kind: string;
+  /** `classification`, `regression` or `lm`. */
+  objective?: string;
+  metric?: string;
+  jobId?: string;
   modelSpecHash: Hex;
   preprocessing: Record<string, unknown>;
   onnx: { file: string; input: string; inputShape: (string | number)[]; output: string };
@@ -174,10 +180,63 @@ export function readExportConfig(dir: string): ExportConfig {
   return c;
 }
 
+/**
+ * An exported classifier or regressor loaded once: the task's own input encoding, `model.onnx`, the
+ * task's own decoding. `agora model predict` (`predictFromDir`) and `agora serve` both run exported
+ * models through this class, so a served prediction is the same computation as a local one.
+ */
+export class RowModel {
+  readonly config: ExportConfig;
+  readonly #task: ReturnType<typeof taskOf>;
+  readonly #session: OnnxSession;
+  readonly width: number;
+
+  private constructor(config: ExportConfig, session: OnnxSession) {
+    this.config = config;
+    this.#task = taskOf(config.kind);
+    this.#session = session;
+    this.width = Number(config.onnx.inputShape[1]);
+  }
+
+  static async open(dir: string, config = readExportConfig(dir), threads = 1): Promise<RowModel> {
+    if (config.objective === 'lm') {
+      throw new AgoraError('PREDICT_BAD_INPUT', 'a text model generates text: pass {"prompt": "..."}');
+    }
+    taskOf(config.kind); // an unknown kind fails before the session is made
+    const session = await OnnxSession.create(new Uint8Array(readFileSync(join(dir, config.onnx.file))), {
+      threads,
+    });
+    return new RowModel(config, session);
+  }
+
+  /** Model inputs [rows, width] for user rows (throws PREDICT_BAD_INPUT saying which row is wrong). */
+  encode(rows: readonly unknown[]): Float32Array {
+    return this.#task.encodeInputs(this.config.preprocessing, rows);
+  }
+
+  /** Predictions for `n` encoded rows. */
+  async run(inputs: Float32Array, n: number): Promise<Prediction[]> {
+    const { input, output } = this.config.onnx;
+    const out = await this.#session.run(
+      { [input]: { data: inputs, dims: [n, this.width], dtype: 'float32' } },
+      [output],
+    );
+    return this.#task.decodeOutputs(this.config.preprocessing, out[output] as Float32Array, n);
+  }
+
+  predict(rows: readonly unknown[]): Promise<Prediction[]> {
+    return this.run(this.encode(rows), rows.length);
+  }
+
+  async dispose(): Promise<void> {
+    await this.#session.release();
+  }
+}
+
 /** Predictions of the exported model in `dir` for user rows (objects of columns, or feature arrays). */
 export async function predictFromDir(dir: string, rows: readonly unknown[]): Promise<Prediction[]> {
   const config = readExportConfig(dir);
-  if ((config as { objective?: string }).objective === 'lm') {
+  if (config.objective === 'lm') {
     const lm = await ByteLm.load(dir, config);
     try {
       const out: Prediction[] = [];
@@ -187,19 +246,10 @@ export async function predictFromDir(dir: string, rows: readonly unknown[]): Pro
       await lm.dispose();
     }
   }
-  const task = taskOf(config.kind);
-  const inputs = task.encodeInputs(config.preprocessing, rows);
-  const width = Number(config.onnx.inputShape[1]);
-  const session = await OnnxSession.create(new Uint8Array(readFileSync(join(dir, config.onnx.file))), {
-    threads: 1,
-  });
+  const model = await RowModel.open(dir, config);
   try {
-    const out = await session.run(
-      { [config.onnx.input]: { data: inputs, dims: [rows.length, width], dtype: 'float32' } },
-      [config.onnx.output],
-    );
-    return task.decodeOutputs(config.preprocessing, out[config.onnx.output] as Float32Array, rows.length);
+    return await model.predict(rows);
   } finally {
-    await session.release();
+    await model.dispose();
   }
 }

@@ -18,8 +18,11 @@ function parseJson(text: string, where: string): unknown {
   }
 }
 
-/** One row, or a list of rows (a list of numbers is one row of features). */
-function rowsOfJson(v: unknown): unknown[] {
+/**
+ * One row, or a list of rows (a list of numbers is one row of features). Also how `agora serve`
+ * reads the `input` of a predict request.
+ */
+export function rowsOfJson(v: unknown): unknown[] {
   if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number')) return [v];
   return Array.isArray(v) ? v : [v];
 }

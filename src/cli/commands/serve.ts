@@ -4,6 +4,7 @@ import { formatEther, type LocalAccount } from 'viem';
 import { AgoraError } from '../../errors.ts';
 import { loadModelDir, type ServedModel } from '../../serve/model.ts';
 import { secpBackend } from '../../serve/secp256k1-native.ts';
+import { endpointsOf } from '../../serve/server.ts';
 import { loadJobModel, openChannelStore, ServeService } from '../../serve/service.ts';
 import type { CliContext } from '../context.ts';
 import { parsePort, untilSignal } from './chain.ts';
@@ -20,6 +21,8 @@ type ServeOpts = {
   settleThreshold?: string;
   minChallenge: string;
   maxRows: string;
+  maxTokens: string;
+  maxPromptBytes: string;
   poll: string;
   exact?: boolean;
   verifyThreads: string;
@@ -28,11 +31,18 @@ type ServeOpts = {
   publicUrl?: string;
 };
 
+function positive(v: string, option: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new AgoraError('BAD_OPTION', `${option} must be a positive integer, got "${v}"`);
+  return n;
+}
+
 export function registerServeCommand(program: Command, ctx: Ctx): void {
   program
     .command('serve')
     .description(
-      'serve the final model of jobs over HTTP (OpenAPI at /openapi.json), paid per query with x402 v2',
+      'serve the final model of jobs over HTTP (OpenAPI at /openapi.json): predict for classifiers and regressors, generate and score for language models, paid per query with x402 v2',
     )
     .option(
       '--job <id...>',
@@ -65,6 +75,12 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
       'the URL buyers reach this server at, for --offer (default: the listening URL)',
     )
     .option('--max-rows <n>', 'most input rows per request', '64')
+    .option('--max-tokens <n>', 'language models: most bytes generated per request', '512')
+    .option(
+      '--max-prompt-bytes <n>',
+      'language models: largest prompt (generate) or text (score) in UTF-8 bytes',
+      '8192',
+    )
     .option('--poll <seconds>', 'how often to check channels on-chain (settle, closing payers)', '15')
     .action(async (o: ServeOpts, cmd: Command) => {
       const c = ctx(cmd);
@@ -81,11 +97,19 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
       const needChain = (o.job?.length ?? 0) > 0 || price > 0n;
       const conn = needChain ? await c.connect() : undefined;
       if (o.job?.length) {
-        const d = await c.deployment(conn!, ['TrainingLedger']);
+        const d = await c.deployment(conn!, ['TrainingLedger', 'ComputeMarket']);
         for (const id of o.job) {
           if (!/^[0-9]+$/.test(id)) throw new AgoraError('BAD_OPTION', `job id "${id}" is not a number`);
           c.out.progress(`loading the final model of job ${id}…`);
-          models.push(await loadJobModel(c.home, conn!, d.contracts.TrainingLedger!, BigInt(id)));
+          models.push(
+            await loadJobModel(
+              c.home,
+              conn!,
+              d.contracts.TrainingLedger!,
+              BigInt(id),
+              d.contracts.ComputeMarket,
+            ),
+          );
         }
       }
       for (const dir of o.model ?? []) models.push(loadModelDir(dir));
@@ -118,7 +142,11 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
         host: o.host,
         port: parsePort(o.port),
         payment,
-        maxRows: Number(o.maxRows),
+        maxRows: positive(o.maxRows, '--max-rows'),
+        lm: {
+          maxTokens: positive(o.maxTokens, '--max-tokens'),
+          maxPromptBytes: positive(o.maxPromptBytes, '--max-prompt-bytes'),
+        },
       });
       await service.start();
       c.out.result(
@@ -129,7 +157,10 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
             jobId: m.jobId,
             modelHash: m.modelHash,
             task: m.task,
-            predict: `${service.url}/v1/models/${m.id}/predict`,
+            kind: m.kind,
+            metric: m.metric,
+            // `predict` for classifiers and regressors; `generate` and `score` for language models
+            ...Object.fromEntries(endpointsOf(m).map((e) => [e, `${service.url}/v1/models/${m.id}/${e}`])),
           })),
           price: price.toString(),
           payTo: payment?.account.address ?? null,
@@ -142,10 +173,10 @@ export function registerServeCommand(program: Command, ctx: Ctx): void {
             `serving on ${service.url} (OpenAPI: ${service.url}/openapi.json)`,
             ...models.map(
               (m) =>
-                `  ${service.url}/v1/models/${m.id}/predict  job ${m.jobId ?? '-'}  model ${m.modelHash}`,
+                `  ${service.url}/v1/models/${m.id}/{${endpointsOf(m).join(',')}}  ${m.kind} (${m.task}, ${m.metric})  job ${m.jobId ?? '-'}  model ${m.modelHash}`,
             ),
             price > 0n
-              ? `price ${formatEther(price)} AGORA per row, paid to ${payment!.account.address} (x402 v2, agora-channel${o.exact ? ' and exact' : ''})`
+              ? `price ${formatEther(price)} AGORA per row (predict) or per request (generate, score), paid to ${payment!.account.address} (x402 v2, agora-channel${o.exact ? ' and exact' : ''})`
               : 'free (no payment asked)',
             ...(payment
               ? [
