@@ -344,7 +344,12 @@ export class NodeDaemon implements Startable {
             const jobId = BigInt(row.jobId);
             const j = await market.getJob(jobId);
             if (j.state === 'Open') continue;
-            if (j.state !== 'Running') {
+            // a job that ended while this validator was down, after it had started on it: its checks
+            // resume (or stop at once when the split is posted) and it claims what it earned
+            const resumed =
+              (j.state === 'Completed' || j.state === 'Expired') &&
+              r.store.getJson<boolean>(`validator:${jobId}:started`) === true;
+            if (j.state !== 'Running' && !resumed) {
               r.store.upsertJob(jobId, 'validator', 'over', { state: j.state });
               continue;
             }

@@ -17,7 +17,7 @@
  * (`checked`), which is what validators are paid by, and claims its reward at the end. Per-round
  * results and evidence are persisted before any report is sent.
  */
-import { type Address, getAddress, type Hex, keccak256, type LocalAccount } from 'viem';
+import { type Address, getAddress, type Hex, keccak256, type LocalAccount, zeroHash } from 'viem';
 import { computeMarketClient } from '../chain/compute-market.ts';
 import type { ChainConnection } from '../chain/connect.ts';
 import { dataRegistryClient } from '../chain/data-registry.ts';
@@ -131,7 +131,22 @@ export async function runValidatorJob(
       peerOf(host, peers.requester) ?? (await connectTo(host, peers.requester, o.bootstrap, 5000, o.signal));
     let previous: { worker: Address; delta: Float32Array }[] | undefined;
     let next = Number(store.getJson<number>(`validator:${jobId}:next`) ?? 0);
+    store.setJson(`validator:${jobId}:started`, true);
     let expiryCheckedAt = 0;
+    /**
+     * The job is closed and its reward split posted: a round this validator cannot fetch (its
+     * coordinator or providers gone, e.g. after a restart) is left unchecked and it goes on to its
+     * claim. Rounds it can fetch are still checked: a fraud report stands while stakes are held.
+     */
+    const splitPosted = async () => {
+      const l = await readThroughOutage(() => ledger.getJobLedger(jobId), { signal: o.signal });
+      if (!l.closed || l.rewardRoot === zeroHash) return false;
+      logger.info(
+        { jobId: jobId.toString(), from: next },
+        'job closed and its split posted: rounds left unchecked',
+      );
+      return true;
+    };
     while (!o.signal?.aborted && next < job.rounds) {
       const committed = await readThroughOutage(() => ledger.roundsCommitted(jobId), { signal: o.signal });
       if (committed <= next) {
@@ -146,7 +161,10 @@ export async function runValidatorJob(
         continue;
       }
       const coord = await coordinator();
-      if (!coord) continue;
+      if (!coord) {
+        if (await splitPosted()) break;
+        continue;
+      }
       const round = next;
       const t0 = performance.now();
       const onChain = await ledger.getRound(jobId, BigInt(round));
@@ -158,6 +176,7 @@ export async function runValidatorJob(
         return undefined;
       });
       if (!rec) {
+        if (await splitPosted()) break;
         await new Promise((r) => setTimeout(r, 300));
         continue;
       }
