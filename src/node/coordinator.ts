@@ -164,6 +164,14 @@ export class JobCoordinator implements Startable {
       ...(this.#o.net?.listen ? { listen: this.#o.net.listen } : {}),
       ...(this.#o.net?.privateKey ? { privateKey: this.#o.net.privateKey } : {}),
     });
+    // the validators that took part in this job (persisted: a restarted coordinator still waits for them)
+    const seenKey = `validators-seen:${jobId}`;
+    host.addEventListener('peer:authorized', (e) => {
+      const a = (e as CustomEvent<{ address: string }>).detail.address.toLowerCase();
+      if (!this.#peers?.validators.some((v) => v.toLowerCase() === a)) return;
+      const seen = this.#o.store.getJson<string[]>(seenKey) ?? [];
+      if (!seen.includes(a)) this.#o.store.setJson(seenKey, [...seen, a]);
+    });
     await host.start();
     this.#host = host;
     await serveRoundProtocol(host, {
@@ -733,8 +741,9 @@ export class JobCoordinator implements Startable {
   }
 
   /**
-   * Before the reward split is fixed: waits until every connected validator has checked the last
-   * round, so that all its checks are paid and the providers (who leave once they claimed) are
+   * Before the reward split is fixed: waits until every validator that took part in the job (connected
+   * now, or seen during it: one restarting after a crash comes back and catches up) has checked the
+   * last round, so that all its checks are paid and the providers (who leave once they claimed) are
    * still there to serve its last checks. It stops waiting when no validator has reported a new
    * check for `validatorStallMs` (default 30 s), or after `validatorWaitMs` (default 180 s).
    */
@@ -748,8 +757,11 @@ export class JobCoordinator implements Startable {
     const stallMs = this.#o.validatorStallMs ?? 30_000;
     const behind = await pollUntil(
       () => {
+        const tookPart = store.getJson<string[]>(`validators-seen:${jobId}`) ?? [];
         const waiting = validators.filter(
-          (v) => peerOf(host, v) !== undefined && !checked(v).includes(rounds - 1),
+          (v) =>
+            (peerOf(host, v) !== undefined || tookPart.includes(v.toLowerCase())) &&
+            !checked(v).includes(rounds - 1),
         );
         if (waiting.length === 0 || this.#stopped) return [];
         const total = validators.reduce((n, v) => n + checked(v).length, 0);
