@@ -180,3 +180,15 @@ export async function startRoundZero(o: RoundZeroOptions): Promise<RoundZero> {
     throw e;
   }
 }
+
+/** An honest worker's check: samples and link pass (nothing mismatched), every window replays at distance 0, no evidence. */
+export function expectHonestCheck(c: WorkerRoundCheck, windows = 5): void {
+  expect(c.samples.status).toBe('pass');
+  expect(c.link).toMatchObject({ status: 'pass', mismatched: 0 });
+  expect(c.replays.map((r) => r.status)).toEqual(Array.from({ length: windows }, () => 'pass'));
+  for (const r of c.replays) {
+    expect(r.paramDistance).toBe(0);
+    expect(r.momentDistance).toBe(0);
+  }
+  expect(c.evidence).toBeUndefined();
+}

@@ -11,7 +11,7 @@ import { tabularSpecFromFile } from '../../src/task/tabular-spec.ts';
 import { prepOfInfo } from '../../src/task/task.ts';
 import { readCheckpointFile } from '../../src/train/checkpoint/files.ts';
 import { decodeTrainingCheckpoint } from '../../src/train/checkpoint/training-checkpoint.ts';
-import { type RoundZero, startRoundZero } from '../helpers/round-zero.ts';
+import { expectHonestCheck, type RoundZero, startRoundZero } from '../helpers/round-zero.ts';
 
 const H = 10;
 const ROUNDS = 2;
@@ -52,14 +52,7 @@ describe('validator round checks on a tabular job', () => {
   it('honest providers pass the samples, link and every window replay (distance 0)', async () => {
     for (const i of [0, 1]) {
       const c = await fx.check(i);
-      expect(c.samples.status).toBe('pass');
-      expect(c.link).toMatchObject({ status: 'pass', mismatched: 0 });
-      expect(c.replays.map((r) => r.status)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass']);
-      for (const r of c.replays) {
-        expect(r.paramDistance).toBe(0);
-        expect(r.momentDistance).toBe(0);
-      }
-      expect(c.evidence).toBeUndefined();
+      expectHonestCheck(c);
     }
   });
 });
