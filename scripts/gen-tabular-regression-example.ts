@@ -12,19 +12,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { seededRandom } from './seeded-random.ts';
 
 const out = process.argv[2] ?? 'examples/tabular/household-energy.csv';
 const rows = Number(process.argv[3] ?? 2400);
 
-let s = 0x5eed1e55;
-const rand = () => {
-  s ^= s << 13;
-  s ^= s >>> 17;
-  s ^= s << 5;
-  return (s >>> 0) / 2 ** 32;
-};
-const normal = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
-const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
+const { rand, normal, pick } = seededRandom(0x5eed1e55);
 
 const regions = ['coast', 'valley', 'mountain', 'city'];
 /** Region: offset of the month's mean temperature (°C). */

@@ -348,6 +348,29 @@ export function listDirFiles(dir: string): string[] {
   return files.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
+/**
+ * The files of an image folder (`ROOT/<label>/<image>`) in record order, as `listDirFiles`:
+ * DATA_NOT_FOUND when it cannot be listed, DATA_EMPTY when it holds no files (unless `allowEmpty`).
+ * The one listing behind `--format images`, the image task's data and the engine's image loader.
+ */
+export function listImageFolder(root: string, opts: { allowEmpty?: boolean } = {}): string[] {
+  let files: string[];
+  try {
+    files = listDirFiles(root);
+  } catch (e) {
+    throw new AgoraError('DATA_NOT_FOUND', `cannot list image folder ${root}: ${(e as Error).message}`, {
+      hint: 'pass a directory laid out as ROOT/<label>/<image>.png|jpg',
+      cause: e,
+    });
+  }
+  if (files.length === 0 && !opts.allowEmpty) {
+    throw new AgoraError('DATA_EMPTY', `image folder ${root} holds no files`, {
+      hint: 'lay images out as ROOT/<label>/<image>.png|jpg',
+    });
+  }
+  return files;
+}
+
 /** The label (class folder) of each file of an image folder, or an error naming a misplaced file. */
 export function imageFolderLabels(root: string, files: readonly string[]): string[] {
   return files.map((f) => {
@@ -385,15 +408,8 @@ export function splitLabelledRecord(bytes: Uint8Array): { label: string; file: U
 }
 
 function imageFolderRecords(root: string, sink: RecordSink, progress: (m: string) => void): RecordSchema {
-  let files: string[];
-  try {
-    files = listDirFiles(root);
-  } catch (e) {
-    throw new AgoraError('DATA_NOT_FOUND', `cannot list image folder ${root}: ${(e as Error).message}`, {
-      hint: 'pass a directory laid out as ROOT/<label>/<image>.png|jpg',
-      cause: e,
-    });
-  }
+  // an empty folder is left to readRecords' DATA_EMPTY (no records), like every other format
+  const files = listImageFolder(root, { allowEmpty: true });
   const labels = imageFolderLabels(root, files);
   progress(`hashing ${files.length} labelled files…`);
   files.forEach((f, i) => {

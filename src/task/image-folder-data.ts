@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { imageFolderLabels, labelledRecord, listDirFiles, splitLabelledRecord } from '../data/records.ts';
+import { imageFolderLabels, labelledRecord, listImageFolder, splitLabelledRecord } from '../data/records.ts';
 import { AgoraError } from '../errors.ts';
 import { type ClassificationDataset, checkIndex, makeClassificationDataset } from '../train/data/dataset.ts';
 import { decodeImage, resizeImage, toChannels } from '../train/data/image-codec.ts';
@@ -34,20 +34,7 @@ export function imagePixels(bytes: Uint8Array, name: string, g: ImageGeometry): 
 
 /** The files of an image folder (record order) and their labels; every file must be an image. */
 export function imageFolderFiles(root: string): { files: string[]; labels: string[] } {
-  let files: string[];
-  try {
-    files = listDirFiles(root);
-  } catch (e) {
-    throw new AgoraError('DATA_NOT_FOUND', `cannot list image folder ${root}: ${(e as Error).message}`, {
-      hint: 'pass a directory laid out as ROOT/<label>/<image>.png|jpg',
-      cause: e,
-    });
-  }
-  if (files.length === 0) {
-    throw new AgoraError('DATA_EMPTY', `image folder ${root} holds no files`, {
-      hint: 'lay images out as ROOT/<label>/<image>.png|jpg',
-    });
-  }
+  const files = listImageFolder(root);
   for (const f of files) {
     const ext = f.toLowerCase().replace(/^.*(\.[^./]*)$/, '$1');
     if (!(IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {

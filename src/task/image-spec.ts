@@ -13,7 +13,7 @@ import { AgoraError } from '../errors.ts';
 import { smallCnnSpec } from '../train/models/cnn.ts';
 import { describeImageFolder } from './image-folder-data.ts';
 import { validateJobSpec } from './registry.ts';
-import { defaultWarmup, JOB_SPEC_VERSION, type JobSpec } from './spec.ts';
+import { defaultDilocoSettings, JOB_SPEC_VERSION, type JobSpec } from './spec.ts';
 
 export function imageFolderSpec(o: {
   path: string;
@@ -64,14 +64,7 @@ export function imageFolderSpec(o: {
       hidden: o.hidden ?? [64],
       ...(o.filters ? { filters: o.filters } : {}),
     }),
-    innerSteps,
-    rounds,
-    batchSize: 32,
-    lr: 3e-3,
-    schedule: { kind: 'warmup-cosine', warmupSteps: defaultWarmup(rounds * innerSteps), minLrRatio: 0.1 },
-    outer: { lr: 1, momentum: 0.7, nesterov: true },
-    codec: 'int8',
-    seed: 1,
+    ...defaultDilocoSettings(innerSteps, rounds),
     drift: 'fixed-head',
     aggregator: 'mean',
     calibration: 'none',

@@ -8,7 +8,7 @@
 import { AgoraError } from '../errors.ts';
 import { validateJobSpec } from './registry.ts';
 import {
-  defaultWarmup,
+  defaultDilocoSettings,
   JOB_SPEC_VERSION,
   type JobSpec,
   TASK_AGGREGATORS,
@@ -79,14 +79,7 @@ export function mnistMlpPreset(o: PresetOptions = {}): JobSpec {
     data: { format: 'idx', shape: [28, 28], classes: 10 },
     preprocessing: { scale: 'unit' },
     model: { kind: 'mlp', sizes: [784, 64, 10] },
-    innerSteps,
-    rounds,
-    batchSize: 32,
-    lr: 3e-3,
-    schedule: { kind: 'warmup-cosine', warmupSteps: defaultWarmup(rounds * innerSteps), minLrRatio: 0.1 },
-    outer: { lr: 1, momentum: 0.7, nesterov: true },
-    codec: 'int8',
-    seed: 1,
+    ...defaultDilocoSettings(innerSteps, rounds),
     ...presetChoices(o, { drift: 'fixed-head', calibration: 'lda-head' }),
     metric: 'accuracy',
     export: ['safetensors', 'onnx'],

@@ -219,6 +219,24 @@ export function defaultWarmup(totalSteps: number): number {
   return Math.min(50, Math.floor(totalSteps / 20));
 }
 
+/**
+ * The DiLoCo settings of the built-in image, tabular and mnist-mlp specs for `innerSteps` (H) and
+ * `rounds`: inner AdamW at lr 3e-3, batch 32, warmup-cosine to 10% with the default warmup; outer
+ * Nesterov momentum 0.7 at lr 1; int8 pseudo-gradients; seed 1. (The text LM has its own.)
+ */
+export function defaultDilocoSettings(innerSteps: number, rounds: number) {
+  return {
+    innerSteps,
+    rounds,
+    batchSize: 32,
+    lr: 3e-3,
+    schedule: { kind: 'warmup-cosine', warmupSteps: defaultWarmup(rounds * innerSteps), minLrRatio: 0.1 },
+    outer: { lr: 1, momentum: 0.7, nesterov: true },
+    codec: 'int8',
+    seed: 1,
+  };
+}
+
 /** The number of parameters of a model spec (the provider's bounds compare it). */
 export function parameterCount(model: ModelSpec): number {
   return buildModel(model).params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);

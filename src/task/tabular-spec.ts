@@ -12,7 +12,7 @@
  */
 import { AgoraError } from '../errors.ts';
 import { validateJobSpec } from './registry.ts';
-import { defaultWarmup, JOB_SPEC_VERSION, type JobSpec } from './spec.ts';
+import { defaultDilocoSettings, JOB_SPEC_VERSION, type JobSpec } from './spec.ts';
 import { tabularTask } from './tabular.ts';
 
 /** A numeric label with more distinct values than this (or any non-integer one) is a regression target. */
@@ -52,14 +52,7 @@ export function tabularSpecFromFile(o: {
   const common = {
     version: JOB_SPEC_VERSION,
     kind: 'tabular',
-    innerSteps,
-    rounds,
-    batchSize: 32,
-    lr: 3e-3,
-    schedule: { kind: 'warmup-cosine', warmupSteps: defaultWarmup(rounds * innerSteps), minLrRatio: 0.1 },
-    outer: { lr: 1, momentum: 0.7, nesterov: true },
-    codec: 'int8',
-    seed: 1,
+    ...defaultDilocoSettings(innerSteps, rounds),
     aggregator: 'mean',
     export: ['safetensors', 'onnx'],
   };
@@ -110,14 +103,7 @@ export function tabularSpecFromFile(o: {
     },
     preprocessing: { standardize: 'swarm' },
     model: { kind: 'mlp', sizes: [width, o.hidden ?? 64, classes.length] },
-    innerSteps,
-    rounds,
-    batchSize: 32,
-    lr: 3e-3,
-    schedule: { kind: 'warmup-cosine', warmupSteps: defaultWarmup(rounds * innerSteps), minLrRatio: 0.1 },
-    outer: { lr: 1, momentum: 0.7, nesterov: true },
-    codec: 'int8',
-    seed: 1,
+    ...defaultDilocoSettings(innerSteps, rounds),
     drift: 'fixed-head',
     aggregator: 'mean',
     calibration: 'lda-head',

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { parseEther } from 'viem';
+import { type LocalAccount, parseEther } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentEnv } from '../../src/agent/env.ts';
 import { handleText, type LoopDeps } from '../../src/agent/loop.ts';
@@ -40,6 +40,26 @@ describe('model.query: buying a prediction through the agent', () => {
   const home = join(dir, 'home');
   let now = Math.floor(Date.now() / 1000);
 
+  /** The agent's environment for account `me` with its home at `home` (under `policy`), on the test's clock. */
+  const envOf = (home: string, me: LocalAccount, policy?: Policy): AgentEnv => ({
+    ...agentEnv({
+      home,
+      conn: f.conn,
+      deployment: f.deployment,
+      address: me.address,
+      unlock: async () => me,
+      ...(policy ? { policy } : {}),
+    }),
+    now: () => now,
+  });
+  /** A week's policy: at most `cap` AGORA a day, paid only through PaymentChannels. */
+  const dailyCap = (cap: string): Policy => ({
+    expiresAt: now + 7 * 86_400,
+    caps: [{ token: 'AGORA', amount: parseEther(cap), periodSeconds: 86_400 }],
+    counterparties: [],
+    contracts: ['PaymentChannels'],
+  });
+
   beforeAll(async () => {
     [f, trained] = await Promise.all([startFixture(), trainMnistModel(join(dir, 'model'), { jobId: '5' })]);
     serverStore = new VoucherStore(join(dir, 'server.sqlite'));
@@ -56,17 +76,7 @@ describe('model.query: buying a prediction through the agent', () => {
       },
     });
     await service.start();
-    const me = f.accounts[2]!;
-    env = {
-      ...agentEnv({
-        home,
-        conn: f.conn,
-        deployment: f.deployment,
-        address: me.address,
-        unlock: async () => me,
-      }),
-      now: () => now,
-    };
+    env = envOf(home, f.accounts[2]!);
     writeFileSync(join(dir, 'digit.json'), JSON.stringify(trained.samples[0]!.input));
     const s = trained.samples[1]!;
     const png = encodeImage(
@@ -164,24 +174,8 @@ describe('model.query: buying a prediction through the agent', () => {
 
   it('--yes pays only within the policy: the deposit counts against the cap', async () => {
     const policyHome = join(dir, 'policy-home');
-    const me = f.accounts[3]!;
-    const policy: Policy = {
-      expiresAt: now + 7 * 86_400,
-      caps: [{ token: 'AGORA', amount: parseEther('0.003'), periodSeconds: 86_400 }],
-      counterparties: [],
-      contracts: ['PaymentChannels'],
-    };
-    const penv: AgentEnv = {
-      ...agentEnv({
-        home: policyHome,
-        conn: f.conn,
-        deployment: f.deployment,
-        address: me.address,
-        unlock: async () => me,
-        policy,
-      }),
-      now: () => now,
-    };
+    const policy = dailyCap('0.003');
+    const penv = envOf(policyHome, f.accounts[3]!, policy);
     const deps: LoopDeps = {
       env: penv,
       parse: homeParser(policyHome),
@@ -280,24 +274,8 @@ describe('model.query: buying a prediction through the agent', () => {
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     try {
       const hostileHome = join(dir, 'hostile-home');
-      const me = f.accounts[8]!;
-      const policy: Policy = {
-        expiresAt: now + 7 * 86_400,
-        caps: [{ token: 'AGORA', amount: parseEther('0.2'), periodSeconds: 86_400 }],
-        counterparties: [],
-        contracts: ['PaymentChannels'],
-      };
-      const henv: AgentEnv = {
-        ...agentEnv({
-          home: hostileHome,
-          conn: f.conn,
-          deployment: f.deployment,
-          address: me.address,
-          unlock: async () => me,
-          policy,
-        }),
-        now: () => now,
-      };
+      const policy = dailyCap('0.2');
+      const henv = envOf(hostileHome, f.accounts[8]!, policy);
       const ledger = new SpendLedger(hostileHome);
       const deps: LoopDeps = { env: henv, parse: homeParser(hostileHome), ledger, yes: true };
       const say = `predict ${join(dir, 'digit.json')} with ${url}/v1/models/1/predict`;

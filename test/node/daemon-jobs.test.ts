@@ -17,69 +17,23 @@ import { createLogger } from '../../src/node/logger.ts';
 import { contractsOf } from '../../src/node/node-contracts.ts';
 import { postJob } from '../../src/node/post-job.ts';
 import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
-import { startAll, stopAll } from '../../src/node/startable.ts';
 import { NodeStore } from '../../src/node/store.ts';
 import { mnistMlpPreset } from '../../src/task/presets.ts';
 import { tempHome } from '../helpers/cli.ts';
+import { type DaemonSwarm, startDaemonSwarm } from '../helpers/daemon-swarm.ts';
 import { until } from '../helpers/until.ts';
 
 describe('node daemons: jobs one after another', () => {
-  let chain: EmbeddedChain | undefined;
-  let daemons: NodeDaemon[] = [];
-  afterAll(async () => {
-    await stopAll(daemons);
-    await chain?.stop();
-  });
+  let swarm: DaemonSwarm | undefined;
+  afterAll(() => swarm?.stop());
 
   it('the same requester, validator and providers finish a second job after the first', async () => {
-    chain = await startEmbeddedChain();
-    const conn = await connectChain({ provider: chain.provider });
-    const contracts = contractsOf(await deployProtocol(conn, devnetAccount(0)));
-    const home = tempHome();
-    const logger = createLogger({
-      name: 'test',
-      level: process.env.AGORA_TEST_LOG ?? 'warn',
-      file: join(home, 'nodes.log'),
-    });
-    const plan = planMnistShards(2, 5);
     // the requester serves the reward split for 5 s after a job (claimants fetch it), then takes the next
-    const base = { home, conn, contracts, logger, pollMs: 200, lingerMs: 5000 };
-    const requester = new NodeDaemon({
-      ...base,
-      role: 'requester',
-      name: 'requester',
-      account: devnetAccount(10),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-    });
-    await requester.start();
-    daemons = [requester];
+    swarm = await startDaemonSwarm({ validator: true, lingerMs: 5000 });
+    const { conn, contracts, requester, validator, providers } = swarm;
     // asked for tcp/0, the requester fixes a free port at start: its coordinator address is dialable
     // before any job runs
-    const boot = requester.coordinatorAddress!;
-    expect(boot).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/[1-9]\d*\/p2p\/12D3/);
-    const others = [
-      new NodeDaemon({
-        ...base,
-        role: 'validator',
-        name: 'validator',
-        account: devnetAccount(19),
-        bootstrap: [boot],
-      }),
-      ...[0, 1].map(
-        (i) =>
-          new NodeDaemon({
-            ...base,
-            role: 'provider',
-            name: `p${i + 1}`,
-            account: devnetAccount(i + 1),
-            data: writeShardIdx(plan.pool, plan.shards[i], join(home, `shard-${i + 1}`)),
-            bootstrap: [boot],
-          }),
-      ),
-    ];
-    await startAll(others);
-    daemons = [requester, ...others];
-    const providers = others.slice(1);
+    expect(requester.coordinatorAddress).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/[1-9]\d*\/p2p\/12D3/);
     const ledger = trainingLedgerClient(conn, contracts.ledger);
     const market = computeMarketClient(conn, contracts.market);
     const jobs: bigint[] = [];
@@ -103,7 +57,9 @@ describe('node daemons: jobs one after another', () => {
           const l = await ledger.getJobLedger(jobId);
           if (!l.closed || l.claimed !== l.funded) return undefined;
           // every daemon's runner has finished the job (it marks it done after its claim)
-          const done = [requester, ...others].every((d) => d.store.getJob(jobId)?.state === 'done');
+          const done = [requester, validator!, ...providers].every(
+            (d) => d.store.getJob(jobId)?.state === 'done',
+          );
           return done ? true : undefined;
         },
         180_000,
@@ -117,7 +73,7 @@ describe('node daemons: jobs one after another', () => {
       // job 1's stake was released after its challenge period, which is what let them join job 2
       if (jobId === jobs[0])
         for (const p of providers) expect((await market.seatOf(jobId, p.address)).released).toBe(true);
-      expect(others[0].store.getJob(jobId)?.state).toBe('done');
+      expect(validator!.store.getJob(jobId)?.state).toBe('done');
     }
   }, 400_000);
 });

@@ -7,17 +7,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keccak256 } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectChain, walletClientFor } from '../../src/chain/connect.ts';
-import { deployProtocol } from '../../src/chain/deploy.ts';
+import { type connectChain, walletClientFor } from '../../src/chain/connect.ts';
 import type { Deployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
-import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
+import type { EmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { tokenClient } from '../../src/chain/token.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
 import { parseProvenanceManifest, verifyProvenance } from '../../src/data/provenance.ts';
 import { readChainFacts } from '../../src/data/provenance-chain.ts';
 import { recordBytes } from '../../src/data/records.ts';
-import { type DevnetJobResult, runDevnetJob } from '../../src/node/devnet-job.ts';
+import type { DevnetJobResult } from '../../src/node/devnet-job.ts';
 import { createLogger } from '../../src/node/logger.ts';
 import { contractsOf } from '../../src/node/node-contracts.ts';
 import { ProviderNode } from '../../src/node/provider.ts';
@@ -28,7 +27,7 @@ import { mnistMlpPreset } from '../../src/task/presets.ts';
 import { readCheckpointFile } from '../../src/train/checkpoint/files.ts';
 import { checkpointHash } from '../../src/train/checkpoint/hash.ts';
 import { decodeTrainingCheckpoint } from '../../src/train/checkpoint/training-checkpoint.ts';
-import { tempHome } from '../helpers/cli.ts';
+import { devnetJobOnFreshChain } from '../helpers/devnet-job.ts';
 
 describe('devnet job (4 providers, validator, requester)', () => {
   let chain: EmbeddedChain;
@@ -38,19 +37,7 @@ describe('devnet job (4 providers, validator, requester)', () => {
   let conn: Awaited<ReturnType<typeof connectChain>>;
 
   beforeAll(async () => {
-    chain = await startEmbeddedChain();
-    conn = await connectChain({ provider: chain.provider });
-    deployment = await deployProtocol(conn, devnetAccount(0));
-    home = tempHome();
-    res = await runDevnetJob({
-      conn,
-      deployment,
-      home,
-      logger: createLogger({ name: 'test', level: 'warn', file: join(home, 'devnet.log') }),
-      providers: 4,
-      rounds: 40,
-      H: 25,
-    });
+    ({ chain, conn, deployment, home, res } = await devnetJobOnFreshChain({ rounds: 40, H: 25 }));
   }, 480_000);
   afterAll(async () => chain?.stop());
 

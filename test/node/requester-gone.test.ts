@@ -7,67 +7,24 @@
  * of the committed rounds themselves (co-signed by both), claim it, and get their stakes back after
  * the challenge window.
  */
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { computeMarketClient } from '../../src/chain/compute-market.ts';
-import { connectChain, walletClientFor } from '../../src/chain/connect.ts';
-import { deployProtocol } from '../../src/chain/deploy.ts';
+import { walletClientFor } from '../../src/chain/connect.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
-import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { tokenClient } from '../../src/chain/token.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
-import { NodeDaemon } from '../../src/node/daemon.ts';
-import { createLogger } from '../../src/node/logger.ts';
-import { contractsOf } from '../../src/node/node-contracts.ts';
 import { postJob } from '../../src/node/post-job.ts';
-import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
-import { startAll, stopAll } from '../../src/node/startable.ts';
 import { mnistMlpPreset } from '../../src/task/presets.ts';
-import { tempHome } from '../helpers/cli.ts';
+import { type DaemonSwarm, startDaemonSwarm } from '../helpers/daemon-swarm.ts';
 import { until } from '../helpers/until.ts';
 
 describe('a job whose requester never returns', () => {
-  let chain: EmbeddedChain | undefined;
-  let daemons: NodeDaemon[] = [];
-  afterAll(async () => {
-    await stopAll(daemons);
-    await chain?.stop();
-  });
+  let swarm: DaemonSwarm | undefined;
+  afterAll(() => swarm?.stop());
 
   it('is closed after its deadline by the providers: committed rounds paid, the rest refunded, stakes released', async () => {
-    chain = await startEmbeddedChain();
-    const conn = await connectChain({ provider: chain.provider });
-    const contracts = contractsOf(await deployProtocol(conn, devnetAccount(0)));
-    const home = tempHome();
-    const logger = createLogger({
-      name: 'test',
-      level: process.env.AGORA_TEST_LOG ?? 'warn',
-      file: join(home, 'nodes.log'),
-    });
-    const plan = planMnistShards(2, 5);
-    const base = { home, conn, contracts, logger, pollMs: 200 };
-    const requester = new NodeDaemon({
-      ...base,
-      role: 'requester',
-      name: 'requester',
-      account: devnetAccount(10),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-    });
-    await requester.start();
-    const boot = requester.coordinatorAddress!;
-    const providers = [0, 1].map(
-      (i) =>
-        new NodeDaemon({
-          ...base,
-          role: 'provider',
-          name: `p${i + 1}`,
-          account: devnetAccount(i + 1),
-          data: writeShardIdx(plan.pool, plan.shards[i], join(home, `shard-${i + 1}`)),
-          bootstrap: [boot],
-        }),
-    );
-    await startAll(providers);
-    daemons = [requester, ...providers];
+    swarm = await startDaemonSwarm({ validator: false });
+    const { chain, conn, contracts, requester, providers } = swarm;
     const ledger = trainingLedgerClient(conn, contracts.ledger);
     const market = computeMarketClient(conn, contracts.market);
     const token = tokenClient(conn, contracts.token);
@@ -93,7 +50,6 @@ describe('a job whose requester never returns', () => {
     );
     // the requester goes away for good (mid-job), and the job's deadline passes
     await requester.stop();
-    daemons = providers;
     const committed = await ledger.roundsCommitted(jobId);
     expect(committed).toBeLessThan(rounds);
     const requesterBefore = await token.balanceOf(devnetAccount(10).address);

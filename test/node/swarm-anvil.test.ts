@@ -9,18 +9,24 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getAddress, type Hex } from 'viem';
+import type { Hex } from 'viem';
 import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { connectChain } from '../../src/chain/connect.ts';
 import { readDeployment } from '../../src/chain/deployments.ts';
 import { devnetAccount } from '../../src/chain/devnet.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
 import { freePort } from '../../src/net/free-port.ts';
-import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { type Anvil, startAnvil } from '../helpers/anvil.ts';
 import { runCli, tempHome } from '../helpers/cli.ts';
 import { procGroup } from '../helpers/node-procs.ts';
-import { until } from '../helpers/until.ts';
+import {
+  createMnistJob,
+  startMnistProviders,
+  untilClaimed,
+  untilCoordinatorAddress,
+  untilOffers,
+  untilRewardRoot,
+} from '../helpers/swarm-procs.ts';
 
 describe('agora node start against anvil with 2 s blocks', () => {
   const group = procGroup();
@@ -56,11 +62,7 @@ describe('agora node start against anvil with 2 s blocks', () => {
       ...['--devnet-account', '10', 'node', 'start', '--role', 'requester'],
       ...['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--poll-ms', '500'],
     ]);
-    const boot = await until(
-      'the coordinator address',
-      () => /coordinator address (\S+)/.exec(requester.out)?.[1],
-      90_000,
-    );
+    const boot = await untilCoordinatorAddress(requester, 90_000);
     start('validator', [
       ...common,
       ...[
@@ -76,49 +78,13 @@ describe('agora node start against anvil with 2 s blocks', () => {
         '500',
       ],
     ]);
-    const plan = planMnistShards(3, 4);
-    const providers = [0, 1, 2].map((i) =>
-      start(`p${i + 1}`, [
-        ...common,
-        ...['--devnet-account', String(i + 1), 'node', 'start', '--role', 'provider', '--name', `p${i + 1}`],
-        ...['--data', writeShardIdx(plan.pool, plan.shards[i], join(home, `shard-${i + 1}`))],
-        ...['--bootstrap', boot, '--poll-ms', '500'],
-      ]),
-    );
-    const ids = await Promise.all(
-      providers.map((p) =>
-        until(
-          `${p.name}'s offer`,
-          () => (/offer staked/.test(p.out) ? /dataset (\d+)/.exec(p.out)?.[1] : undefined),
-          180_000,
-        ),
-      ),
-    );
+    const { providers } = startMnistProviders(group, { home, common, boot, pollMs: 500, count: 3 });
+    const ids = await untilOffers(providers, 180_000);
     const rounds = 4;
-    const create = await runCli(
-      [
-        ...common,
-        ...['--devnet-account', '10', 'job', 'create', '--task', 'mnist-mlp', '--datasets', ids.join(',')],
-        ...['--workers', '3', '--H', '10', '--rounds', String(rounds), '--price', '1', '--json'],
-      ],
-      { timeoutMs: 120_000 },
-    );
-    expect(create.code, create.stderr).toBe(0);
-    const jobId = BigInt(JSON.parse(create.stdout).jobId);
+    const jobId = await createMnistJob(common, ids, rounds, 120_000);
 
-    await until(
-      'the reward root',
-      async () =>
-        (await ledger.getJobLedger(jobId)).rewardRoot !== `0x${'0'.repeat(64)}` ? true : undefined,
-      420_000,
-    );
-    const payees = [1, 2, 3, 19].map((i) => getAddress(devnetAccount(i).address));
-    await until(
-      'every provider and the validator to claim',
-      async () =>
-        (await Promise.all(payees.map((a) => ledger.isClaimed(jobId, a)))).every(Boolean) ? true : undefined,
-      180_000,
-    );
+    await untilRewardRoot(ledger, jobId, 420_000);
+    await untilClaimed(ledger, jobId, [1, 2, 3, 19], 180_000);
     const l = await ledger.getJobLedger(jobId);
     expect(l.roundsCommitted).toBe(rounds);
     expect(l.closed).toBe(true);

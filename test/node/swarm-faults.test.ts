@@ -12,19 +12,24 @@
  * Every round commits, the reward root is posted and every provider and the validator claims.
  */
 import { join } from 'node:path';
-import { getAddress } from 'viem';
 import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { TrainingLedger } from '../../artifacts/index.ts';
 import { connectChain } from '../../src/chain/connect.ts';
 import { readDeployment } from '../../src/chain/deployments.ts';
-import { devnetAccount } from '../../src/chain/devnet.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
 import { freePort } from '../../src/net/free-port.ts';
 import { fraudReports } from '../../src/node/job-chain.ts';
-import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { NodeStore } from '../../src/node/store.ts';
-import { runCli, tempHome } from '../helpers/cli.ts';
+import { tempHome } from '../helpers/cli.ts';
 import { type Proc, procGroup } from '../helpers/node-procs.ts';
+import {
+  createMnistJob,
+  startMnistProviders,
+  untilClaimed,
+  untilCoordinatorAddress,
+  untilOffers,
+  untilRewardRoot,
+} from '../helpers/swarm-procs.ts';
 import { until } from '../helpers/until.ts';
 
 describe('kill -9 of the requester, the validator and the chain mid-job', () => {
@@ -58,46 +63,17 @@ describe('kill -9 of the requester, the validator and the chain mid-job', () => 
       ...['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--poll-ms', '300'],
     ];
     let requester = start('requester', requesterArgs);
-    const boot = await until(
-      'the coordinator address',
-      () => /coordinator address (\S+)/.exec(requester.out)?.[1],
-      90_000,
-    );
+    const boot = await untilCoordinatorAddress(requester, 90_000);
     const validatorArgs = [
       ...common,
       ...['--devnet-account', '19', 'node', 'start', '--role', 'validator', '--bootstrap', boot],
       ...['--poll-ms', '300'],
     ];
     let validator = start('validator', validatorArgs);
-    const plan = planMnistShards(3, 4);
-    const providers = [0, 1, 2].map((i) =>
-      start(`p${i + 1}`, [
-        ...common,
-        ...['--devnet-account', String(i + 1), 'node', 'start', '--role', 'provider', '--name', `p${i + 1}`],
-        ...['--data', writeShardIdx(plan.pool, plan.shards[i], join(home, `shard-${i + 1}`))],
-        ...['--bootstrap', boot, '--poll-ms', '300'],
-      ]),
-    );
-    const ids = await Promise.all(
-      providers.map((p) =>
-        until(
-          `${p.name}'s offer`,
-          () => (/offer staked/.test(p.out) ? /dataset (\d+)/.exec(p.out)?.[1] : undefined),
-          180_000,
-        ),
-      ),
-    );
+    const { providers } = startMnistProviders(group, { home, common, boot, pollMs: 300, count: 3 });
+    const ids = await untilOffers(providers, 180_000);
     const rounds = 8;
-    const create = await runCli(
-      [
-        ...common,
-        ...['--devnet-account', '10', 'job', 'create', '--task', 'mnist-mlp', '--datasets', ids.join(',')],
-        ...['--workers', '3', '--H', '10', '--rounds', String(rounds), '--price', '1', '--json'],
-      ],
-      { timeoutMs: 120_000 },
-    );
-    expect(create.code, create.stderr).toBe(0);
-    const jobId = BigInt(JSON.parse(create.stdout).jobId);
+    const jobId = await createMnistJob(common, ids, rounds, 120_000);
     const atLeast = (what: string, n: number, ms: number) =>
       until(what, async () => ((await committed(jobId)) >= n ? true : undefined), ms);
 
@@ -128,21 +104,8 @@ describe('kill -9 of the requester, the validator and the chain mid-job', () => 
     await atLeast('a commit after the chain restart', chainKilledAt + 1, 240_000);
 
     // the job completes, the reward root is posted and everyone claims
-    await until(
-      'the reward root',
-      async () =>
-        (await ledger.getJobLedger(jobId).catch(() => undefined))?.rewardRoot.match(/[1-9a-f]/)
-          ? true
-          : undefined,
-      420_000,
-    );
-    const payees = [1, 2, 3, 19].map((i) => getAddress(devnetAccount(i).address));
-    await until(
-      'every provider and the validator to claim',
-      async () =>
-        (await Promise.all(payees.map((a) => ledger.isClaimed(jobId, a)))).every(Boolean) ? true : undefined,
-      240_000,
-    );
+    await untilRewardRoot(ledger, jobId, 420_000, { retryReadErrors: true });
+    await untilClaimed(ledger, jobId, [1, 2, 3, 19], 240_000);
     const l = await ledger.getJobLedger(jobId);
     expect(l.roundsCommitted).toBe(rounds);
     expect(l.closed).toBe(true);

@@ -12,20 +12,25 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { getAddress } from 'viem';
 import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { TrainingLedger } from '../../artifacts/index.ts';
 import { connectChain } from '../../src/chain/connect.ts';
 import { readDeployment } from '../../src/chain/deployments.ts';
-import { devnetAccount } from '../../src/chain/devnet.ts';
 import { startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { trainingLedgerClient } from '../../src/chain/training-ledger.ts';
 import { freePort } from '../../src/net/free-port.ts';
 import { fraudReports } from '../../src/node/job-chain.ts';
-import { planMnistShards, writeShardIdx } from '../../src/node/shard-data.ts';
 import { NodeStore } from '../../src/node/store.ts';
 import { runCli, tempHome } from '../helpers/cli.ts';
 import { procGroup } from '../helpers/node-procs.ts';
+import {
+  createMnistJob,
+  startMnistProviders,
+  untilClaimed,
+  untilCoordinatorAddress,
+  untilOffers,
+  untilRewardRoot,
+} from '../helpers/swarm-procs.ts';
 import { until } from '../helpers/until.ts';
 
 describe('agora node start: a job across separate processes', () => {
@@ -64,11 +69,7 @@ describe('agora node start: a job across separate processes', () => {
       '--poll-ms',
       '300',
     ]);
-    const boot = await until(
-      'the coordinator address',
-      () => /coordinator address (\S+)/.exec(requester.out)?.[1],
-      60_000,
-    );
+    const boot = await untilCoordinatorAddress(requester, 60_000);
     start('validator', [
       ...common,
       '--devnet-account',
@@ -82,60 +83,18 @@ describe('agora node start: a job across separate processes', () => {
       '--poll-ms',
       '300',
     ]);
-    const plan = planMnistShards(3, 4);
-    const providerArgs = (i: number) => [
-      ...common,
-      '--devnet-account',
-      String(i + 1),
-      'node',
-      'start',
-      '--role',
-      'provider',
-      '--name',
-      `p${i + 1}`,
-      '--data',
-      writeShardIdx(plan.pool, plan.shards[i], join(home, `shard-${i + 1}`)),
-      '--bootstrap',
-      boot,
-      '--poll-ms',
-      '300',
-    ];
     // p1 and p2 go wrong in round 2 (index 1): three different models, no quorum, a retry
-    const providers = [0, 1, 2].map((i) =>
-      start(`p${i + 1}`, [...providerArgs(i), ...(i < 2 ? ['--fault-diverge-round', '1'] : [])]),
-    );
-    const ids = await Promise.all(
-      providers.map((p) =>
-        until(
-          `${p.name}'s offer`,
-          () => (/offer staked/.test(p.out) ? /dataset (\d+)/.exec(p.out)?.[1] : undefined),
-          90_000,
-        ),
-      ),
-    );
+    const { providers, args: providerArgs } = startMnistProviders(group, {
+      home,
+      common,
+      boot,
+      pollMs: 300,
+      count: 3,
+      extraArgs: (i) => (i < 2 ? ['--fault-diverge-round', '1'] : []),
+    });
+    const ids = await untilOffers(providers, 90_000);
     const rounds = 24;
-    const create = await runCli([
-      ...common,
-      '--devnet-account',
-      '10',
-      'job',
-      'create',
-      '--task',
-      'mnist-mlp',
-      '--datasets',
-      ids.join(','),
-      '--workers',
-      '3',
-      '--H',
-      '10',
-      '--rounds',
-      String(rounds),
-      '--price',
-      '1',
-      '--json',
-    ]);
-    expect(create.code, create.stderr).toBe(0);
-    const jobId = BigInt(JSON.parse(create.stdout).jobId);
+    const jobId = await createMnistJob(common, ids, rounds);
     const status = await runCli([...common, 'job', 'status', jobId.toString(), '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({
@@ -166,21 +125,8 @@ describe('agora node start: a job across separate processes', () => {
     );
 
     // the job completes, the reward root is posted and everyone claims
-    await until(
-      'the reward root',
-      async () => {
-        const l = await ledger.getJobLedger(jobId);
-        return l.rewardRoot !== `0x${'0'.repeat(64)}` ? true : undefined;
-      },
-      240_000,
-    );
-    const payees = [1, 2, 3, 19].map((i) => getAddress(devnetAccount(i).address));
-    await until(
-      'every provider and the validator to claim',
-      async () =>
-        (await Promise.all(payees.map((a) => ledger.isClaimed(jobId, a)))).every(Boolean) ? true : undefined,
-      120_000,
-    );
+    await untilRewardRoot(ledger, jobId, 240_000);
+    await untilClaimed(ledger, jobId, [1, 2, 3, 19], 120_000);
     const l = await ledger.getJobLedger(jobId);
     expect(l.roundsCommitted).toBe(rounds);
     expect(l.closed).toBe(true);

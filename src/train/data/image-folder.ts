@@ -17,7 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listDirFiles } from '../../data/records.ts';
+import { listImageFolder } from '../../data/records.ts';
 import { AgoraError } from '../../errors.ts';
 import { type ClassificationDataset, checkIndex, makeClassificationDataset } from './dataset.ts';
 import { decodeImage, type RasterImage, resizeImage, toChannels } from './image-codec.ts';
@@ -55,20 +55,7 @@ function badSource(message: string, hint: string): AgoraError {
 
 /** Lists `root` and checks the layout; returns each file's relative path and folder name. */
 export function scanImageFolder(root: string): { files: string[]; folders: string[] } {
-  let files: string[];
-  try {
-    files = listDirFiles(root);
-  } catch (e) {
-    throw new AgoraError('DATA_NOT_FOUND', `cannot list image folder ${root}: ${(e as Error).message}`, {
-      hint: 'pass a directory laid out as ROOT/<label>/<image>.png|jpg',
-      cause: e,
-    });
-  }
-  if (files.length === 0) {
-    throw new AgoraError('DATA_EMPTY', `image folder ${root} holds no files`, {
-      hint: 'lay images out as ROOT/<label>/<image>.png|jpg',
-    });
-  }
+  const files = listImageFolder(root);
   const folders = files.map((f) => {
     const parts = f.split('/');
     const ext = parts[parts.length - 1].toLowerCase().replace(/^.*(\.[^.]*)$/, '$1');
