@@ -185,8 +185,10 @@ const NOTABLE = /retried|reported|slashed|failed|resynced|reward root|final mode
 export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult> {
   const t0 = performance.now();
   const K = o.providers ?? 4;
-  const R = o.rounds ?? 60;
-  const H = o.H ?? 10;
+  // text takes H and rounds from its spec (`textSpec`) unless given; the other tasks 10 × 60
+  const ownDefaults = o.task === 'text';
+  const givenR = o.rounds ?? (ownDefaults ? undefined : 60);
+  const givenH = o.H ?? (ownDefaults ? undefined : 10);
   const progress = o.onProgress ?? (() => {});
   const emit = o.onEvent ?? (() => {});
   if (!Number.isInteger(K) || K < 2 || K > 8)
@@ -211,13 +213,15 @@ export async function runDevnetJob(o: DevnetJobOptions): Promise<DevnetJobResult
     providers: K,
     ...(o.classesPerProvider ? { classesPerProvider: o.classesPerProvider } : {}),
     home,
-    innerSteps: H,
-    rounds: R,
+    ...(givenH ? { innerSteps: givenH } : {}),
+    ...(givenR ? { rounds: givenR } : {}),
     drift: o.drift,
     aggregator: o.aggregator,
     calibration: o.calibration,
   });
   const spec = dd.spec;
+  const R = givenR ?? spec.rounds;
+  const H = givenH ?? spec.innerSteps;
   const ledger = trainingLedgerClient(conn, contracts.ledger);
   const market = computeMarketClient(conn, contracts.market);
   const pollMs = o.pollMs ?? 250;

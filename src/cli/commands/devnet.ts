@@ -73,13 +73,13 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
       'label-skew',
     )
     .option('--providers <n>', 'providers in the job', '4')
-    .option('--rounds <n>', 'DiLoCo rounds (default 40, 20 with --quick)')
+    .option('--rounds <n>', "DiLoCo rounds (default 40, 20 with --quick; text: its spec's, 20)")
     .option(
       '--timeout-min <minutes>',
       'give up on the job after this many minutes (a loaded machine needs more)',
       '15',
     )
-    .option('--H <n>', 'inner steps per round', '25')
+    .option('--H <n>', "inner steps per round (default 25; text: its spec's, 26)")
     .option('--byzantine <n>', 'the last N providers send sign-flipped pseudo-gradients', '0')
     .option('--drift <name>', `drift correction of the job (${TASK_DRIFTS.join(', ')}; default: the task's)`)
     .option('--aggregator <name>', `all-reduce aggregator (${TASK_AGGREGATORS.join(', ')})`, 'mean')
@@ -212,9 +212,11 @@ export function registerDevnetCommand(program: Command, ctx: Ctx): void {
             ...(o.label ? { label: o.label } : {}),
             ...(o.task === 'text' && o.textField ? { textField: o.textField } : {}),
             shards: o.shards === 'iid' ? 'iid' : 'label-skew',
-            rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds'),
+            ...(o.task === 'text' && !o.rounds && !o.quick
+              ? {}
+              : { rounds: int(o.rounds ?? (o.quick ? '20' : '40'), 'rounds') }),
             timeoutMs: int(o.timeoutMin, 'timeout-min') * 60_000,
-            H: int(o.H, 'H'),
+            ...(o.task === 'text' && !o.H ? {} : { H: int(o.H ?? '25', 'H') }),
             byzantine: Number(o.byzantine),
             ...(o.drift ? { drift: o.drift as TaskDrift } : {}),
             aggregator: o.aggregator as TaskAggregatorName,
