@@ -284,22 +284,33 @@ export class NodeDaemon implements Startable {
           if (this.#running.size > 0) return;
           // running jobs first; an Open one is coordinated too, so the coordinator listens before
           // the providers dial it (they do as soon as the job runs)
-          const rows = r.store.listJobs().filter((x) => ['open', 'running', 'closed'].includes(x.state));
+          // …and a finished one whose reward split it was still serving when it stopped (killed
+          // right after posting the root): without it nobody can prove a leaf, so nobody claims
+          const lingerMs = o.lingerMs ?? 600_000;
+          const rows = r.store
+            .listJobs()
+            .filter(
+              (x) =>
+                ['open', 'running', 'closed'].includes(x.state) ||
+                (x.state === 'done' && x.data.splitServed !== true && Date.now() - x.updatedAt < lingerMs),
+            );
           const jobs = await Promise.all(
             rows.map(async (row) => ({
               jobId: BigInt(row.jobId),
+              row,
               j: await market.getJob(BigInt(row.jobId)),
             })),
           );
           jobs.sort((a, b) => Number(a.j.state === 'Open') - Number(b.j.state === 'Open'));
-          for (const { jobId, j } of jobs) {
+          for (const { jobId, row, j } of jobs) {
             if (getAddress(j.requester) !== this.address) continue;
             if (j.state === 'Cancelled' || j.state === 'Unfilled') {
               r.store.upsertJob(jobId, 'requester', 'over', { state: j.state });
               continue;
             }
             if (j.state === 'Open' && j.joinDeadline < BigInt(Math.floor(Date.now() / 1000)) - 60n) continue;
-            this.#runOnce(jobId, 'coordinating', async () => {
+            const finished = row.state === 'done';
+            this.#runOnce(jobId, finished ? 'serving the reward split of' : 'coordinating', async () => {
               const coord = new JobCoordinator({
                 ...roleParts,
                 jobId,
@@ -310,10 +321,10 @@ export class NodeDaemon implements Startable {
               await coord.start();
               r.state = { jobId: jobId.toString(), coordinator: coord.multiaddrs() };
               try {
-                await coord.run();
+                if (!finished) await coord.run();
                 // keep serving the reward split until everyone in it has claimed (a validator that
-                // is behind claims last), for at most `lingerMs`
-                const until = Date.now() + (o.lingerMs ?? 600_000);
+                // is behind claims last), for at most `lingerMs` after the job was done
+                const until = (r.store.getJob(jobId)?.updatedAt ?? Date.now()) + lingerMs;
                 while (!signal.aborted && Date.now() < until) {
                   const left = await coord.unclaimed().catch(() => ['?']);
                   if (left.length === 0) break;
@@ -325,6 +336,11 @@ export class NodeDaemon implements Startable {
                       res();
                     });
                   });
+                }
+                if (!signal.aborted) {
+                  const done = r.store.getJob(jobId);
+                  if (done?.state === 'done')
+                    r.store.upsertJob(jobId, 'requester', 'done', { ...done.data, splitServed: true });
                 }
               } finally {
                 await coord.stop();

@@ -250,6 +250,7 @@ export async function claimPostedReward(input: {
   signal?: AbortSignal;
 }): Promise<bigint | undefined> {
   const { jobId, logger } = input;
+  const deadline = Date.now() + input.timeoutMs;
   const ledger = trainingLedgerClient(input.conn, input.ledger);
   const posted = await pollUntil(
     async () => {
@@ -260,13 +261,30 @@ export async function claimPostedReward(input: {
     500,
     input.signal,
   );
-  const coord = posted ? await input.coordinator() : undefined;
-  if (!posted || !coord) return undefined;
-  const rw = await fetchRewards(input.host, coord, jobId, input.signal);
-  if (!rw.ok) {
-    logger.warn({ reason: rw.reason }, 'the coordinator did not serve the reward split; not claiming');
+  if (!posted) return undefined;
+  // the coordinator may be restarting (killed right after it posted the root): asked again until the
+  // deadline rather than giving up on what this node earned
+  let reason = 'the coordinator is not reachable';
+  const got = await pollUntil(
+    async () => {
+      const coord = await input.coordinator().catch(() => undefined);
+      if (!coord) return undefined;
+      const rw = await fetchRewards(input.host, coord, jobId, input.signal).catch(
+        (e: Error) => ({ ok: false, reason: e.message }) as const,
+      );
+      if (rw.ok) return { coord, rw };
+      reason = rw.reason;
+      return undefined;
+    },
+    Math.max(1000, deadline - Date.now()),
+    1000,
+    input.signal,
+  );
+  if (!got) {
+    logger.warn({ reason }, 'the coordinator did not serve the reward split; not claiming');
     return undefined;
   }
+  const { coord, rw } = got;
   const split = await input.recompute(rw, coord);
   if (!split.tree || split.tree.root !== posted.rewardRoot) {
     logger.warn(
