@@ -42,6 +42,7 @@ import { executeFraudSlashWhenDue, verifyRoundRecordSignature } from '../verify/
 import { ldaStatsSigner } from '../verify/lda-calibration.ts';
 import { prepStatsSigner } from '../verify/prep-stats.ts';
 import { roundTraceSigner, traceFromJson, traceProblems } from '../verify/trace-wire.ts';
+import { isChainOutage } from './chain-outage.ts';
 import { fraudReports, type JobPeers, jobPeers, roundMembers } from './job-chain.ts';
 import { closeIfExpired } from './job-expiry.ts';
 import { jobModelPath } from './job-files.ts';
@@ -482,6 +483,13 @@ export class JobCoordinator implements Startable {
       24 * 3600_000,
       50,
     );
+    // a coordinator that stops (killed, or restarted after an error) decides nothing: a group fixed
+    // because it stopped would hold only the members ready so far, and its successor would serve
+    // that group from the store and leave the others out of the attempt
+    if (this.#stopped)
+      throw new AgoraError('NODE_STOPPED', `round ${c}: the coordinator stopped before the group was fixed`, {
+        hint: 'ask the restarted coordinator for the group again',
+      });
     if (!group) throw new AgoraError('NODE_GROUP', `round ${c}: no all-reduce group was fixed`);
     // persisted before anyone is told (a restarted coordinator serves the same group)
     this.#o.store.setJson(key, group);
@@ -505,137 +513,147 @@ export class JobCoordinator implements Startable {
     await this.#awaitStart();
     const peers = this.#peers!;
     while (!this.#stopped) {
-      const c = await ledger.roundsCommitted(jobId);
-      if (c >= job.rounds) break;
-      const state = (await market.getJob(jobId)).state;
-      // closed after its completion deadline (by this coordinator or anyone): the split of the
-      // committed rounds is still this coordinator's to post
-      if (state === 'Expired') break;
-      if (state !== 'Running') {
-        logger.warn({ jobId: jobId.toString(), state }, 'job is no longer running');
-        return;
-      }
-      if (await this.#expired()) break;
-      const members = await roundMembers(conn, contracts, jobId, c, peers.providers);
-      const collected = () =>
-        (
-          (store.getRound(jobId, c)?.state === 'collecting' ? store.getRound(jobId, c)?.data : undefined) as
-            | { records: Record<string, Collected> }
-            | undefined
-        )?.records ?? {};
-      // wait for the first record, then for the records of every reachable member that took part
-      // in an all-reduce of this round (the groups the records name), or the deadline
-      let checked = Date.now();
-      const expired = await pollUntil(
-        async () => {
-          if (Object.keys(collected()).length > 0 || this.#stopped) return false;
-          // no provider sends anything: the job may be past its deadline
-          if (Date.now() - checked < 5000) return undefined;
-          checked = Date.now();
-          return (await this.#expired()) ? true : undefined;
-        },
-        24 * 3600_000,
-        50,
-      );
-      if (expired) break;
-      const until = Date.now() + (this.#o.recordWaitMs ?? 30_000);
-      const allIn = () => {
-        const have = collected();
-        const named = new Set(Object.values(have).flatMap((x) => x.group));
-        const expected = members.filter(
-          (m) => named.has(m.toLowerCase()) && (peerOf(host, m) !== undefined || have[m.toLowerCase()]),
+      // a chain node that is briefly unreachable (restarted) costs a pass of the loop, not the
+      // coordinator: a restart would drop every provider's connection and the group in forming
+      try {
+        const c = await ledger.roundsCommitted(jobId);
+        if (c >= job.rounds) break;
+        const state = (await market.getJob(jobId)).state;
+        // closed after its completion deadline (by this coordinator or anyone): the split of the
+        // committed rounds is still this coordinator's to post
+        if (state === 'Expired') break;
+        if (state !== 'Running') {
+          logger.warn({ jobId: jobId.toString(), state }, 'job is no longer running');
+          return;
+        }
+        if (await this.#expired()) break;
+        const members = await roundMembers(conn, contracts, jobId, c, peers.providers);
+        const collected = () =>
+          (
+            (store.getRound(jobId, c)?.state === 'collecting' ? store.getRound(jobId, c)?.data : undefined) as
+              | { records: Record<string, Collected> }
+              | undefined
+          )?.records ?? {};
+        // wait for the first record, then for the records of every reachable member that took part
+        // in an all-reduce of this round (the groups the records name), or the deadline
+        let checked = Date.now();
+        const expired = await pollUntil(
+          async () => {
+            if (Object.keys(collected()).length > 0 || this.#stopped) return false;
+            // no provider sends anything: the job may be past its deadline
+            if (Date.now() - checked < 5000) return undefined;
+            checked = Date.now();
+            return (await this.#expired()) ? true : undefined;
+          },
+          24 * 3600_000,
+          50,
         );
-        return expected.every((m) => have[m.toLowerCase()]);
-      };
-      await pollUntil(
-        () => (allIn() || Date.now() > until || this.#stopped ? true : undefined),
-        this.#o.recordWaitMs ?? 30_000,
-        50,
-      );
-      if (this.#stopped) break;
-      // the largest group that computed the same model (ties: the lowest hash)
-      const byHash = new Map<Hex, Collected[]>();
-      for (const [worker, x] of Object.entries(collected())) {
-        if (!members.some((m) => m.toLowerCase() === worker)) continue;
-        byHash.set(x.modelHash, [...(byHash.get(x.modelHash) ?? []), x]);
-      }
-      const [modelHash, group] =
-        [...byHash].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))[0] ?? [];
-      if (!modelHash || !group || group.length < need) {
-        const groups = [...byHash].map(([h, g]) => `${h.slice(0, 10)}:${g.length}`);
-        // wait for every reachable provider that is in this round, then retry: no ⌈2K/3⌉ agree (the
-        // providers' all-reduce groups differed, e.g. a provider died as the round started)
-        const seen = Object.keys(collected()).length;
-        const inRound = await this.#inRound(c, members);
-        const complete = await pollUntil(
-          () => (inRound.every((m) => collected()[m.toLowerCase()]) ? true : undefined),
-          Math.max(0, until - Date.now()),
-          200,
+        if (expired) break;
+        const until = Date.now() + (this.#o.recordWaitMs ?? 30_000);
+        const allIn = () => {
+          const have = collected();
+          const named = new Set(Object.values(have).flatMap((x) => x.group));
+          const expected = members.filter(
+            (m) => named.has(m.toLowerCase()) && (peerOf(host, m) !== undefined || have[m.toLowerCase()]),
+          );
+          return expected.every((m) => have[m.toLowerCase()]);
+        };
+        await pollUntil(
+          () => (allIn() || Date.now() > until || this.#stopped ? true : undefined),
+          this.#o.recordWaitMs ?? 30_000,
+          50,
         );
-        if (Object.keys(collected()).length > seen) continue; // new records: look for a quorum again
-        if (complete || Date.now() >= until) {
-          const attempt = this.#retry(c);
-          logger.warn({ round: c, groups, need, attempt }, 'no quorum on one model: round retried');
-          progress(`job ${jobId}: round ${c + 1} retried (attempt ${attempt}): no ${need} providers agreed`);
-        } else logger.debug({ round: c, groups, need }, 'not enough matching records yet');
+        if (this.#stopped) break;
+        // the largest group that computed the same model (ties: the lowest hash)
+        const byHash = new Map<Hex, Collected[]>();
+        for (const [worker, x] of Object.entries(collected())) {
+          if (!members.some((m) => m.toLowerCase() === worker)) continue;
+          byHash.set(x.modelHash, [...(byHash.get(x.modelHash) ?? []), x]);
+        }
+        const [modelHash, group] =
+          [...byHash].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))[0] ?? [];
+        if (!modelHash || !group || group.length < need) {
+          const groups = [...byHash].map(([h, g]) => `${h.slice(0, 10)}:${g.length}`);
+          // wait for every reachable provider that is in this round, then retry: no ⌈2K/3⌉ agree (the
+          // providers' all-reduce groups differed, e.g. a provider died as the round started)
+          const seen = Object.keys(collected()).length;
+          const inRound = await this.#inRound(c, members);
+          const complete = await pollUntil(
+            () => (inRound.every((m) => collected()[m.toLowerCase()]) ? true : undefined),
+            Math.max(0, until - Date.now()),
+            200,
+          );
+          if (Object.keys(collected()).length > seen) continue; // new records: look for a quorum again
+          if (complete || Date.now() >= until) {
+            const attempt = this.#retry(c);
+            logger.warn({ round: c, groups, need, attempt }, 'no quorum on one model: round retried');
+            progress(
+              `job ${jobId}: round ${c + 1} retried (attempt ${attempt}): no ${need} providers agreed`,
+            );
+          } else logger.debug({ round: c, groups, need }, 'not enough matching records yet');
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
+        const signed = sortRecords(
+          group.map((g) => g.signed).map((s) => ({ ...s, worker: s.record.worker })),
+        ).map(({ worker: _w, ...s }) => s);
+        const provenance = signed.map((s) => s.provenance as ProvenanceRecord);
+        const recordsRoot = roundRecordsRoot(jobId, c, provenance);
+        store.saveRound(jobId, c, 'collecting', {
+          records: collected(),
+          attempt: store.getRound(jobId, c)?.data.attempt ?? 0,
+          committing: { recordsRoot, modelHash, records: signed },
+        });
+        const sigs = (
+          await Promise.all(
+            signed.map(async (s) => {
+              const p = peerOf(host, s.record.worker as Address);
+              if (!p) return undefined;
+              const r = await roundRequest(host, p, {
+                t: 'sign-commit',
+                jobId: jobId.toString(),
+                round: c,
+                recordsRoot,
+                modelHash,
+                records: signed,
+              }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
+              if (!r.ok)
+                logger.warn({ round: c, worker: s.record.worker, reason: r.reason }, 'commit not co-signed');
+              return r.ok ? (r.signature as Hex) : undefined;
+            }),
+          )
+        ).filter((x): x is Hex => x !== undefined);
+        if (sigs.length < need) {
+          logger.warn({ round: c, sigs: sigs.length, need }, 'not enough commit signatures; retrying');
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
+        const receipt = await ledger.commitRound(
+          this.#o.signer,
+          jobId,
+          BigInt(c),
+          recordsRoot,
+          modelHash,
+          sigs,
+        );
+        store.saveRound(jobId, c, 'committed', { recordsRoot, modelHash, records: signed });
+        store.upsertJob(jobId, 'requester', 'running', { roundsCommitted: c + 1 });
+        this.#o.onRoundCommitted?.({
+          jobId,
+          round: c,
+          txHash: receipt.transactionHash,
+          block: Number(receipt.blockNumber),
+          recordsRoot,
+          modelHash,
+        });
+        progress(
+          `job ${jobId}: round ${c + 1}/${job.rounds} committed (${sigs.length}/${job.workers} signatures)`,
+        );
+      } catch (e) {
+        if (!isChainOutage(e) || this.#stopped) throw e;
+        logger.warn({ err: (e as Error).message }, 'chain unreachable; the round goes on once it answers');
         await new Promise((r) => setTimeout(r, 1000));
-        continue;
       }
-      const signed = sortRecords(
-        group.map((g) => g.signed).map((s) => ({ ...s, worker: s.record.worker })),
-      ).map(({ worker: _w, ...s }) => s);
-      const provenance = signed.map((s) => s.provenance as ProvenanceRecord);
-      const recordsRoot = roundRecordsRoot(jobId, c, provenance);
-      store.saveRound(jobId, c, 'collecting', {
-        records: collected(),
-        attempt: store.getRound(jobId, c)?.data.attempt ?? 0,
-        committing: { recordsRoot, modelHash, records: signed },
-      });
-      const sigs = (
-        await Promise.all(
-          signed.map(async (s) => {
-            const p = peerOf(host, s.record.worker as Address);
-            if (!p) return undefined;
-            const r = await roundRequest(host, p, {
-              t: 'sign-commit',
-              jobId: jobId.toString(),
-              round: c,
-              recordsRoot,
-              modelHash,
-              records: signed,
-            }).catch((e: Error) => ({ ok: false as const, reason: e.message }));
-            if (!r.ok)
-              logger.warn({ round: c, worker: s.record.worker, reason: r.reason }, 'commit not co-signed');
-            return r.ok ? (r.signature as Hex) : undefined;
-          }),
-        )
-      ).filter((x): x is Hex => x !== undefined);
-      if (sigs.length < need) {
-        logger.warn({ round: c, sigs: sigs.length, need }, 'not enough commit signatures; retrying');
-        await new Promise((r) => setTimeout(r, 1000));
-        continue;
-      }
-      const receipt = await ledger.commitRound(
-        this.#o.signer,
-        jobId,
-        BigInt(c),
-        recordsRoot,
-        modelHash,
-        sigs,
-      );
-      store.saveRound(jobId, c, 'committed', { recordsRoot, modelHash, records: signed });
-      store.upsertJob(jobId, 'requester', 'running', { roundsCommitted: c + 1 });
-      this.#o.onRoundCommitted?.({
-        jobId,
-        round: c,
-        txHash: receipt.transactionHash,
-        block: Number(receipt.blockNumber),
-        recordsRoot,
-        modelHash,
-      });
-      progress(
-        `job ${jobId}: round ${c + 1}/${job.rounds} committed (${sigs.length}/${job.workers} signatures)`,
-      );
     }
     if (this.#stopped) return;
     await this.#finish(need);

@@ -115,17 +115,12 @@ async function runOpenedJob(
     await pollUntil(() => (others() >= K - 1 ? true : undefined), 60_000, 200, o.signal);
     progress(`${node.name}: ${others() + 1}/${K} providers connected`);
   } else {
-    // round `at` may be in flight without this node: it joins the round after it, and says so, so
-    // that the others neither wait for it now nor leave it out then
+    // round `at` may be in flight without this node: it joins the round after it (or the round's
+    // next attempt, when it is retried), and says so, so that the others neither wait for it now
+    // nor leave it out then
     const at = await committed();
-    session.ready = at + 1;
-    log.info({ committed: at }, 'rejoining: waiting for the next commit');
-    await pollUntil(
-      async () => (at >= job.rounds || (await committed()) > at ? true : undefined),
-      o.commitWaitMs ?? 90_000,
-      250,
-      o.signal,
-    );
+    log.info({ committed: at }, 'rejoining: waiting for the next commit or attempt');
+    if (at < job.rounds) await session.awaitNextAttempt(at, (await roundState(at))?.attempt ?? 0);
   }
 
   for (;;) {
@@ -165,7 +160,7 @@ async function runOpenedJob(
       continue;
     }
     if (members === 'left-out') {
-      await sitOut(c);
+      await session.awaitNextAttempt(c, attempt);
       continue;
     }
     const tReady = performance.now();
@@ -198,7 +193,7 @@ async function runOpenedJob(
       log.info({ round: c, attempt }, 'round retried by the coordinator');
       const again = await groupOfRound(c, attempt);
       if (again === 'left-out') {
-        await sitOut(c);
+        await session.awaitNextAttempt(c, attempt);
         outcome = 'sat-out';
         break;
       }

@@ -378,6 +378,33 @@ export class ProviderJobSession {
     return out;
   }
 
+  /**
+   * This node is not in attempt `a` of round `c` (the group was fixed without it: it came late, or
+   * it is rejoining after a restart): it says (`status`) that it skips that attempt and is ready for
+   * the next, and waits for the round's commit or its retry. Waiting for the commit alone would be
+   * a livelock when the round cannot commit without it: the coordinator retries the round with the
+   * members that are ready, and a provider back after the wait finds that attempt's group fixed
+   * without it again.
+   */
+  async awaitNextAttempt(c: number, a: number): Promise<void> {
+    this.log.info(
+      { round: c, attempt: a },
+      'not in this attempt: waiting for its commit or the next attempt',
+    );
+    this.ready = c;
+    this.readyAttempt = a + 1;
+    await pollUntil(
+      async () => {
+        const st = await this.roundState(c);
+        if ((st?.committed ?? (await this.committed())) > c) return true;
+        return st && st.attempt > a ? true : undefined;
+      },
+      this.o.commitWaitMs ?? 90_000,
+      250,
+      this.o.signal,
+    );
+  }
+
   /** This node does not run round `c`: it says so (`status`), and waits for the round's commit. */
   async sitOut(c: number): Promise<void> {
     this.log.info({ round: c }, 'sitting this round out: waiting for its commit');
