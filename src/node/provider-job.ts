@@ -279,7 +279,12 @@ async function runOpenedJob(
         claimed = c.amount;
         progress(`${node.name}: claimed ${claimed} wei from job ${jobId} (split posted by the providers)`);
       }
-      if (own || posted) break;
+      if (own) break;
+      // a root the requester posted (its split, with the validators' shares) is claimed from the
+      // split it serves: while it is unreachable (restarting after a kill) this provider keeps
+      // asking until `waitUntil` instead of giving up what it earned; a split it served that this
+      // node cannot claim from (not in it, or not the posted root) ends the wait
+      if (posted && (await coordinator()) !== undefined) break;
     }
     if (o.signal?.aborted || Date.now() > waitUntil) {
       log.warn('no reward root this provider can claim from; giving up on the claim');
