@@ -176,10 +176,13 @@ describe("a devnet job's model, served and sold", () => {
     store.close();
     expect(correct / 1000).toBeGreaterThan(0.3); // 3 short rounds: well above chance (0.1)
 
-    // One more with `agora query`, on the same channel (the buyer's store remembers it).
+    // One more with `agora query`, on the same channel (the buyer's store remembers it), naming the
+    // model by its job: found from the on-chain offer (the forged offer of the same endpoint is not)
     const digit = join(buyerHome, 'digit.json');
     writeFileSync(digit, JSON.stringify(Array.from(batch.inputs.subarray(0, n))));
-    const q = await cli(buyerHome, BUYER, ['query', m.predict, '--input', digit, '--max-price', '0.001']);
+    const byJob = `job-${devnet.job.jobId}`;
+    const q = await cli(buyerHome, BUYER, ['query', byJob, '--input', digit, '--max-price', '0.001']);
+    expect(q.url).toBe(m.predict);
     expect(q.modelHash).toBe(devnet.job.modelHash);
 
     // The seller settles the highest voucher it stored: 1,001 × price in one transaction.

@@ -1,13 +1,18 @@
 /**
- * `agora query URL --input ROWS | --generate REQUEST | --score TEXT`: buy a prediction (classifiers,
- * regressors), a generation or a score (language models) from an `agora serve` endpoint, paying
- * within a budget.
+ * `agora query URL|NAME --input ROWS | --generate REQUEST | --score TEXT`: buy a prediction
+ * (classifiers, regressors), a generation or a score (language models) from an `agora serve`
+ * endpoint, paying within a budget. NAME is what the agent understands too: a saved server name
+ * (`agora models URL --name NAME`), a job id (`job-7`), a model id or hash prefix, a task, or the
+ * seller's contact name, among the known servers' offers and the on-chain offers.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatEther, type LocalAccount } from 'viem';
+import { resolveQueryTarget } from '../../agent/model-query.ts';
 import { AgoraError } from '../../errors.ts';
 import { PayingClient } from '../../serve/client.ts';
+import { deploymentOfferSources } from '../../serve/discovery.ts';
+import { isUrl, modelNames } from '../../serve/model-offers.ts';
 import { openChannelStore } from '../../serve/service.ts';
 import { predictInputRows } from '../../task/predict-input.ts';
 import type { CliContext } from '../context.ts';
@@ -108,10 +113,30 @@ function predictionLine(p: Record<string, unknown>): string {
   return `class ${String(p.class)} (p = ${Math.max(...probs).toFixed(3)})`;
 }
 
+/** The endpoint URL of a name (not a URL): a saved server, else the one offer it matches. */
+async function namedEndpointUrl(
+  c: CliContext,
+  name: string,
+  endpoint: Endpoint,
+  model?: string,
+): Promise<string> {
+  const saved = modelNames(c.home)[name.trim().toLowerCase()];
+  if (saved) return endpointUrl(saved, endpoint, model);
+  // the on-chain offers too, when a chain with ModelRevenue is reachable; the known servers otherwise
+  const conn = await c.connect().catch(() => undefined);
+  const d = conn ? await c.deployment(conn, []).catch(() => undefined) : undefined;
+  const t = await resolveQueryTarget(c.home, name, conn ? deploymentOfferSources(conn, d) : []);
+  c.out.progress(`query: ${t.via}`);
+  return t.predictUrl.replace(/\/predict\/?$/, `/${endpoint}`);
+}
+
 export function registerQueryCommand(program: Command, ctx: Ctx): void {
   program
     .command('query')
-    .argument('<url>', 'an endpoint URL (…/v1/models/ID/predict|generate|score), or a server root')
+    .argument(
+      '<url|name>',
+      'an endpoint URL (…/v1/models/ID/predict|generate|score), a server root, or a name: a saved server, job-ID, a model id or hash prefix, a task, a seller contact',
+    )
     .option(
       '--input <json|file>',
       'predict: the input rows, as `agora model predict` reads them (JSON object or array, .json/.jsonl/.csv), or {"input": …}',
@@ -156,7 +181,9 @@ export function registerQueryCommand(program: Command, ctx: Ctx): void {
         const v = o[chosen[0]]!;
         const body =
           endpoint === 'predict' ? predictBody(v) : endpoint === 'generate' ? generateBody(v) : scoreBody(v);
-        const target = await endpointUrl(url, endpoint, o.model);
+        const target = isUrl(url)
+          ? await endpointUrl(url, endpoint, o.model)
+          : await namedEndpointUrl(c, url, endpoint, o.model);
         const first = await fetch(target, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
