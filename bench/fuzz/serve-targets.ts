@@ -16,12 +16,14 @@
  *     200 from a paid route only when the server's voucher store holds at least the request's price
  *     more than before it.
  */
+
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { type Address, type Hex, type LocalAccount, parseEther } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
+import { AgoraError } from '../../src/errors.ts';
 import { ChannelClient } from '../../src/pay/channel-client.ts';
 import { signVoucher, voucherToJson } from '../../src/pay/voucher.ts';
 import { VoucherStore } from '../../src/pay/voucher-store.ts';
@@ -314,7 +316,8 @@ export function serveHttpTargets(): FuzzTarget[] {
     const id = c.pay === 'other-channel' ? (`0x${'ab'.repeat(32)}` as Hex) : channelId!;
     const domain = { chainId: fx!.conn.chainId, verifyingContract: fx!.channels };
     const v = await signVoucher(buyer!, domain, { channelId: id, cumulativeAmount: amount });
-    const payload = channelPayload(requirement!, voucherToJson(v)) as unknown as Json;
+    // a deep copy: the mutations work in place, and the requirement is shared between cases
+    const payload = structuredClone(channelPayload(requirement!, voucherToJson(v))) as unknown as Json;
     let value: string;
     if (c.pay === 'valid-json-damaged') value = encodeHeader(c.jsonOps.reduce(applyJsonOp, payload));
     else if (c.pay === 'valid-text-damaged')
@@ -329,18 +332,16 @@ export function serveHttpTargets(): FuzzTarget[] {
     const e = endpoints[i % endpoints.length];
     return fc.tuple(
       fc.constant(i % endpoints.length),
-      fc.option(
-        fc.oneof(
-          {
-            weight: 8,
-            arbitrary: mutatedJson(fc.constantFrom(...e.bodies)).map((v) =>
-              utf8(JSON.stringify(v) ?? 'null'),
-            ),
-          },
-          { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2000 }) },
-          { weight: 1, arbitrary: fc.constant(new Uint8Array(250_000)) },
-        ),
-        { freq: 12 },
+      fc.oneof(
+        // valid bodies half the time, so that the payment checks behind the input checks are reached
+        { weight: 10, arbitrary: fc.constantFrom(...e.bodies).map((v) => utf8(JSON.stringify(v))) },
+        {
+          weight: 8,
+          arbitrary: mutatedJson(fc.constantFrom(...e.bodies)).map((v) => utf8(JSON.stringify(v) ?? 'null')),
+        },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2000 }) },
+        { weight: 1, arbitrary: fc.constant(new Uint8Array(250_000)) },
+        { weight: 1, arbitrary: fc.constant(null) },
       ),
     );
   });
@@ -353,29 +354,27 @@ export function serveHttpTargets(): FuzzTarget[] {
       weight: 2,
       input: fc
         .record({
-          method: fc.constantFrom(
-            'POST',
-            'POST',
-            'POST',
-            'POST',
-            'POST',
-            'GET',
-            'PUT',
-            'DELETE',
-            'OPTIONS',
-            'HEAD',
-            'PATCH',
+          method: fc.oneof(
+            { weight: 12, arbitrary: fc.constant('POST') },
+            { weight: 3, arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH') },
           ),
           endpointBody: bodyFor,
-          path: fc.option(
-            fc.oneof(
-              fc.constantFrom(...staticPaths),
-              fc.string({ maxLength: 30 }).map((s) => `/v1/models/${encodeURIComponent(s)}/predict`),
-              fc.string({ maxLength: 30 }).map((s) => `/${encodeURIComponent(s)}`),
-            ),
-            { freq: 5 },
+          // mostly the endpoint's own path, else a list, a near miss or a random path
+          path: fc.oneof(
+            { weight: 5, arbitrary: fc.constant(null) },
+            {
+              weight: 1,
+              arbitrary: fc.oneof(
+                fc.constantFrom(...staticPaths),
+                fc.string({ maxLength: 30 }).map((s) => `/v1/models/${encodeURIComponent(s)}/predict`),
+                fc.string({ maxLength: 30 }).map((s) => `/${encodeURIComponent(s)}`),
+              ),
+            },
           ),
           contentType: fc.constantFrom(
+            'application/json',
+            'application/json',
+            'application/json',
             'application/json',
             'application/json',
             'application/json',
@@ -456,18 +455,16 @@ export function serveHttpTargets(): FuzzTarget[] {
         const where = `${c.method} ${path} (${c.pay}, ${c.contentType || 'no content type'}, ${c.body?.byteLength ?? 'no'} body bytes)`;
         const previous = lastCase;
         lastCase = where;
-        if (process.env.FUZZ_TRACE) console.error('TRACE', where, c.jsonOps.length, JSON.stringify(c).slice(0, 300));
         const res = await httpRequest(service!.url!, c.method, path, c.body ?? undefined, {
           'content-type': c.contentType,
           ...(pay ? { [pay.name]: pay.value } : {}),
         }).catch((e: Error) => {
-          if (process.env.FUZZ_TRACE) console.error('DROPPED', e.message, where, previous);
           throw new Error(`${e.message}: ${where}, after ${previous}`);
         });
         if (res.status >= 500) throw new Error(`HTTP ${res.status} for ${where}: ${res.body.slice(0, 300)}`);
         if (res.status >= 400) {
+          let code: unknown;
           if (c.method !== 'HEAD') {
-            let code: unknown;
             try {
               code = (JSON.parse(res.body) as { error?: { code?: unknown } }).error?.code;
             } catch {
@@ -482,7 +479,11 @@ export function serveHttpTargets(): FuzzTarget[] {
           }
           if (res.status === 402)
             decodePaymentRequired(String(res.headers[HEADER_REQUIRED.toLowerCase()] ?? ''));
-          return 'rejected';
+          if (process.env.FUZZ_TRACE && res.status === 431)
+            console.error('431', where, pay?.name, pay?.value.length);
+          // a rejection, counted by the server's error code in the report
+          if (c.method === 'HEAD') return 'rejected';
+          throw new AgoraError(code as string, `HTTP ${res.status}`);
         }
         if (c.method === 'POST' && PAID_ROUTE.test(path)) {
           // a paid answer: the server must now hold at least its price more (voucher persisted first)

@@ -14,7 +14,7 @@
  * export's own encoding (`ExportedRunner`, the code of `agora model predict`). Every answer names the
  * model hash and job id (body and `X-Agora-Model-Hash` / `X-Agora-Job-Id`).
  */
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AgoraError, isAgoraError } from '../errors.ts';
 import { BatchingClassifier } from './classifier.ts';
@@ -72,7 +72,7 @@ function errorBody(e: AgoraError) {
  * after. (Fastify's default answer had no code and no `Connection: close`, so a keep-alive client
  * sent its next request on the closed socket and lost it.)
  */
-function clientError(err: Error & { code?: string }, socket: Duplex): void {
+function clientError(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, reason, code, message] =
     err.code === 'HPE_HEADER_OVERFLOW'
@@ -88,10 +88,13 @@ function clientError(err: Error & { code?: string }, socket: Duplex): void {
   const body = JSON.stringify({
     error: { code, message, hint: 'send a well-formed request with small headers' },
   });
+  // the answer to a HEAD has no body (a client would read one as the start of the next answer)
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`,
     );
   }
   socket.destroy();
