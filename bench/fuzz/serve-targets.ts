@@ -479,8 +479,6 @@ export function serveHttpTargets(): FuzzTarget[] {
           }
           if (res.status === 402)
             decodePaymentRequired(String(res.headers[HEADER_REQUIRED.toLowerCase()] ?? ''));
-          if (process.env.FUZZ_TRACE && res.status === 431)
-            console.error('431', where, pay?.name, pay?.value.length);
           // a rejection, counted by the server's error code in the report
           if (c.method === 'HEAD') return 'rejected';
           throw new AgoraError(code as string, `HTTP ${res.status}`);
