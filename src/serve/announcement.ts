@@ -76,7 +76,12 @@ export async function signAnnouncement(
 }
 
 const address = z.string().refine((a) => isAddress(a), 'not an address');
-const text = z.string().max(1024);
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// well-formed Unicode: a lone surrogate in a model id made `offersOf`'s encodeURIComponent throw
+const text = z
+  .string()
+  .max(1024)
+  .refine((t) => !LONE_SURROGATE.test(t), 'not well-formed Unicode (a lone surrogate)');
 /**
  * The shape a buyer relies on (`offersOf`, `matchOffers`): every field the code reads, typed and
  * bounded. Fields a later version adds pass through (they are signed like the others).
