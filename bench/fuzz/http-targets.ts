@@ -5,53 +5,14 @@
  * never answer 5xx, a body that is not JSON, or drop the connection. The HTTP APIs of other parts
  * (model serving, the dashboard) are added here as one entry each.
  */
-import { Agent, request } from 'node:http';
 import fc from 'fast-check';
 import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { type JsonRpcServer, serveJsonRpc } from '../../src/chain/rpc-server.ts';
 import { StatusApi } from '../../src/node/status-api.ts';
 import { defineTarget, type FuzzTarget, type Outcome } from './harness.ts';
+import { httpRequest } from './http.ts';
 import { type Json, mutatedJson, utf8 } from './mutate.ts';
-
-const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-
-type HttpReply = { status: number; body: string };
-
-/** One HTTP request; a network failure (the server died or reset the connection) is a crash. */
-function httpRequest(
-  url: string,
-  method: string,
-  path: string,
-  body: Uint8Array | undefined,
-  contentType: string,
-): Promise<HttpReply> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = request(
-      {
-        host: u.hostname,
-        port: u.port,
-        method,
-        path,
-        agent,
-        headers: {
-          'content-type': contentType,
-          ...(body ? { 'content-length': String(body.byteLength) } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', (e) => reject(new Error(`the server dropped the request: ${e.message}`)));
-    req.end(body);
-  });
-}
+import { serveHttpTargets } from './serve-targets.ts';
 
 const DEVNET_ACCOUNT = '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266';
 const OTHER = '0x70997970C51812dc3A010C7d01b50e0dC17dc79C';
@@ -133,7 +94,7 @@ export function httpTargets(): FuzzTarget[] {
         await chain?.stop();
       },
       async run(body: Uint8Array): Promise<Outcome> {
-        const res = await httpRequest(rpc!.url, 'POST', '/', body, 'application/json');
+        const res = await httpRequest(rpc!.url, 'POST', '/', body, { 'content-type': 'application/json' });
         if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
         let out: unknown;
         try {
@@ -210,12 +171,15 @@ export function httpTargets(): FuzzTarget[] {
         contentType: string;
         body: Uint8Array | null;
       }): Promise<Outcome> {
-        const res = await httpRequest(status!.url!, x.method, x.path, x.body ?? undefined, x.contentType);
+        const res = await httpRequest(status!.url!, x.method, x.path, x.body ?? undefined, {
+          'content-type': x.contentType,
+        });
         if (res.status >= 500) throw new Error(`HTTP ${res.status}: ${res.body.slice(0, 200)}`);
         if (res.status >= 400) return 'rejected';
         if (x.method !== 'HEAD' && x.method !== 'OPTIONS' && res.body.length > 0) JSON.parse(res.body);
         return 'accepted';
       },
     }),
+    ...serveHttpTargets(),
   ];
 }

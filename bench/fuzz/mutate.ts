@@ -176,7 +176,7 @@ export const EDGE_JSON: readonly Json[] = [
 
 export type JsonOp = { kind: number; pick: number; value: Json; key: string };
 
-const jsonOp: fc.Arbitrary<JsonOp> = fc.record({
+export const jsonOp: fc.Arbitrary<JsonOp> = fc.record({
   kind: fc.integer({ min: 0, max: 7 }),
   pick: fc.nat(),
   value: fc.oneof(

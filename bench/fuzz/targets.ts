@@ -59,6 +59,8 @@ import {
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../../src/wallet/keystore.ts';
 import { defineTarget, type FuzzTarget, type Outcome } from './harness.ts';
 import { type Json, mutatedBytes, mutatedJson, mutatedJsonBytes, mutatedJsonText } from './mutate.ts';
+import { x402Targets } from './serve-targets.ts';
+import { specTargets } from './spec-targets.ts';
 
 const KEY: Hex = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d';
 const account = privateKeyToAccount(KEY);
@@ -638,6 +640,8 @@ export async function decoderTargets(): Promise<FuzzTarget[]> {
         return 'accepted';
       },
     }),
+    ...specTargets(),
+    ...(await x402Targets()),
   ];
   return targets;
 }

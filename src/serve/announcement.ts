@@ -8,11 +8,13 @@ import {
   type Address,
   getAddress,
   type Hex,
+  isAddress,
   keccak256,
   type LocalAccount,
   recoverMessageAddress,
   toBytes,
 } from 'viem';
+import { z } from 'zod';
 import { AgoraError } from '../errors.ts';
 
 export type AnnouncedModel = {
@@ -73,6 +75,47 @@ export async function signAnnouncement(
   return { ...a, signature: await account.signMessage({ message: { raw: announcementHash(a) } }) };
 }
 
+const address = z.string().refine((a) => isAddress(a), 'not an address');
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// well-formed Unicode: a lone surrogate in a model id made `offersOf`'s encodeURIComponent throw
+const text = z
+  .string()
+  .max(1024)
+  .refine((t) => !LONE_SURROGATE.test(t), 'not well-formed Unicode (a lone surrogate)');
+/**
+ * The shape a buyer relies on (`offersOf`, `matchOffers`): every field the code reads, typed and
+ * bounded. Fields a later version adds pass through (they are signed like the others).
+ */
+const announcementSchema = z
+  .object({
+    kind: z.literal('agora-model-announcement'),
+    version: z.literal(1),
+    endpoint: text,
+    seller: address,
+    chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    token: address.nullable(),
+    paymentChannels: address.nullable(),
+    schemes: z.array(text).max(16),
+    issuedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    models: z
+      .array(
+        z
+          .object({
+            id: text,
+            jobId: text.nullable(),
+            modelHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+            task: text,
+            unitPrice: z.string().regex(/^[0-9]{1,78}$/),
+            rounds: z.number().int().min(0).optional(),
+            datasets: z.array(text).max(1024).optional(),
+          })
+          .passthrough(),
+      )
+      .max(1024),
+    signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/),
+  })
+  .passthrough();
+
 /** Checks shape and signature; throws ANNOUNCE_INVALID saying why. */
 export async function verifyAnnouncement(j: unknown): Promise<SignedAnnouncement> {
   const bad = (why: string): never => {
@@ -80,11 +123,15 @@ export async function verifyAnnouncement(j: unknown): Promise<SignedAnnouncement
       hint: 'the server is not a (current) agora serve',
     });
   };
-  const a = j as SignedAnnouncement;
-  if (typeof a !== 'object' || a === null || a.kind !== 'agora-model-announcement' || a.version !== 1)
+  const o = j as Partial<SignedAnnouncement> | null;
+  if (typeof o !== 'object' || o === null || o.kind !== 'agora-model-announcement' || o.version !== 1)
     bad('is not one');
-  if (typeof a.seller !== 'string' || typeof a.signature !== 'string' || !Array.isArray(a.models))
-    bad('is incomplete');
+  const r = announcementSchema.safeParse(j);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    return bad(`is malformed (${i.path.join('.') || '(root)'}: ${i.message})`);
+  }
+  const a = j as SignedAnnouncement;
   const signer = await recoverMessageAddress({
     message: { raw: announcementHash(a) },
     signature: a.signature,

@@ -14,6 +14,7 @@
  * export's own encoding (`ExportedRunner`, the code of `agora model predict`). Every answer names the
  * model hash and job id (body and `X-Agora-Model-Hash` / `X-Agora-Job-Id`).
  */
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AgoraError, isAgoraError } from '../errors.ts';
 import { BatchingClassifier } from './classifier.ts';
@@ -63,6 +64,40 @@ export type ModelServer = {
 
 function errorBody(e: AgoraError) {
   return { error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } };
+}
+
+/**
+ * A request Node's HTTP parser refuses (headers over 16 KiB, malformed HTTP, a request timeout): the
+ * same JSON error form as every other 4xx, and `Connection: close`, since the socket is closed right
+ * after. (Fastify's default answer had no code and no `Connection: close`, so a keep-alive client
+ * sent its next request on the closed socket and lost it.)
+ */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'Request Header Fields Too Large',
+          'SERVE_HEADERS_TOO_LARGE',
+          'the request headers are over 16 KiB',
+        ]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'SERVE_TIMEOUT', 'the request did not arrive in time']
+        : [400, 'Bad Request', 'SERVE_BAD_REQUEST', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify({
+    error: { code, message, hint: 'send a well-formed request with small headers' },
+  });
+  // the answer to a HEAD has no body (a client would read one as the start of the next answer)
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /** Parses `input` into rows × inputSize floats; throws SERVE_BAD_INPUT saying what is wrong. */
@@ -135,19 +170,9 @@ export async function createModelServer(opts: ServerOptions): Promise<ModelServe
   }
   const lmLimits = opts.lm ?? {};
 
-  const app = Fastify({
-    logger: opts.logger ?? false,
-    bodyLimit: opts.bodyLimit ?? 1 << 20,
-    // Bodies are read (`input`), never merged into objects, so a "__proto__" key is just an ignored
-    // own property of JSON.parse's result: skip the two regex scans of every body (a few % of a request).
-    onProtoPoisoning: 'ignore',
-    onConstructorPoisoning: 'ignore',
-  });
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    if (isAgoraError(err)) {
-      reply.code(400).send(errorBody(err));
-      return;
-    }
+  /** The status and JSON error of anything thrown while handling a request (AgoraError: 400). */
+  const errorReply = (err: Error & { statusCode?: number }) => {
+    if (isAgoraError(err)) return { status: 400, body: errorBody(err) };
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     const code =
       status === 413
@@ -165,9 +190,29 @@ export async function createModelServer(opts: ServerOptions): Promise<ModelServe
           : status < 500
             ? 'send a JSON body {"input": [...]}'
             : 'report this with the request that caused it';
-    reply
-      .code(status)
-      .send({ error: { code, message: status < 500 ? err.message : 'internal error', hint } });
+    return {
+      status,
+      body: { error: { code, message: status < 500 ? err.message : 'internal error', hint } },
+    };
+  };
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 1 << 20,
+    // Bodies are read (`input`), never merged into objects, so a "__proto__" key is just an ignored
+    // own property of JSON.parse's result: skip the two regex scans of every body (a few % of a request).
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+    // Errors fastify raises before routing (a URL that does not decode, FST_ERR_BAD_URL) skip the
+    // error handler: answer them in the same JSON error form, with a code.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = errorReply(err);
+      (reply as FastifyReply).code(status).send(body);
+    },
+    clientErrorHandler: clientError,
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    const { status, body } = errorReply(err);
+    reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({

@@ -22,7 +22,7 @@ describe('fuzz harness', () => {
     expect(findings).toEqual([]);
     expect(report.crashes + report.hangs).toBe(0);
     expect(report.targets.map((t) => t.name)).toEqual(
-      expect.arrayContaining(['chain/json-rpc', 'train/codecs']),
+      expect.arrayContaining(['chain/json-rpc', 'train/codecs', 'task/job-spec', 'serve/http-api']),
     );
     for (const t of report.targets) {
       expect(t.cases, t.name).toBeGreaterThan(20);

@@ -2,6 +2,10 @@
  * One test per fuzz finding (docs/dev/fuzzing.md, "Findings"): the input that crashed a decoder now
  * gets a clear AgoraError with a code.
  */
+import { mkdtempSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Hex, keccak256, toHex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +18,14 @@ import { AgoraError } from '../../src/errors.ts';
 import { encodeJson, FrameError, FrameReader, frameHeader } from '../../src/net/framing.ts';
 import { authHelloSchema, parseMessage } from '../../src/net/messages.ts';
 import { roundRequestSchema } from '../../src/node/round-protocol.ts';
+import {
+  announcementHash,
+  type ModelAnnouncement,
+  signAnnouncement,
+  verifyAnnouncement,
+} from '../../src/serve/announcement.ts';
+import { loadModelDir } from '../../src/serve/model.ts';
+import { createModelServer } from '../../src/serve/server.ts';
 import { encodeSafetensors, tensorFrom } from '../../src/train/checkpoint/safetensors.ts';
 import {
   decodeTrainingCheckpoint,
@@ -22,6 +34,7 @@ import {
 import { verifyRoundRecordSignature } from '../../src/verify/evidence.ts';
 import { roundTraceSigner } from '../../src/verify/trace-wire.ts';
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../../src/wallet/keystore.ts';
+import { trainMnistModel } from '../helpers/mnist-model.ts';
 
 function code(fn: () => unknown): string {
   try {
@@ -284,4 +297,91 @@ describe('fuzz findings stay fixed', () => {
       expect(code(() => parseProvenanceManifest(JSON.stringify(bad)))).toBe('PROVENANCE_MALFORMED');
     }
   });
+
+  it('a signed announcement with a malformed seller or model list is ANNOUNCE_INVALID (viem threw, offersOf crashed)', async () => {
+    const seller = privateKeyToAccount(`0x${'11'.repeat(32)}`);
+    const good: ModelAnnouncement = {
+      kind: 'agora-model-announcement',
+      version: 1,
+      endpoint: 'http://127.0.0.1:8080',
+      seller: seller.address,
+      chainId: 31337,
+      token: null,
+      paymentChannels: null,
+      schemes: ['agora-channel'],
+      issuedAt: 1_800_000_000,
+      models: [
+        { id: '7', jobId: '7', modelHash: keccak256(toHex('m')), task: 'mnist-mlp', unitPrice: '1000' },
+      ],
+    };
+    expect((await verifyAnnouncement(await signAnnouncement(seller, good))).seller).toBe(seller.address);
+    const signed = async (a: Record<string, unknown>) => ({
+      ...a,
+      signature: await seller.signMessage({ message: { raw: announcementHash(a as never) } }),
+    });
+    const codeOf = async (j: unknown) =>
+      verifyAnnouncement(j).then(
+        () => 'no error',
+        (e) => (e instanceof AgoraError ? e.code : `${(e as Error).name}`),
+      );
+    // the fuzz's counterexample: a seller that is not an address, any well-formed signature
+    const valid = await signAnnouncement(seller, good);
+    expect(await codeOf({ ...valid, seller: '18446744073709551616' })).toBe('ANNOUNCE_INVALID');
+    // signed by the seller, so only the shape check stops them before `agora models` reads them
+    for (const bad of [
+      { ...good, models: [null] },
+      { ...good, models: [{ ...good.models[0], modelHash: 5 }] },
+      { ...good, paymentChannels: 'not an address' },
+      { ...good, chainId: '31337' },
+      // the campaign's counterexample: encodeURIComponent threw URIError in offersOf
+      { ...good, models: [{ ...good.models[0], id: '\ud800' }] },
+    ]) {
+      expect(await codeOf(await signed(bad))).toBe('ANNOUNCE_INVALID');
+    }
+  });
+
+  it('agora serve answers an undecodable URL and oversized headers with a coded JSON error, and keeps serving', async () => {
+    const trained = await trainMnistModel(mkdtempSync(join(tmpdir(), 'agora-fuzz-reg-')), {
+      steps: 2,
+      holdout: 1,
+      jobId: '7',
+    });
+    const server = await createModelServer({ models: [loadModelDir(trained.dir)] });
+    const url = await server.listen({ port: 0 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
+        const u = new URL(url);
+        const req = request({ host: u.hostname, port: u.port, method, path, agent, headers }, (res) => {
+          let body = '';
+          res.on('data', (c) => {
+            body += c;
+          });
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }),
+          );
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      // FST_ERR_BAD_URL skipped the error handler: {"error":"Bad Request","code":"FST_ERR_BAD_URL",…}
+      const bad = await send('POST', '/v1/models/%ff/predict', { 'content-type': 'application/json' });
+      expect(bad.status).toBe(400);
+      expect(JSON.parse(bad.body).error.code).toBe('SERVE_BAD_REQUEST');
+      // headers over 16 KiB: fastify's 431 had no code and no Connection: close, so the keep-alive
+      // client lost its next request on the closed socket
+      const big = await send('POST', '/v1/models/7/predict', { 'payment-signature': 'A'.repeat(17_000) });
+      expect(big.status).toBe(431);
+      expect(big.connection).toBe('close');
+      expect(JSON.parse(big.body).error.code).toBe('SERVE_HEADERS_TOO_LARGE');
+      const head = await send('HEAD', '/health', { 'x-big': 'A'.repeat(17_000) });
+      expect([head.status, head.body]).toEqual([431, '']);
+      const next = await send('GET', '/health');
+      expect(next.status).toBe(200);
+    } finally {
+      agent.destroy();
+      await server.close();
+    }
+  }, 60_000);
 });
