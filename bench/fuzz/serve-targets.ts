@@ -33,6 +33,7 @@ import {
   signAnnouncement,
   verifyAnnouncement,
 } from '../../src/serve/announcement.ts';
+import { pickChannelRequirement } from '../../src/serve/client.ts';
 import { loadModelDir } from '../../src/serve/model.ts';
 import { matchOffers, offersOf } from '../../src/serve/model-offers.ts';
 import { schemeMismatch } from '../../src/serve/payment.ts';
@@ -177,7 +178,8 @@ export async function x402Targets(): Promise<FuzzTarget[]> {
       ),
       run([kind, h]: [string, string]): Outcome {
         if (kind === 'required') {
-          decodePaymentRequired(h);
+          // what a buyer does with a 402 (src/serve/client.ts): pick the agora-channel requirement
+          pickChannelRequirement(decodePaymentRequired(h), 31337, CHANNELS);
           return 'accepted';
         }
         if (kind === 'response') {

@@ -6,7 +6,7 @@
  * with `PAYMENT-SIGNATURE`. The requirement is remembered per URL, so later requests pay up front in
  * one round trip.
  */
-import { type Address, formatEther, getAddress, type Hex, type LocalAccount } from 'viem';
+import { type Address, formatEther, getAddress, type Hex, isAddress, type LocalAccount } from 'viem';
 import type { ChainConnection } from '../chain/connect.ts';
 import { AgoraError } from '../errors.ts';
 import { ChannelClient } from '../pay/channel-client.ts';
@@ -194,26 +194,7 @@ export class PayingClient {
         },
       );
     }
-    const doc = decodePaymentRequired(h);
-    const chainId = this.#o.conn.chainId;
-    const ours = doc.accepts.find(
-      (a) =>
-        a.scheme === CHANNEL_SCHEME &&
-        chainIdOfNetwork(a.network) === chainId &&
-        typeof (a.extra as ChannelExtra)?.paymentChannels === 'string' &&
-        getAddress((a.extra as ChannelExtra).paymentChannels) === this.channels.address,
-    );
-    if (!ours) {
-      const offered = doc.accepts.map((a) => `${a.scheme} on ${a.network}`).join(', ') || 'nothing';
-      throw new AgoraError(
-        'QUERY_NO_SCHEME',
-        `the server takes ${offered}; this client pays agora-channel on eip155:${chainId} (${this.channels.address})`,
-        {
-          hint: 'connect to the chain the server is paid on (--rpc), with its PaymentChannels deployment',
-        },
-      );
-    }
-    return ours;
+    return pickChannelRequirement(decodePaymentRequired(h), this.#o.conn.chainId, this.channels.address);
   }
 
   #checkPrice(req: PaymentRequirements): bigint {
@@ -287,4 +268,55 @@ export class PayingClient {
     });
     return this.payer.track(this.channels, channelId);
   }
+}
+
+/**
+ * The requirement this client pays (pure): `agora-channel` on this chain through this PaymentChannels
+ * contract. A 402 comes from a server the buyer does not trust, so every entry is checked before it
+ * is read: a malformed one is skipped, and the chosen one must name valid addresses, an integer
+ * price and a sane challenge period (`X402_MALFORMED` otherwise), never a TypeError.
+ */
+export function pickChannelRequirement(
+  doc: { accepts: readonly unknown[] },
+  chainId: number,
+  paymentChannels: Address,
+): PaymentRequirements {
+  const entries = doc.accepts.filter(
+    (a): a is PaymentRequirements => typeof a === 'object' && a !== null && !Array.isArray(a),
+  );
+  const ours = entries.find((a) => {
+    const pc = (a.extra as ChannelExtra | undefined)?.paymentChannels;
+    return (
+      a.scheme === CHANNEL_SCHEME &&
+      typeof a.network === 'string' &&
+      chainIdOfNetwork(a.network) === chainId &&
+      typeof pc === 'string' &&
+      isAddress(pc, { strict: false }) &&
+      getAddress(pc) === paymentChannels
+    );
+  });
+  if (!ours) {
+    const offered =
+      entries
+        .map((a) => `${String(a.scheme).slice(0, 40)} on ${String(a.network).slice(0, 40)}`)
+        .join(', ') || 'nothing';
+    throw new AgoraError(
+      'QUERY_NO_SCHEME',
+      `the server takes ${offered}; this client pays agora-channel on eip155:${chainId} (${paymentChannels})`,
+      { hint: 'connect to the chain the server is paid on (--rpc), with its PaymentChannels deployment' },
+    );
+  }
+  const bad = (what: string) =>
+    new AgoraError('X402_MALFORMED', `the server's agora-channel requirement has ${what}`, {
+      hint: 'the server sent a broken 402; nothing was paid',
+    });
+  if (typeof ours.payTo !== 'string' || !isAddress(ours.payTo, { strict: false }))
+    throw bad('no valid payTo address');
+  if (typeof ours.asset !== 'string' || !isAddress(ours.asset, { strict: false }))
+    throw bad('no valid asset address');
+  if (typeof ours.amount !== 'string' || !/^[0-9]{1,40}$/.test(ours.amount)) throw bad('no integer amount');
+  const period = (ours.extra as ChannelExtra).minChallengePeriod;
+  if (period !== undefined && !(Number.isSafeInteger(Number(period)) && Number(period) >= 0))
+    throw bad('a challenge period that is not a whole number of seconds');
+  return ours;
 }

@@ -24,6 +24,7 @@ import {
   signAnnouncement,
   verifyAnnouncement,
 } from '../../src/serve/announcement.ts';
+import { pickChannelRequirement } from '../../src/serve/client.ts';
 import { loadModelDir } from '../../src/serve/model.ts';
 import { createModelServer } from '../../src/serve/server.ts';
 import { encodeSafetensors, tensorFrom } from '../../src/train/checkpoint/safetensors.ts';
@@ -51,6 +52,33 @@ async function* source(...chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
 }
 
 describe('fuzz findings stay fixed', () => {
+  it('a hostile 402 (null entries, bad addresses, a non-integer price) is X402_MALFORMED or QUERY_NO_SCHEME for the buyer, never a TypeError', () => {
+    const pc = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+    const good = {
+      scheme: 'agora-channel',
+      network: 'eip155:31337',
+      amount: '1000',
+      asset: '0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512',
+      payTo: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+      maxTimeoutSeconds: 60,
+      extra: { paymentChannels: pc, minChallengePeriod: 60 },
+    };
+    const pick = (accepts: unknown[]) => code(() => pickChannelRequirement({ accepts }, 31337, pc));
+    expect(pick([good])).toBe('no error');
+    expect(pick([null, 7, 'x', [], good])).toBe('no error'); // malformed entries are skipped
+    expect(pick([null])).toBe('QUERY_NO_SCHEME');
+    expect(pick([{ ...good, network: 5 }])).toBe('QUERY_NO_SCHEME');
+    expect(pick([{ ...good, extra: null }])).toBe('QUERY_NO_SCHEME');
+    expect(pick([{ ...good, extra: { paymentChannels: '0x1234' } }])).toBe('QUERY_NO_SCHEME');
+    expect(pick([{ ...good, payTo: '0xnot' }])).toBe('X402_MALFORMED');
+    expect(pick([{ ...good, payTo: null }])).toBe('X402_MALFORMED');
+    expect(pick([{ ...good, asset: 42 }])).toBe('X402_MALFORMED');
+    expect(pick([{ ...good, amount: '1e3' }])).toBe('X402_MALFORMED');
+    expect(pick([{ ...good, extra: { paymentChannels: pc, minChallengePeriod: 'soon' } }])).toBe(
+      'X402_MALFORMED',
+    );
+  });
+
   it('the JSON-RPC server refuses unreal transaction quantities instead of letting EDR abort the process', async () => {
     const chain = await startEmbeddedChain();
     const rpc = await serveJsonRpc(chain.provider, { port: 0 });
