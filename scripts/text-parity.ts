@@ -76,9 +76,15 @@ type Row = {
   swarmSeconds: number;
   ddpSeconds?: number;
   swarmHistory: { step: number; bpb: number }[];
+  centralHistory?: { step: number; bpb: number }[];
 };
 
-type DdpEntry = { bpb: number; bytesPerWorker: number; seconds: number };
+type DdpEntry = {
+  bpb: number;
+  bytesPerWorker: number;
+  seconds: number;
+  history?: { step: number; bpb: number }[];
+};
 const cachePath = values['ddp-cache'];
 const cache: Record<string, DdpEntry> =
   cachePath && existsSync(cachePath) ? JSON.parse(readFileSync(cachePath, 'utf8')) : {};
@@ -150,8 +156,7 @@ try {
       const key = JSON.stringify({
         data: values.data,
         shards,
-        R,
-        H: spec.innerSteps,
+        steps,
         K,
         batch: spec.batchSize,
         lr: ddpLr,
@@ -173,7 +178,7 @@ try {
           steps,
           batchSize: spec.batchSize,
           seed: spec.seed,
-          evalEverySteps: steps,
+          evalEverySteps: evalEvery * spec.innerSteps,
         });
         await central.dispose();
         ddp = {
@@ -208,6 +213,7 @@ try {
               ddpBytesPerWorker: ddp.bytesPerWorker,
               bytesRatio: ddp.bytesPerWorker / sw.bytesPerWorker,
               ddpSeconds: ddp.seconds,
+              ...(ddp.history ? { centralHistory: ddp.history } : {}),
             }
           : {}),
       };
@@ -222,6 +228,8 @@ try {
       );
       if (history.length > 1)
         console.log(`  swarm: ${row.swarmHistory.map((p) => `${p.step}:${p.bpb.toFixed(3)}`).join(' ')}`);
+      if (ddp?.history && ddp.history.length > 1)
+        console.log(`  centralized: ${ddp.history.map((p) => `${p.step}:${p.bpb.toFixed(3)}`).join(' ')}`);
       if (values.json)
         writeFileSync(values.json, `${JSON.stringify({ workers: K, data: values.data, rows }, null, 1)}\n`);
     }
