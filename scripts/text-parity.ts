@@ -185,6 +185,7 @@ try {
           bpb: c.evalLoss / LN2,
           bytesPerWorker: c.bytesPerWorker,
           seconds: (performance.now() - t1) / 1000,
+          history: c.history.map((p) => ({ step: p.step, bpb: p.evalLoss / LN2 })),
         };
         cache[key] = ddp;
         if (cachePath) writeFileSync(cachePath, `${JSON.stringify(cache, null, 1)}\n`);
