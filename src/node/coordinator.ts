@@ -127,6 +127,8 @@ export class JobCoordinator implements Startable {
   /** Whether the job's task all-reduces statistics before round 0 (round 0's records carry them). */
   #prepStats = false;
   /** The all-reduce groups being formed, by `round:attempt`: who said it is ready, and the decision. */
+  /** The reward split is fixed (or posted): validators seen from now on took no part in the job. */
+  #splitFixed = false;
   readonly #forming = new Map<string, { ready: Set<string>; members: Promise<Address[]> }>();
 
   constructor(o: CoordinatorOptions) {
@@ -170,6 +172,8 @@ export class JobCoordinator implements Startable {
     host.addEventListener('peer:authorized', (e) => {
       const a = (e as CustomEvent<{ address: string }>).detail.address.toLowerCase();
       if (!this.#peers?.validators.some((v) => v.toLowerCase() === a)) return;
+      // once the split is fixed a validator arriving takes no part: not waited for, not paid
+      if (this.#splitFixed) return;
       const seen = this.#o.store.getJson<string[]>(seenKey) ?? [];
       if (!seen.includes(a)) this.#o.store.setJson(seenKey, [...seen, a]);
     });
@@ -811,8 +815,10 @@ export class JobCoordinator implements Startable {
     }
     store.upsertJob(jobId, 'requester', 'closed', { roundsCommitted: l.roundsCommitted });
     if (this.#o.home && l.roundsCommitted > 0) await this.#saveModel(this.#o.home, l.roundsCommitted);
+    if (l.rewardRoot !== ZERO32) this.#splitFixed = true;
     if (l.rewardRoot === ZERO32) {
       await this.#awaitValidators(l.roundsCommitted);
+      this.#splitFixed = true;
       const rounds: CommittedRound[] = [];
       for (let r = 0; r < l.roundsCommitted; r++) {
         await this.#committedRow(r);
