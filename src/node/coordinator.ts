@@ -126,9 +126,9 @@ export class JobCoordinator implements Startable {
   #ldaRound = -1;
   /** Whether the job's task all-reduces statistics before round 0 (round 0's records carry them). */
   #prepStats = false;
-  /** The all-reduce groups being formed, by `round:attempt`: who said it is ready, and the decision. */
   /** The reward split is fixed (or posted): validators seen from now on took no part in the job. */
   #splitFixed = false;
+  /** The all-reduce groups being formed, by `round:attempt`: who said it is ready, and the decision. */
   readonly #forming = new Map<string, { ready: Set<string>; members: Promise<Address[]> }>();
 
   constructor(o: CoordinatorOptions) {

@@ -104,7 +104,7 @@ async function runOpenedJob(
   await session.serve();
   const host = node.jobHost;
   const coordinator = () => session.coordinator();
-  const { syncTo, sitOut, groupOfRound, sendRecord, roundState } = bound(session);
+  const { syncTo, sitOut, awaitNextAttempt, groupOfRound, sendRecord, roundState } = bound(session);
 
   // ---- start: everyone at once for a fresh job; a restarted provider rejoins at the next commit
   let trained = 0;
@@ -120,7 +120,7 @@ async function runOpenedJob(
     // nor leave it out then
     const at = await committed();
     log.info({ committed: at }, 'rejoining: waiting for the next commit or attempt');
-    if (at < job.rounds) await session.awaitNextAttempt(at, (await roundState(at))?.attempt ?? 0);
+    if (at < job.rounds) await awaitNextAttempt(at, (await roundState(at))?.attempt ?? 0);
   }
 
   for (;;) {
@@ -160,7 +160,7 @@ async function runOpenedJob(
       continue;
     }
     if (members === 'left-out') {
-      await session.awaitNextAttempt(c, attempt);
+      await awaitNextAttempt(c, attempt);
       continue;
     }
     const tReady = performance.now();
@@ -193,7 +193,7 @@ async function runOpenedJob(
       log.info({ round: c, attempt }, 'round retried by the coordinator');
       const again = await groupOfRound(c, attempt);
       if (again === 'left-out') {
-        await session.awaitNextAttempt(c, attempt);
+        await awaitNextAttempt(c, attempt);
         outcome = 'sat-out';
         break;
       }
@@ -301,6 +301,7 @@ function bound(s: ProviderJobSession) {
   return {
     syncTo: (c: number) => s.syncTo(c),
     sitOut: (c: number) => s.sitOut(c),
+    awaitNextAttempt: (c: number, a: number) => s.awaitNextAttempt(c, a),
     groupOfRound: (c: number, a: number) => s.groupOfRound(c, a),
     sendRecord: (c: number, a: number, r: ProviderRound) => s.sendRecord(c, a, r),
     roundState: (c: number) => s.roundState(c),

@@ -197,10 +197,8 @@ export class PayingClient {
     return pickChannelRequirement(decodePaymentRequired(h), this.#o.conn.chainId, this.channels.address);
   }
 
+  /** The price of `req` (an integer amount: `pickChannelRequirement` checked it) within the limits. */
   #checkPrice(req: PaymentRequirements): bigint {
-    if (!/^[0-9]{1,40}$/.test(req.amount)) {
-      throw new AgoraError('X402_MALFORMED', `the server's price ${req.amount} is not an integer amount`);
-    }
     const price = BigInt(req.amount);
     if (this.#o.maxPrice !== undefined && price > this.#o.maxPrice) {
       throw new AgoraError(
