@@ -763,7 +763,7 @@ export class JobCoordinator implements Startable {
   }
 
   /**
-   * Before the reward split is fixed: waits until every validator that took part in the job (connected
+   * Before the job is closed and its reward split fixed: waits until every validator that took part in the job (connected
    * now, or seen during it: one restarting after a crash comes back and catches up) has checked the
    * last round, so that all its checks are paid and the providers (who leave once they claimed) are
    * still there to serve its last checks. It stops waiting when no validator has reported a new
@@ -808,6 +808,9 @@ export class JobCoordinator implements Startable {
     const ledger = trainingLedgerClient(conn, contracts.ledger);
     const job = await market.getJob(jobId);
     let l = await ledger.getJobLedger(jobId);
+    // the validators' last checks come before the close: the challenge window, which a fraud report
+    // must land in, opens at the close (an LDA check of the last round could miss it otherwise)
+    if (l.rewardRoot === ZERO32) await this.#awaitValidators(l.roundsCommitted);
     if (!l.closed) {
       await ledger.closeJob(signer, jobId);
       l = await ledger.getJobLedger(jobId);
@@ -815,10 +818,8 @@ export class JobCoordinator implements Startable {
     }
     store.upsertJob(jobId, 'requester', 'closed', { roundsCommitted: l.roundsCommitted });
     if (this.#o.home && l.roundsCommitted > 0) await this.#saveModel(this.#o.home, l.roundsCommitted);
-    if (l.rewardRoot !== ZERO32) this.#splitFixed = true;
+    this.#splitFixed = true;
     if (l.rewardRoot === ZERO32) {
-      await this.#awaitValidators(l.roundsCommitted);
-      this.#splitFixed = true;
       const rounds: CommittedRound[] = [];
       for (let r = 0; r < l.roundsCommitted; r++) {
         await this.#committedRow(r);

@@ -1,8 +1,9 @@
 /**
  * A validator daemon's part in one running job, across processes (docs/swarm.md, "Across
  * processes"; docs/validation-and-rewards.md §3). After each round's commit it fetches the committed
- * records with the workers' signed round traces from the coordinator (records checked against the
- * chain's records root, traces against their workers' signatures), every worker's Δ from that worker
+ * records with the workers' signed round traces from the coordinator, or from a provider that
+ * co-signed the commit when the coordinator is down (records checked against the chain's records
+ * root, traces against their workers' signatures), every worker's Δ from that worker
  * (`delta`, checked against the signed pseudo-gradient hash) and the committed model the round started
  * from (`checkpoint`, checked against the chain). Then, per worker (`checkWorkerRound`):
  *   - the samples and link checks (every worker): the provenance is the trace's sampler's samples, and
@@ -14,7 +15,8 @@
  * (`reportFraud`, which takes the worker out of the following rounds); statistical flags alone and
  * rounds it cannot verify (worker down, refusing, serving bytes that do not match its commitments)
  * are logged and persisted, not reported. It tells the coordinator which rounds it checked
- * (`checked`), which is what validators are paid by, and claims its reward at the end. Per-round
+ * (`checked`, kept until the coordinator takes it: src/node/check-reports.ts), which is what
+ * validators are paid by, and claims its reward at the end. Per-round
  * results and evidence are persisted before any report is sent.
  */
 import { type Address, getAddress, type Hex, keccak256, type LocalAccount, zeroHash } from 'viem';
@@ -37,6 +39,7 @@ import { asReplayable, type RoundTrace, selectReplayWindow } from '../verify/rep
 import { validateRound } from '../verify/round-validator.ts';
 import { roundTraceSigner, traceFromJson, traceProblems, traceWindow } from '../verify/trace-wire.ts';
 import { readThroughOutage } from './chain-outage.ts';
+import { CheckReportOutbox } from './check-reports.ts';
 import { jobPeers, reportedAsOf } from './job-chain.ts';
 import { closeIfExpired } from './job-expiry.ts';
 import { jobSpecOf } from './job-spec.ts';
@@ -48,6 +51,7 @@ import {
   type JobContracts,
   jobSplitFromChain,
   peerOf,
+  pollUntil,
 } from './job-sync.ts';
 import { checkLdaStats, type LdaCheckInput } from './lda-checks.ts';
 import type { Logger } from './logger.ts';
@@ -129,6 +133,17 @@ export async function runValidatorJob(
   try {
     const coordinator = async () =>
       peerOf(host, peers.requester) ?? (await connectTo(host, peers.requester, o.bootstrap, 5000, o.signal));
+    /**
+     * Who serves a committed round's records with their traces: the coordinator, and every provider
+     * that co-signed the commit (it keeps them), so a round is checked while the requester is down.
+     */
+    const roundSources = async (): Promise<string[]> => {
+      const connected = [peers.requester, ...peers.providers].flatMap((a) => peerOf(host, a) ?? []);
+      if (connected.length > 0) return connected;
+      const c = await coordinator();
+      return c ? [c] : [];
+    };
+    const reports = new CheckReportOutbox({ store, host, jobId, requester: peers.requester, logger });
     let previous: { worker: Address; delta: Float32Array }[] | undefined;
     let next = Number(store.getJson<number>(`validator:${jobId}:next`) ?? 0);
     store.setJson(`validator:${jobId}:started`, true);
@@ -157,24 +172,20 @@ export async function runValidatorJob(
           expiryCheckedAt = Date.now();
           await closeIfExpired({ conn, contracts, signer: o.signer, jobId, logger, onProgress: progress });
         }
+        await reports.flush();
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
-      const coord = await coordinator();
-      if (!coord) {
+      await reports.flush();
+      const sources = await roundSources();
+      if (sources.length === 0) {
         if (await splitPosted()) break;
         continue;
       }
       const round = next;
       const t0 = performance.now();
       const onChain = await ledger.getRound(jobId, BigInt(round));
-      const rec = await fetchRoundWithTraces(host, coord, jobId, round, onChain).catch((e: Error) => {
-        // committed on chain a moment before the coordinator recorded it: asked again shortly
-        if (/is not committed/.test(e.message))
-          logger.debug({ round, err: e.message }, 'round records not yet');
-        else logger.warn({ round, err: e.message }, 'round records not available');
-        return undefined;
-      });
+      const rec = await fetchRoundFromAny(host, sources, jobId, round, onChain, logger);
       if (!rec) {
         if (await splitPosted()) break;
         await new Promise((r) => setTimeout(r, 300));
@@ -367,13 +378,12 @@ export async function runValidatorJob(
                   .map((c) => getAddress(c.worker)),
               ];
         const attestation = await signCheckAttestation(o.account, jobId, round, unverifiable);
-        await roundRequest(host, coord, {
-          t: 'checked',
-          jobId: jobId.toString(),
+        reports.add({
           round,
-          flagged: evidence.map((e) => e.worker),
+          flagged: evidence.map((e) => getAddress(e.worker)),
           attestation: checkAttestationToJson(attestation),
-        }).catch(() => undefined);
+        });
+        await reports.flush();
       } else {
         logger.warn(
           { round, deltas: current.length, theta: theta !== undefined },
@@ -383,6 +393,19 @@ export async function runValidatorJob(
       next = round + 1;
       store.setJson(`validator:${jobId}:next`, next);
     }
+    // ---- the reports the coordinator has not taken (it was down): sent once it is back, before the
+    // split it fixes (it waits for them), unless the split is posted without it
+    await pollUntil(
+      async () => {
+        if (peerOf(host, peers.requester) === undefined) await coordinator();
+        if ((await reports.flush()) === 0) return true;
+        const l = await readThroughOutage(() => ledger.getJobLedger(jobId), { signal: o.signal });
+        return l.closed && l.rewardRoot !== zeroHash ? true : undefined;
+      },
+      180_000,
+      1000,
+      o.signal,
+    );
     // ---- claim: recompute the posted split and claim this validator's leaf
     const claimed = await claimPostedReward({
       host,
@@ -538,6 +561,33 @@ export async function runValidatorJob(
     await replayRt.dispose();
     await host.stop();
   }
+}
+
+/**
+ * A committed round's signed records with their traces from the first of `sources` that serves
+ * them (the coordinator first, then the providers), or undefined when none does yet.
+ */
+async function fetchRoundFromAny(
+  host: AgoraHost,
+  sources: readonly string[],
+  jobId: bigint,
+  round: number,
+  onChain: { recordsRoot: Hex; modelHash: Hex },
+  logger: Logger,
+): Promise<SignedRecordJson[] | undefined> {
+  const errors: string[] = [];
+  for (const peer of sources) {
+    const rec = await fetchRoundWithTraces(host, peer, jobId, round, onChain).catch((e: Error) => {
+      errors.push(e.message);
+      return undefined;
+    });
+    if (rec) return rec;
+  }
+  // committed on chain a moment before the coordinator recorded it: asked again shortly
+  if (errors.every((e) => /is not committed|holds no committed records/.test(e)))
+    logger.debug({ round, errors }, 'round records not yet');
+  else logger.warn({ round, errors }, 'round records not available');
+  return undefined;
 }
 
 /** A committed round's signed records with their traces, the records checked against the chain. */
