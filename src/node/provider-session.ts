@@ -314,9 +314,17 @@ export class ProviderJobSession {
     return reply.ok;
   }
 
-  /** The coordinator's view of round `c`: rounds committed and the attempt in flight. */
+  /**
+   * The coordinator's view of round `c`: rounds committed and the attempt in flight. A coordinator
+   * that is not connected is dialled again (briefly: the callers poll): one restarted while this
+   * node waits for a commit does not dial the providers itself, and the commit needs their
+   * signatures (a requester killed between taking the records and the commit had stalled the round
+   * for the whole commit wait).
+   */
   async roundState(c: number): Promise<{ committed: number; attempt: number } | undefined> {
-    const coord = peerOf(this.host, this.peers.requester);
+    const coord =
+      peerOf(this.host, this.peers.requester) ??
+      (await connectTo(this.host, this.peers.requester, this.o.bootstrap, 1000, this.o.signal));
     if (!coord) return undefined;
     const s = await roundRequest(
       this.host,
