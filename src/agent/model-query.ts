@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { type Address, getAddress, type Hex, keccak256, toBytes } from 'viem';
 import { AgoraError, isAgoraError } from '../errors.ts';
 import type { StoredChannel, VoucherStore } from '../pay/voucher-store.ts';
+import { pickChannelRequirement } from '../serve/client.ts';
 import {
   endpointSource,
   fetchAnnouncement,
@@ -23,9 +24,7 @@ import {
   offersOf,
 } from '../serve/model-offers.ts';
 import {
-  CHANNEL_SCHEME,
   type ChannelExtra,
-  chainIdOfNetwork,
   decodePaymentRequired,
   HEADER_REQUIRED,
   type PaymentRequirements,
@@ -192,6 +191,8 @@ export async function quote(
   body: unknown,
   chainId: number,
   paymentChannels: Address,
+  /** the token the agent pays in (the deployment's AgoraToken) */
+  asset: Address,
 ): Promise<Quote> {
   let res: Response;
   try {
@@ -228,24 +229,8 @@ export async function quote(
       hint: 'the server does not speak x402 v2',
     });
   }
-  const doc = decodePaymentRequired(h);
-  const req = doc.accepts.find(
-    (a) =>
-      a.scheme === CHANNEL_SCHEME &&
-      chainIdOfNetwork(a.network) === chainId &&
-      typeof (a.extra as ChannelExtra)?.paymentChannels === 'string' &&
-      getAddress((a.extra as ChannelExtra).paymentChannels) === getAddress(paymentChannels),
-  );
-  if (!req) {
-    throw new AgoraError(
-      'QUERY_NO_SCHEME',
-      `${predictUrl} takes ${doc.accepts.map((a) => `${a.scheme} on ${a.network}`).join(', ') || 'nothing'}; the agent pays agora-channel on eip155:${chainId}`,
-      { hint: 'connect to the chain the server is paid on (--rpc), with its deployment' },
-    );
-  }
-  if (!/^[0-9]{1,40}$/.test(req.amount)) {
-    throw new AgoraError('X402_MALFORMED', `the server's price ${req.amount} is not an integer amount`);
-  }
+  // the same checks as the client that pays (a hostile 402 is an AgoraError, never a TypeError)
+  const req = pickChannelRequirement(decodePaymentRequired(h), chainId, paymentChannels, asset);
   const extra = req.extra as ChannelExtra;
   return {
     free: false,

@@ -51,7 +51,7 @@ export async function planModelQuery(env: AgentEnv, a: A): Promise<PlanBody> {
   const token = contract(env, 'AgoraToken');
   const body = queryBody(String(a.input));
   const target = await resolveQueryTarget(env.home, String(a.model), env.modelSources);
-  const q = await quote(target.predictUrl, body, env.conn.chainId, channels);
+  const q = await quote(target.predictUrl, body, env.conn.chainId, channels, token);
   const rows = Array.isArray(body.input) && Array.isArray(body.input[0]) ? body.input.length : 1;
   const base = {
     url: target.predictUrl,
@@ -76,6 +76,7 @@ export async function planModelQuery(env: AgentEnv, a: A): Promise<PlanBody> {
       account: (await env.account()) as LocalAccount,
       store,
       paymentChannels: channels,
+      asset: token,
       maxPrice: price,
       budget: price,
       deposit,
@@ -156,15 +157,6 @@ export async function planModelQuery(env: AgentEnv, a: A): Promise<PlanBody> {
     };
   }
 
-  if (q.asset !== token) {
-    throw new AgoraError(
-      'QUERY_OTHER_TOKEN',
-      `${target.predictUrl} is paid in ${q.asset}, not AGORA (${token})`,
-      {
-        hint: 'the agent pays AGORA only; nothing was paid',
-      },
-    );
-  }
   if (
     target.offer &&
     q.modelHash &&

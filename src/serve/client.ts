@@ -35,6 +35,11 @@ export type PayingClientOptions = {
   store: VoucherStore;
   /** The PaymentChannels contract of this chain's deployment: only channels there are paid into. */
   paymentChannels: Address;
+  /**
+   * The token this client pays in (the deployment's AgoraToken): a server asking for another asset
+   * is refused (`QUERY_OTHER_TOKEN`), since the price limits are amounts of this token.
+   */
+  asset: Address;
   /** Refuse any request priced above this (token base units). Default: no limit. */
   maxPrice?: bigint;
   /** Refuse to commit more than this in total through this client. Default: no limit. */
@@ -194,7 +199,12 @@ export class PayingClient {
         },
       );
     }
-    return pickChannelRequirement(decodePaymentRequired(h), this.#o.conn.chainId, this.channels.address);
+    return pickChannelRequirement(
+      decodePaymentRequired(h),
+      this.#o.conn.chainId,
+      this.channels.address,
+      this.#o.asset,
+    );
   }
 
   /** The price of `req` (an integer amount: `pickChannelRequirement` checked it) within the limits. */
@@ -272,17 +282,21 @@ export class PayingClient {
  * The requirement this client pays (pure): `agora-channel` on this chain through this PaymentChannels
  * contract. A 402 comes from a server the buyer does not trust, so every entry is checked before it
  * is read: a malformed one is skipped, and the chosen one must name valid addresses, an integer
- * price and a sane challenge period (`X402_MALFORMED` otherwise), never a TypeError.
+ * price and a sane challenge period (`X402_MALFORMED` otherwise), never a TypeError. With `asset`,
+ * only a requirement in that token is taken (`QUERY_OTHER_TOKEN` when the server asks for another):
+ * a buyer's price limits and budget are amounts of its own token, and a server must not be able to
+ * have it open a channel in any other ERC-20 it happens to hold.
  */
 export function pickChannelRequirement(
   doc: { accepts: readonly unknown[] },
   chainId: number,
   paymentChannels: Address,
+  asset?: Address,
 ): PaymentRequirements {
   const entries = doc.accepts.filter(
     (a): a is PaymentRequirements => typeof a === 'object' && a !== null && !Array.isArray(a),
   );
-  const ours = entries.find((a) => {
+  const channelEntries = entries.filter((a) => {
     const pc = (a.extra as ChannelExtra | undefined)?.paymentChannels;
     return (
       a.scheme === CHANNEL_SCHEME &&
@@ -290,9 +304,21 @@ export function pickChannelRequirement(
       chainIdOfNetwork(a.network) === chainId &&
       typeof pc === 'string' &&
       isAddress(pc, { strict: false }) &&
-      getAddress(pc) === paymentChannels
+      getAddress(pc) === getAddress(paymentChannels)
     );
   });
+  const inAsset = (a: PaymentRequirements) =>
+    asset === undefined ||
+    (typeof a.asset === 'string' &&
+      isAddress(a.asset, { strict: false }) &&
+      getAddress(a.asset) === getAddress(asset));
+  const ours = channelEntries.find(inAsset);
+  if (!ours && channelEntries.length > 0) {
+    const asked = [...new Set(channelEntries.map((a) => String(a.asset).slice(0, 42)))].join(', ');
+    throw new AgoraError('QUERY_OTHER_TOKEN', `the server is paid in ${asked}, not AGORA (${asset})`, {
+      hint: 'this client pays AGORA only; nothing was paid',
+    });
+  }
   if (!ours) {
     const offered =
       entries

@@ -77,6 +77,17 @@ describe('fuzz findings stay fixed', () => {
     expect(pick([{ ...good, extra: { paymentChannels: pc, minChallengePeriod: 'soon' } }])).toBe(
       'X402_MALFORMED',
     );
+    // a buyer pays in its deployment's token only: a server asking for another ERC-20 is refused
+    // before any channel is opened, and one offering both is paid in the buyer's
+    const agora = good.asset as `0x${string}`;
+    const other = { ...good, asset: '0x0000000000000000000000000000000000000bad', amount: '1' };
+    const pickIn = (accepts: unknown[]) =>
+      pickChannelRequirement({ accepts }, 31337, pc, agora.toLowerCase() as `0x${string}`);
+    expect(code(() => pickIn([good]))).toBe('no error');
+    expect(code(() => pickIn([other]))).toBe('QUERY_OTHER_TOKEN');
+    expect(code(() => pickIn([{ ...good, asset: 42 }]))).toBe('QUERY_OTHER_TOKEN');
+    expect(pickIn([other, good]).asset).toBe(agora);
+    expect(code(() => pickIn([{ ...other, network: 'eip155:1' }]))).toBe('QUERY_NO_SCHEME');
   });
 
   it('the JSON-RPC server refuses unreal transaction quantities instead of letting EDR abort the process', async () => {

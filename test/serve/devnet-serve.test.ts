@@ -151,6 +151,7 @@ describe("a devnet job's model, served and sold", () => {
       account: buyer,
       store,
       paymentChannels,
+      asset: token,
       maxPrice: PRICE,
       budget: parseEther('2'),
       deposit: parseEther('2'),

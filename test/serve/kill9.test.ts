@@ -77,6 +77,7 @@ describe('kill -9 of the server under paid load', () => {
         account: b,
         store: new VoucherStore(join(dir, `buyer-${i}.sqlite`)),
         paymentChannels: fx.channels,
+        asset: fx.token,
         deposit: parseEther('10'),
         challengePeriod: 3600,
       });

@@ -124,6 +124,7 @@ describe('agora-channel over x402 v2', () => {
       account: buyer,
       store: buyerStore,
       paymentChannels: fx.channels,
+      asset: fx.token,
       maxPrice: PRICE,
       budget: parseEther('1.5'),
       deposit: parseEther('2'),
@@ -152,6 +153,7 @@ describe('agora-channel over x402 v2', () => {
       account: buyer,
       store: buyerStore,
       paymentChannels: fx.channels,
+      asset: fx.token,
       budget: 0n,
     });
     await expect(rich.postJson(predictUrl, { input: trained.samples[0].input })).rejects.toMatchObject({
@@ -162,6 +164,7 @@ describe('agora-channel over x402 v2', () => {
       account: buyer,
       store: buyerStore,
       paymentChannels: fx.channels,
+      asset: fx.token,
       maxPrice: PRICE - 1n,
     });
     await expect(cheap.postJson(predictUrl, { input: trained.samples[0].input })).rejects.toMatchObject({

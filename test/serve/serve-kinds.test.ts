@@ -133,6 +133,7 @@ describe('agora serve: tabular classifiers and regressors, language models', () 
       account: fx.accounts[2],
       store: new VoucherStore(join(dir, 'buyer.sqlite')),
       paymentChannels: fx.channels,
+      asset: fx.token,
       maxPrice: 8n * PRICE,
       budget: parseEther('1'),
       deposit: parseEther('1'),

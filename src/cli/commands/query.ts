@@ -195,12 +195,13 @@ export function registerQueryCommand(program: Command, ctx: Ctx): void {
         if (first.status === 402) {
           await first.body?.cancel();
           const conn = await c.connect();
-          const d = await c.deployment(conn, ['PaymentChannels']);
+          const d = await c.deployment(conn, ['PaymentChannels', 'AgoraToken']);
           const client = new PayingClient({
             conn,
             account: (await c.signer(conn)) as LocalAccount,
             store: openChannelStore(c.home),
             paymentChannels: d.contracts.PaymentChannels!,
+            asset: d.contracts.AgoraToken!,
             ...(o.maxPrice ? { maxPrice: amountOf(o.maxPrice, '--max-price') } : {}),
             ...(o.budget ? { budget: amountOf(o.budget, '--budget') } : {}),
             ...(o.deposit ? { deposit: amountOf(o.deposit, '--deposit') } : {}),
