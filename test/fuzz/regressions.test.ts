@@ -547,8 +547,49 @@ describe('fuzz findings stay fixed (serve/exported-body, dashboard/http-api, age
     const page = { host: '127.0.0.1:8080', origin: 'http://127.0.0.1:8080' };
     expect(refuseRequest({ ...page, 'x-agora-token': token }, token)).toBeUndefined();
     expect(refuseRequest({ ...page, 'x-agora-token': 'é'.repeat(48) }, token)).toMatch(/token is missing/);
-    expect(refuseRequest({ ...page, 'x-agora-token': 'ab'.repeat(23) + 'ac' }, token)).toMatch(
+    expect(refuseRequest({ ...page, 'x-agora-token': `${'ab'.repeat(23)}ac` }, token)).toMatch(
       /token is wrong/,
     );
+  });
+
+  it('25: the node status server (and the dashboard on it) answers oversized headers with a coded 431 and Connection: close, and keeps the next request', async () => {
+    const api = new StatusApi({ port: 0, status: () => ({}) });
+    await api.start();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
+        const u = new URL(api.url!);
+        const req = request(
+          { host: u.hostname, port: u.port, method, path: '/health', agent, headers },
+          (res) => {
+            let body = '';
+            res.on('data', (c) => {
+              body += c;
+            });
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      // fastify's default 431 had no code and kept the socket in the agent: the next request hung up
+      const big = await send('GET', { 'x-big': 'A'.repeat(17_000) });
+      expect([big.status, big.connection, JSON.parse(big.body).code]).toEqual([
+        431,
+        'close',
+        'HEADERS_TOO_LARGE',
+      ]);
+      expect((await send('GET')).status).toBe(200);
+      // and a HEAD's answer has no body (it broke the client's parser)
+      const head = await send('HEAD', { 'x-big': 'A'.repeat(17_000) });
+      expect([head.status, head.body]).toEqual([431, '']);
+      expect((await send('GET')).status).toBe(200);
+    } finally {
+      agent.destroy();
+      await api.stop();
+    }
   });
 });
