@@ -9,8 +9,10 @@ import fc from 'fast-check';
 import { type EmbeddedChain, startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { type JsonRpcServer, serveJsonRpc } from '../../src/chain/rpc-server.ts';
 import { StatusApi } from '../../src/node/status-api.ts';
+import { dashboardTargets } from './dashboard-targets.ts';
 import { defineTarget, type FuzzTarget, type Outcome } from './harness.ts';
 import { httpRequest } from './http.ts';
+import { mcpTargets } from './mcp-targets.ts';
 import { type Json, mutatedJson, utf8 } from './mutate.ts';
 import { serveHttpTargets } from './serve-targets.ts';
 
@@ -181,5 +183,7 @@ export function httpTargets(): FuzzTarget[] {
       },
     }),
     ...serveHttpTargets(),
+    ...dashboardTargets(),
+    ...mcpTargets(),
   ];
 }

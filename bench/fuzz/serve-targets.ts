@@ -54,11 +54,11 @@ import {
   type PaymentRequirements,
   X402_VERSION,
 } from '../../src/serve/x402.ts';
-import { trainMnistModel } from '../../test/helpers/mnist-model.ts';
-import { CLINIC_CSV, imageExport, tabularExport, textExport } from '../../test/helpers/task-models.ts';
+import { CLINIC_CSV } from '../../test/helpers/task-models.ts';
 import { type PayFixture, startPayFixture } from '../../test/pay/fixture.ts';
 import { defineTarget, type FuzzTarget, type Outcome } from './harness.ts';
 import { httpRequest } from './http.ts';
+import { fuzzModels } from './models.ts';
 import { applyByteOp, applyJsonOp, byteOp, type Json, jsonOp, mutatedJson, utf8 } from './mutate.ts';
 
 const KEY: Hex = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d';
@@ -408,17 +408,12 @@ export function serveHttpTargets(): FuzzTarget[] {
         .map(({ endpointBody: [endpoint, body], ...r }): ServeCase => ({ ...r, endpoint, body })),
       async setup() {
         dir = mkdtempSync(join(tmpdir(), 'agora-fuzz-serve-'));
-        const [f, mnist, cls, lm, cnn] = await Promise.all([
-          startPayFixture(3),
-          trainMnistModel(join(dir, 'mnist'), { steps: 5, holdout: 1, jobId: '7' }),
-          tabularExport(CLINIC_CSV, 'triage', join(dir, 'clinic', 'export'), { jobId: '11', steps: 1 }),
-          textExport(join(dir, 'text', 'export'), { jobId: '13', steps: 1 }),
-          imageExport(join(dir, 'digits', 'export'), { jobId: '14', steps: 1 }),
-        ]);
+        // the models are the ones serve/exported-body fuzzes (trained once per process)
+        const [f, models] = await Promise.all([startPayFixture(3), fuzzModels()]);
         fx = f;
         store = new VoucherStore(join(dir, 'server.sqlite'));
         service = new ServeService({
-          models: [mnist.dir, cls, lm, cnn].map((d) => loadModelDir(d)),
+          models: [models.mnist, models.cls, models.lm, models.cnn].map((d) => loadModelDir(d)),
           payment: {
             conn: fx.conn,
             account: fx.accounts[1],

@@ -57,6 +57,7 @@ import {
   traceFromJson,
 } from '../../src/verify/trace-wire.ts';
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../../src/wallet/keystore.ts';
+import { exportedBodyTarget } from './exported-targets.ts';
 import { defineTarget, type FuzzTarget, type Outcome } from './harness.ts';
 import { type Json, mutatedBytes, mutatedJson, mutatedJsonBytes, mutatedJsonText } from './mutate.ts';
 import { x402Targets } from './serve-targets.ts';
@@ -642,6 +643,7 @@ export async function decoderTargets(): Promise<FuzzTarget[]> {
     }),
     ...specTargets(),
     ...(await x402Targets()),
+    exportedBodyTarget(),
   ];
   return targets;
 }

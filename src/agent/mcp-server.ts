@@ -8,6 +8,7 @@
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { jsonReplacer } from '../cli/output.ts';
 import { fromLlmToolName, llmToolName, TOOLS, toolJsonSchema } from './catalogue.ts';
 import { decideAndAct, type LoopDeps, type Turn } from './loop.ts';
@@ -43,6 +44,14 @@ function reply(turn: Turn): Content {
   return { content: [{ type: 'text', text }], isError: turn.kind !== 'done', structuredContent: json };
 }
 
+/**
+ * `tools/call` as it arrives. Registered under `CallToolRequestSchema` itself, a call whose
+ * arguments are not an object failed that schema's parse ahead of the SDK's own check of the call
+ * and came back as -32603 "internal error" with zod's issue list; under this envelope the SDK's check
+ * runs first and answers -32602 "invalid params".
+ */
+const TOOL_CALL_ENVELOPE = z.object({ method: z.literal('tools/call'), params: z.unknown() });
+
 export function createMcpServer(deps: Omit<LoopDeps, 'confirm'>): Server {
   const server = new Server({ name: 'agora', version: '0.1.0' }, { capabilities: { tools: {} } });
 
@@ -73,7 +82,8 @@ export function createMcpServer(deps: Omit<LoopDeps, 'confirm'>): Server {
     })),
   }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (req) => {
+  server.setRequestHandler(TOOL_CALL_ENVELOPE, async (raw) => {
+    const req = CallToolRequestSchema.parse(raw); // the SDK has checked it by now
     const name = fromLlmToolName(req.params.name) ?? req.params.name;
     let plan: Plan;
     try {

@@ -5,7 +5,7 @@
  * choice as `PayingClient` (src/serve/client.ts), so the plan says what will happen; the purchase
  * itself goes through `PayingClient` (persist the voucher, then sign).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { type Address, getAddress, type Hex, keccak256, toBytes } from 'viem';
 import { AgoraError, isAgoraError } from '../errors.ts';
 import type { StoredChannel, VoucherStore } from '../pay/voucher-store.ts';
@@ -19,9 +19,9 @@ import {
   type ModelOffer,
   type ModelSource,
   matchOffers,
-  modelNames,
   normalizeEndpoint,
   offersOf,
+  savedModelUrl,
 } from '../serve/model-offers.ts';
 import {
   type ChannelExtra,
@@ -29,7 +29,7 @@ import {
   HEADER_REQUIRED,
   type PaymentRequirements,
 } from '../serve/x402.ts';
-import { predictInputRows } from '../task/predict-input.ts';
+import { isInputFile, predictInputRows } from '../task/predict-input.ts';
 import { decodeImage, resizeImage, sniffImage, toChannels } from '../train/data/image-codec.ts';
 import { listContacts } from '../wallet/contacts.ts';
 
@@ -82,7 +82,7 @@ export async function resolveQueryTarget(
 ): Promise<QueryTarget> {
   const n = name.trim();
   if (isUrl(n)) return rootTarget(n, n);
-  const saved = modelNames(home)[n.toLowerCase()];
+  const saved = savedModelUrl(home, n);
   if (saved) return rootTarget(saved, `${n.toLowerCase()} (${saved})`);
   const all = [endpointSource(() => knownEndpoints(home)), ...sources];
   const failed: string[] = [];
@@ -122,11 +122,11 @@ export function imageToInput(bytes: Uint8Array, name: string, side = 28): number
  */
 export function queryBody(input: string): { input: number[] | number[][] } {
   const t = input.trim();
-  if (!t.startsWith('[') && !t.startsWith('{') && existsSync(t)) {
+  if (!t.startsWith('[') && !t.startsWith('{') && isInputFile(t)) {
     const bytes = readFileSync(t);
     if (sniffImage(bytes)) return { input: imageToInput(bytes, t) };
   }
-  if (!t.startsWith('[') && !t.startsWith('{') && !existsSync(t)) {
+  if (!t.startsWith('[') && !t.startsWith('{') && !isInputFile(t)) {
     throw new AgoraError('QUERY_BAD_INPUT', `"${t.slice(0, 60)}" is neither JSON nor a file`, {
       hint: 'served models are classifiers: give a JSON array of numbers, {"input": [...]}, or a .json/.png file',
     });

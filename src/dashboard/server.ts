@@ -5,7 +5,7 @@
  * `GET /api/datasets/:id/records/:index` (a record's bytes and inclusion proof, which the page
  * checks itself against the dataset's root on chain).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +48,8 @@ export function registerDashboardRoutes(app: FastifyInstance, o: DashboardRoutes
   const dist = o.distDir ?? DASHBOARD_DIST;
   const sendFile = (reply: FastifyReply, rel: string) => {
     const path = join(dist, rel);
-    if (!path.startsWith(dist) || !existsSync(path)) {
+    // (a directory, e.g. `/assets/.`, is not a file: reading it threw EISDIR, a 500)
+    if (!path.startsWith(dist) || !existsSync(path) || !statSync(path).isFile()) {
       return reply.code(404).send({ error: 'not found' });
     }
     return reply
@@ -82,6 +83,14 @@ export function registerDashboardRoutes(app: FastifyInstance, o: DashboardRoutes
     for (const res of open) res.end();
   });
   app.get('/api/stream', (req, reply) => {
+    // A HEAD (fastify answers HEAD on every GET route) gets the headers only: a hijacked stream
+    // without a body never ended, the client waited forever and the server could not close.
+    if (req.method === 'HEAD') {
+      return reply
+        .header('content-type', 'text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-cache, no-transform')
+        .send();
+    }
     reply.hijack();
     const res = reply.raw;
     open.add(res);

@@ -79,6 +79,17 @@ export function modelNames(home: string): Record<string, string> {
   return readJson<Record<string, string>>(namesFile(home), {});
 }
 
+/**
+ * The server URL saved under `name` (`agora models URL --name NAME`), if any. An own entry only: a
+ * name such as `__proto__` or `constructor` is not a saved server (the lookup returned the object's
+ * prototype, and the query crashed on it).
+ */
+export function savedModelUrl(home: string, name: string): string | undefined {
+  const names = modelNames(home);
+  const n = name.trim().toLowerCase();
+  return Object.hasOwn(names, n) && typeof names[n] === 'string' ? names[n] : undefined;
+}
+
 const NAME_RE = /^[a-z][a-z0-9._-]{0,63}$/;
 
 export function saveModelName(home: string, name: string, url: string): void {
@@ -190,7 +201,8 @@ export function matchOffers(
 ): ModelOffer[] {
   const n = name.trim().toLowerCase();
   const job = /^(?:job[-\s#]?)?(\d+)$/.exec(n)?.[1];
-  const seller = sellers[n];
+  // an own entry only: `constructor` is not a contact (the lookup gave Object, and getAddress threw)
+  const seller = Object.hasOwn(sellers, n) ? sellers[n] : undefined;
   return offers.filter((o) => {
     const m = o.model;
     if (job !== undefined) return m.jobId === job || m.id === job;

@@ -364,7 +364,8 @@ export const imageTask: Task = {
         };
         v = imagePixels(file.bytes, file.name, g);
       } else v = Array.isArray(r) ? r.flat(3) : undefined;
-      if (!v || v.length !== F || Array.from(v).some((x) => typeof x !== 'number')) {
+      // (a pixel is a byte: 1e308 × scale is Infinity in float32, and the model would answer NaN)
+      if (!v || v.length !== F || Array.from(v).some((x) => typeof x !== 'number' || !(x >= 0 && x <= 255))) {
         throw new AgoraError(
           'PREDICT_BAD_INPUT',
           `input ${i} must be an image file (PNG/JPEG) or ${F} pixel values (0..255)`,

@@ -4,7 +4,7 @@
  * strings; empty cells are missing values), or a PNG/JPEG image (`{ image: PATH }`, decoded by the
  * image task with the model's input size). A text model takes `{"prompt": "…", "maxTokens"?: n}`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { AgoraError } from '../errors.ts';
 import { splitCsvLine } from '../train/data/tabular.ts';
 
@@ -15,6 +15,15 @@ function parseJson(text: string, where: string): unknown {
     throw new AgoraError('PREDICT_BAD_INPUT', `${where} is not valid JSON: ${(e as Error).message}`, {
       hint: 'pass a JSON object of column values, an array of them, or a .csv/.jsonl/.json file',
     });
+  }
+}
+
+/** Whether `path` is a file one can read as input (a directory threw EISDIR from readFileSync). */
+export function isInputFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 
@@ -30,7 +39,7 @@ export function rowsOfJson(v: unknown): unknown[] {
 export function predictInputRows(input: string): unknown[] {
   const t = input.trim();
   if (t.startsWith('{') || t.startsWith('[')) return rowsOfJson(parseJson(t, '--input'));
-  if (!existsSync(input)) {
+  if (!isInputFile(input)) {
     throw new AgoraError('PREDICT_BAD_INPUT', `--input ${input} is neither JSON nor a file`, {
       hint: 'e.g. --input \'{"age": 52, "clinic": "north"}\' or --input rows.csv',
     });

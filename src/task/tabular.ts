@@ -160,6 +160,20 @@ function numberOf(v: unknown): number | undefined {
   return Number.isFinite(x) ? x : undefined;
 }
 
+/**
+ * A cell as text, for messages and categorical lookups. A JSON object's own `toString` is data, not a
+ * method (`{"toString": 1}` made `String(v)` throw a TypeError).
+ */
+function cellText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v !== 'object' || v === null) return String(v);
+  try {
+    return JSON.stringify(v) ?? typeof v;
+  } catch {
+    return typeof v;
+  }
+}
+
 function labelOf(v: unknown): string | undefined {
   if (isMissing(v)) return undefined;
   return typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : undefined;
@@ -196,14 +210,14 @@ function parseRows(spec: JobSpec, cells: readonly Cells[], where: string): Parse
       if (x === undefined && !isMissing(v)) {
         throw new AgoraError(
           'DATA_BAD_FILE',
-          `${where}: row ${r}: column ${d.numeric[j]} is "${String(v)}", not a number`,
+          `${where}: row ${r}: column ${d.numeric[j]} is "${cellText(v)}", not a number`,
         );
       }
       numeric[r * N + j] = x ?? Number.NaN;
     }
     for (let j = 0; j < C; j++) {
       const v = cell(d.categorical[j].name);
-      const s = isMissing(v) ? undefined : String(v).trim();
+      const s = isMissing(v) ? undefined : cellText(v).trim();
       categorical[r * C + j] = s === undefined ? -1 : (valueIds[j].get(s) ?? -1);
     }
     if (regression) {
@@ -212,7 +226,7 @@ function parseRows(spec: JobSpec, cells: readonly Cells[], where: string): Parse
       if (y === undefined) {
         throw new AgoraError(
           'DATA_BAD_LABEL',
-          `${where}: row ${r}: target ${d.label} is ${isMissing(v) ? 'missing' : `"${String(v)}", not a number`}`,
+          `${where}: row ${r}: target ${d.label} is ${isMissing(v) ? 'missing' : `"${cellText(v)}", not a number`}`,
           { hint: 'a regression label column holds a number in every row; drop rows without one' },
         );
       }
@@ -356,7 +370,7 @@ function describeRows(source: DataSource, rows: Rows): DataDescription {
       const v = cell(c);
       if (isMissing(v)) continue;
       if (numberOf(v) === undefined) numeric = false;
-      if (distinct.size <= 256) distinct.add(String(v).trim());
+      if (distinct.size <= 256) distinct.add(cellText(v).trim());
     }
     if (numeric) numericColumns.push(c);
     else if (distinct.size <= 256) categories[c] = [...distinct].sort();
@@ -602,7 +616,7 @@ export const tabularTask: Task = {
         if (x === undefined && !isMissing(v))
           throw new AgoraError(
             'PREDICT_BAD_INPUT',
-            `input ${r}: column ${c} is "${String(v)}", not a number`,
+            `input ${r}: column ${c} is "${cellText(v)}", not a number`,
           );
         parsed.numeric[r * d.numeric.length + j] = x ?? Number.NaN;
       });
@@ -610,10 +624,25 @@ export const tabularTask: Task = {
         const v = cell(c.name);
         parsed.categorical[r * d.categorical.length + j] = isMissing(v)
           ? -1
-          : c.values.indexOf(String(v).trim());
+          : c.values.indexOf(cellText(v).trim());
       });
     });
-    return featuresOf(spec, parsed, { mean: numeric.map((c) => c.mean), std: numeric.map((c) => c.std) });
+    const out = featuresOf(spec, parsed, {
+      mean: numeric.map((c) => c.mean),
+      std: numeric.map((c) => c.std),
+    });
+    // a finite number can still standardize past float32 (1e39, "0xfff…"): the model would answer NaN
+    const F = out.length / Math.max(rows.length, 1);
+    const bad = out.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      const c = numeric[bad % F];
+      throw new AgoraError(
+        'PREDICT_BAD_INPUT',
+        `input ${Math.floor(bad / F)}: column ${c?.name ?? bad % F} is out of the model's range`,
+        { hint: `give ${c?.name ?? 'it'} in its own units, near ${c?.mean ?? 0}` },
+      );
+    }
+    return out;
   },
 
   decodeOutputs(config: Record<string, unknown>, outputs: Float32Array, n: number): Prediction[] {

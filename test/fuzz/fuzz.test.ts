@@ -22,7 +22,15 @@ describe('fuzz harness', () => {
     expect(findings).toEqual([]);
     expect(report.crashes + report.hangs).toBe(0);
     expect(report.targets.map((t) => t.name)).toEqual(
-      expect.arrayContaining(['chain/json-rpc', 'train/codecs', 'task/job-spec', 'serve/http-api']),
+      expect.arrayContaining([
+        'chain/json-rpc',
+        'train/codecs',
+        'task/job-spec',
+        'serve/http-api',
+        'serve/exported-body',
+        'dashboard/http-api',
+        'agent/mcp',
+      ]),
     );
     for (const t of report.targets) {
       expect(t.cases, t.name).toBeGreaterThan(20);

@@ -6,18 +6,29 @@ import { mkdtempSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Hex, keccak256, toHex } from 'viem';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { getAddress, type Hex, keccak256, toHex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
+import type { AgentEnv } from '../../src/agent/env.ts';
+import { createMcpServer } from '../../src/agent/mcp-server.ts';
+import { queryBody, resolveQueryTarget } from '../../src/agent/model-query.ts';
+import type { SpendLedger } from '../../src/agent/spend-ledger.ts';
 import { startEmbeddedChain } from '../../src/chain/embedded-chain.ts';
 import { serveJsonRpc } from '../../src/chain/rpc-server.ts';
 import { domains, signRoundRecord } from '../../src/chain/typed-data.ts';
+import { DashboardHub } from '../../src/dashboard/hub.ts';
+import { refuseRequest } from '../../src/dashboard/query-routes.ts';
+import { registerDashboardRoutes } from '../../src/dashboard/server.ts';
 import { parseRecordProof } from '../../src/data/dataset.ts';
 import { parseProvenanceManifest } from '../../src/data/provenance.ts';
 import { AgoraError } from '../../src/errors.ts';
 import { encodeJson, FrameError, FrameReader, frameHeader } from '../../src/net/framing.ts';
 import { authHelloSchema, parseMessage } from '../../src/net/messages.ts';
 import { roundRequestSchema } from '../../src/node/round-protocol.ts';
+import { StatusApi } from '../../src/node/status-api.ts';
 import {
   announcementHash,
   type ModelAnnouncement,
@@ -26,7 +37,11 @@ import {
 } from '../../src/serve/announcement.ts';
 import { pickChannelRequirement } from '../../src/serve/client.ts';
 import { loadModelDir } from '../../src/serve/model.ts';
+import { type ModelOffer, matchOffers, savedModelUrl, saveModelName } from '../../src/serve/model-offers.ts';
 import { createModelServer } from '../../src/serve/server.ts';
+import { imageTask } from '../../src/task/image.ts';
+import { predictInputRows } from '../../src/task/predict-input.ts';
+import { tabularTask } from '../../src/task/tabular.ts';
 import { encodeSafetensors, tensorFrom } from '../../src/train/checkpoint/safetensors.ts';
 import {
   decodeTrainingCheckpoint,
@@ -423,4 +438,169 @@ describe('fuzz findings stay fixed', () => {
       await server.close();
     }
   }, 60_000);
+});
+
+describe('fuzz findings stay fixed (serve/exported-body, dashboard/http-api, agent/mcp)', () => {
+  /** An exported tabular model's preprocessing: one numeric column (mean 50, std 10), one categorical. */
+  const tabular = {
+    label: 'y',
+    numeric: [{ name: 'a', mean: 50, std: 10 }],
+    categorical: [{ name: 'c', values: ['x', 'y'] }],
+    missing: { numeric: 'mean', categorical: 'zeros' },
+  };
+
+  it('15: a tabular value that standardizes past float32 is PREDICT_BAD_INPUT (it encoded to Infinity)', () => {
+    expect(Array.from(tabularTask.encodeInputs(tabular, [{ a: 60, c: 'y' }]))).toEqual([1, 0, 1]);
+    for (const a of [1e40, -1e308, `0x${'f'.repeat(130)}`])
+      expect(
+        code(() => tabularTask.encodeInputs(tabular, [{ a, c: 'x' }])),
+        String(a),
+      ).toBe('PREDICT_BAD_INPUT');
+  });
+
+  it('16: a JSON cell with its own toString is read as data (String(v) threw a TypeError)', () => {
+    const cell = JSON.parse('{"toString": 1}');
+    expect(code(() => tabularTask.encodeInputs(tabular, [{ a: cell, c: 'x' }]))).toBe('PREDICT_BAD_INPUT');
+    // a categorical value that is an object is an undeclared value, as "[object Object]" was
+    expect(Array.from(tabularTask.encodeInputs(tabular, [{ a: 50, c: cell }]))).toEqual([0, 0, 0]);
+  });
+
+  it('17: image pixels outside 0..255 are PREDICT_BAD_INPUT (1e308 × scale was Infinity)', () => {
+    const image = { input: { shape: [1, 2, 2], scale: 1 / 255 } };
+    expect(imageTask.encodeInputs(image, [[0, 51, 255, 0]])[1]).toBeCloseTo(0.2);
+    for (const v of [1e308, -1, 256])
+      expect(
+        code(() => imageTask.encodeInputs(image, [[v, 0, 0, 0]])),
+        String(v),
+      ).toBe('PREDICT_BAD_INPUT');
+  });
+
+  it('18, 19: the dashboard answers /assets/. with 404 (EISDIR, a 500) and HEAD /api/stream with headers only (it never ended)', async () => {
+    const api = new StatusApi({
+      port: 0,
+      status: () => ({}),
+      routes: (app) =>
+        registerDashboardRoutes(app, {
+          hub: new DashboardHub(),
+          conn: undefined as never,
+          home: mkdtempSync(join(tmpdir(), 'agora-fuzz-dash-')),
+        }),
+    });
+    await api.start();
+    try {
+      expect((await fetch(`${api.url}/assets/.`)).status).toBe(404);
+      const head = await fetch(`${api.url}/api/stream`, {
+        method: 'HEAD',
+        signal: AbortSignal.timeout(5000),
+      });
+      expect([head.status, head.headers.get('content-type')]).toEqual([
+        200,
+        'text/event-stream; charset=utf-8',
+      ]);
+      expect((await fetch(`${api.url}/health`)).status).toBe(200);
+    } finally {
+      await api.stop(); // (it waited forever for the open HEAD)
+    }
+  });
+
+  it('20, 21: a model or seller called __proto__ or constructor is no saved server and no contact (TypeError, InvalidAddressError)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'agora-fuzz-names-'));
+    saveModelName(home, 'clinic', 'http://127.0.0.1:8402');
+    expect(savedModelUrl(home, ' Clinic ')).toBe('http://127.0.0.1:8402');
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      expect(savedModelUrl(home, name)).toBeUndefined();
+      await expect(resolveQueryTarget(home, name)).rejects.toMatchObject({ code: 'MODEL_UNKNOWN' });
+    }
+    const offer = {
+      seller: getAddress('0x70997970c51812dc3a010c7d01b50e0dc17dc79c'),
+      model: { id: 'm-1', jobId: null, task: 'mnist-mlp', modelHash: `0x${'ab'.repeat(32)}` },
+    } as unknown as ModelOffer;
+    expect(matchOffers([offer], 'constructor', {})).toEqual([]);
+    expect(matchOffers([offer], 'alice', { alice: offer.seller })).toEqual([offer]);
+  });
+
+  it('22: a directory as a query input is QUERY_BAD_INPUT / PREDICT_BAD_INPUT (EISDIR)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agora-fuzz-dir-'));
+    expect(code(() => queryBody(dir))).toBe('QUERY_BAD_INPUT');
+    expect(code(() => predictInputRows(dir))).toBe('PREDICT_BAD_INPUT');
+  });
+
+  it('23: a tools/call whose arguments are not an object is -32602 invalid params, not -32603 internal error', async () => {
+    const server = createMcpServer({
+      env: {} as AgentEnv,
+      ledger: {} as SpendLedger,
+      parse: () => ({ clarify: '' }),
+    });
+    const client = new Client({ name: 'test', version: '1' });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await Promise.all([server.connect(b), client.connect(a)]);
+    try {
+      for (const args of [0, 'x', [1], null]) {
+        const e = await client
+          .callTool({ name: 'wallet_balance', arguments: args as unknown as Record<string, unknown> })
+          .catch((x: unknown) => x);
+        expect(e, JSON.stringify(args)).toBeInstanceOf(McpError);
+        expect((e as McpError).code).toBe(ErrorCode.InvalidParams);
+      }
+      // an unknown tool is a tool error, as before
+      const r = (await client.callTool({ name: 'no_such_tool', arguments: {} })) as {
+        isError?: boolean;
+        structuredContent?: { code?: string };
+      };
+      expect([r.isError, r.structuredContent?.code]).toEqual([true, 'BAD_TOOL_CALL']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('24: a dashboard token of as many non-ASCII characters is refused, not a 500 (timingSafeEqual threw on byte lengths)', () => {
+    const token = 'ab'.repeat(24);
+    const page = { host: '127.0.0.1:8080', origin: 'http://127.0.0.1:8080' };
+    expect(refuseRequest({ ...page, 'x-agora-token': token }, token)).toBeUndefined();
+    expect(refuseRequest({ ...page, 'x-agora-token': 'é'.repeat(48) }, token)).toMatch(/token is missing/);
+    expect(refuseRequest({ ...page, 'x-agora-token': `${'ab'.repeat(23)}ac` }, token)).toMatch(
+      /token is wrong/,
+    );
+  });
+
+  it('25: the node status server (and the dashboard on it) answers oversized headers with a coded 431 and Connection: close, and keeps the next request', async () => {
+    const api = new StatusApi({ port: 0, status: () => ({}) });
+    await api.start();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
+        const u = new URL(api.url!);
+        const req = request(
+          { host: u.hostname, port: u.port, method, path: '/health', agent, headers },
+          (res) => {
+            let body = '';
+            res.on('data', (c) => {
+              body += c;
+            });
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      // fastify's default 431 had no code and kept the socket in the agent: the next request hung up
+      const big = await send('GET', { 'x-big': 'A'.repeat(17_000) });
+      expect([big.status, big.connection, JSON.parse(big.body).code]).toEqual([
+        431,
+        'close',
+        'HEADERS_TOO_LARGE',
+      ]);
+      expect((await send('GET')).status).toBe(200);
+      // and a HEAD's answer has no body (it broke the client's parser)
+      const head = await send('HEAD', { 'x-big': 'A'.repeat(17_000) });
+      expect([head.status, head.body]).toEqual([431, '']);
+      expect((await send('GET')).status).toBe(200);
+    } finally {
+      agent.destroy();
+      await api.stop();
+    }
+  });
 });

@@ -12,7 +12,7 @@ import { resolveQueryTarget } from '../../agent/model-query.ts';
 import { AgoraError } from '../../errors.ts';
 import { PayingClient } from '../../serve/client.ts';
 import { deploymentOfferSources } from '../../serve/discovery.ts';
-import { isUrl, modelNames } from '../../serve/model-offers.ts';
+import { isUrl, savedModelUrl } from '../../serve/model-offers.ts';
 import { openChannelStore } from '../../serve/service.ts';
 import { predictInputRows } from '../../task/predict-input.ts';
 import type { CliContext } from '../context.ts';
@@ -120,7 +120,7 @@ async function namedEndpointUrl(
   endpoint: Endpoint,
   model?: string,
 ): Promise<string> {
-  const saved = modelNames(c.home)[name.trim().toLowerCase()];
+  const saved = savedModelUrl(c.home, name);
   if (saved) return endpointUrl(saved, endpoint, model);
   // the on-chain offers too, when a chain with ModelRevenue is reachable; the known servers otherwise
   const conn = await c.connect().catch(() => undefined);
