@@ -129,6 +129,9 @@ export function parseInput(
       const v = row[i];
       if (typeof v !== 'number' || !Number.isFinite(v))
         return bad(`input row ${r} value ${i} is not a finite number`);
+      // the fast path's models take pixel / 255: a value far outside overflowed float32 and a paid
+      // answer came back as null probabilities (fuzz, session 10)
+      if (v < 0 || v > 1) return bad(`input row ${r} value ${i} is ${v}, outside [0, 1] (pixel / 255)`);
       x[r * n + i] = v;
     }
   }

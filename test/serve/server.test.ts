@@ -88,6 +88,9 @@ describe('agora serve (free)', () => {
       [{}, 400, /"input" is missing/],
       [{ input: [1, 2, 3] }, 400, /has 3 values; model 7 takes 784/],
       [{ input: Array(784).fill('a') }, 400, /value 0 is not a finite number/],
+      // raw 0–255 pixels or a value past float32 (which came back as null probabilities)
+      [{ input: [...Array(783).fill(0), 255] }, 400, /value 783 is 255, outside \[0, 1\]/],
+      [{ input: [1e308, ...Array(783).fill(0)] }, 400, /value 0 is 1e\+308, outside \[0, 1\]/],
       [{ input: Array.from({ length: 17 }, () => Array(784).fill(0)) }, 400, /at most 16/],
       [{ input: [] }, 400, /has 3 values|no rows|takes 784/],
       [{ input: Array(300_000).fill(0) }, 413, /too large|body/i],
