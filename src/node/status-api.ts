@@ -3,35 +3,20 @@
  * `GET /health` and `GET /status` (whatever the node's status provider returns, as JSON), plus any
  * routes the node adds (`routes`: the dashboard, src/dashboard/server.ts).
  */
-import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { httpClientErrorHandler } from '../net/http-client-error.ts';
 import type { Startable } from './startable.ts';
 
-/**
- * A request Node's HTTP parser refuses (headers over 16 KiB, malformed HTTP, a timeout): a JSON
- * error with a code and `Connection: close`, no body to a HEAD. Fastify's default 431 said neither,
- * so a keep-alive client sent its next request on the closed socket and lost it, and a HEAD's body
- * broke the client's parser (as agora serve's, fuzz finding 12; here found on the dashboard).
- */
-function clientError(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, reason, code] =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE']
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', 'TIMEOUT']
-        : [400, 'Bad Request', 'BAD_REQUEST'];
-  const body = JSON.stringify({ error: reason, code, hint: 'send a well-formed request with small headers' });
-  const raw = (err as { rawPacket?: unknown }).rawPacket;
-  const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`,
-    );
-  }
-  socket.destroy();
-}
+/** A request Node's HTTP parser refuses: the dashboard's error form (src/net/http-client-error.ts). */
+const clientError = httpClientErrorHandler((kind) => ({
+  error: {
+    'headers-too-large': 'Request Header Fields Too Large',
+    timeout: 'Request Timeout',
+    'bad-request': 'Bad Request',
+  }[kind],
+  code: { 'headers-too-large': 'HEADERS_TOO_LARGE', timeout: 'TIMEOUT', 'bad-request': 'BAD_REQUEST' }[kind],
+  hint: 'send a well-formed request with small headers',
+}));
 
 export type StatusApiOptions = {
   host?: string;

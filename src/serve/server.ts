@@ -14,9 +14,9 @@
  * export's own encoding (`ExportedRunner`, the code of `agora model predict`). Every answer names the
  * model hash and job id (body and `X-Agora-Model-Hash` / `X-Agora-Job-Id`).
  */
-import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AgoraError, isAgoraError } from '../errors.ts';
+import { httpClientErrorHandler } from '../net/http-client-error.ts';
 import { BatchingClassifier } from './classifier.ts';
 import { ExportedRunner, type LmLimits, parseGenerate, parseRows, parseScore } from './exported.ts';
 import type { ExportServedModel, MlpServedModel, ServedModel } from './model.ts';
@@ -67,38 +67,22 @@ function errorBody(e: AgoraError) {
 }
 
 /**
- * A request Node's HTTP parser refuses (headers over 16 KiB, malformed HTTP, a request timeout): the
- * same JSON error form as every other 4xx, and `Connection: close`, since the socket is closed right
- * after. (Fastify's default answer had no code and no `Connection: close`, so a keep-alive client
- * sent its next request on the closed socket and lost it.)
+ * A request Node's HTTP parser refuses: the same JSON error form as every other 4xx
+ * (src/net/http-client-error.ts).
  */
-function clientError(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, reason, code, message] =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? [
-          431,
-          'Request Header Fields Too Large',
-          'SERVE_HEADERS_TOO_LARGE',
-          'the request headers are over 16 KiB',
-        ]
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', 'SERVE_TIMEOUT', 'the request did not arrive in time']
-        : [400, 'Bad Request', 'SERVE_BAD_REQUEST', 'the request is not valid HTTP/1.1'];
-  const body = JSON.stringify({
-    error: { code, message, hint: 'send a well-formed request with small headers' },
-  });
-  // the answer to a HEAD has no body (a client would read one as the start of the next answer)
-  const raw = (err as { rawPacket?: unknown }).rawPacket;
-  const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`,
-    );
-  }
-  socket.destroy();
-}
+const clientError = httpClientErrorHandler((kind) => ({
+  error: {
+    ...{
+      'headers-too-large': {
+        code: 'SERVE_HEADERS_TOO_LARGE',
+        message: 'the request headers are over 16 KiB',
+      },
+      timeout: { code: 'SERVE_TIMEOUT', message: 'the request did not arrive in time' },
+      'bad-request': { code: 'SERVE_BAD_REQUEST', message: 'the request is not valid HTTP/1.1' },
+    }[kind],
+    hint: 'send a well-formed request with small headers',
+  },
+}));
 
 /** Parses `input` into rows × inputSize floats; throws SERVE_BAD_INPUT saying what is wrong. */
 export function parseInput(

@@ -404,20 +404,7 @@ describe('fuzz findings stay fixed', () => {
     const url = await server.listen({ port: 0 });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const send = (method: string, path: string, headers: Record<string, string> = {}) =>
-      new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
-        const u = new URL(url);
-        const req = request({ host: u.hostname, port: u.port, method, path, agent, headers }, (res) => {
-          let body = '';
-          res.on('data', (c) => {
-            body += c;
-          });
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }),
-          );
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      rawRequest(agent, url, method, path, headers);
     try {
       // FST_ERR_BAD_URL skipped the error handler: {"error":"Bad Request","code":"FST_ERR_BAD_URL",…}
       const bad = await send('POST', '/v1/models/%ff/predict', { 'content-type': 'application/json' });
@@ -568,23 +555,7 @@ describe('fuzz findings stay fixed (serve/exported-body, dashboard/http-api, age
     await api.start();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const send = (method: string, headers: Record<string, string> = {}) =>
-      new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
-        const u = new URL(api.url!);
-        const req = request(
-          { host: u.hostname, port: u.port, method, path: '/health', agent, headers },
-          (res) => {
-            let body = '';
-            res.on('data', (c) => {
-              body += c;
-            });
-            res.on('end', () =>
-              resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }),
-            );
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
+      rawRequest(agent, api.url!, method, '/health', headers);
     try {
       // fastify's default 431 had no code and kept the socket in the agent: the next request hung up
       const big = await send('GET', { 'x-big': 'A'.repeat(17_000) });
@@ -604,3 +575,25 @@ describe('fuzz findings stay fixed (serve/exported-body, dashboard/http-api, age
     }
   });
 });
+
+/** One request through `agent` (keep-alive, one socket), the raw status, body and Connection header. */
+function rawRequest(
+  agent: Agent,
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string; connection?: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = request({ host: u.hostname, port: u.port, method, path, agent, headers }, (res) => {
+      let body = '';
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
