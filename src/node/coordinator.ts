@@ -763,11 +763,12 @@ export class JobCoordinator implements Startable {
   }
 
   /**
-   * Before the job is closed and its reward split fixed: waits until every validator that took part in the job (connected
-   * now, or seen during it: one restarting after a crash comes back and catches up) has checked the
-   * last round, so that all its checks are paid and the providers (who leave once they claimed) are
-   * still there to serve its last checks. It stops waiting when no validator has reported a new
-   * check for `validatorStallMs` (default 30 s), or after `validatorWaitMs` (default 180 s).
+   * Before the job is closed and its reward split fixed: waits until every validator that took part
+   * in the job (connected now, or seen during it: one restarting after a crash comes back and catches
+   * up) has checked the last round, so that all its checks are paid and the providers (who leave
+   * once they claimed) are still there to serve its last checks. It stops waiting when no validator
+   * has reported a new check for `validatorStallMs` (default 30 s), or after `validatorWaitMs`
+   * (default 180 s).
    */
   async #awaitValidators(rounds: number): Promise<void> {
     const { jobId, store, logger } = this.#o;

@@ -8,13 +8,14 @@ import { httpClientErrorHandler } from '../net/http-client-error.ts';
 import type { Startable } from './startable.ts';
 
 /** A request Node's HTTP parser refuses: the dashboard's error form (src/net/http-client-error.ts). */
-const clientError = httpClientErrorHandler((kind) => ({
-  error: {
-    'headers-too-large': 'Request Header Fields Too Large',
-    timeout: 'Request Timeout',
-    'bad-request': 'Bad Request',
-  }[kind],
-  code: { 'headers-too-large': 'HEADERS_TOO_LARGE', timeout: 'TIMEOUT', 'bad-request': 'BAD_REQUEST' }[kind],
+const CLIENT_ERROR_CODES = {
+  'headers-too-large': 'HEADERS_TOO_LARGE',
+  timeout: 'TIMEOUT',
+  'bad-request': 'BAD_REQUEST',
+};
+const clientError = httpClientErrorHandler((kind, reason) => ({
+  error: reason,
+  code: CLIENT_ERROR_CODES[kind],
   hint: 'send a well-formed request with small headers',
 }));
 

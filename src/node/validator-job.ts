@@ -397,7 +397,8 @@ export async function runValidatorJob(
     // split it fixes (it waits for them), unless the split is posted without it
     await pollUntil(
       async () => {
-        if (peerOf(host, peers.requester) === undefined) await coordinator();
+        if (reports.pending().length === 0) return true;
+        await coordinator(); // dials it when it is not connected (flush does not)
         if ((await reports.flush()) === 0) return true;
         const l = await readThroughOutage(() => ledger.getJobLedger(jobId), { signal: o.signal });
         return l.closed && l.rewardRoot !== zeroHash ? true : undefined;

@@ -16,7 +16,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AgoraError, isAgoraError } from '../errors.ts';
-import { httpClientErrorHandler } from '../net/http-client-error.ts';
+import { type ClientErrorKind, httpClientErrorHandler } from '../net/http-client-error.ts';
 import { BatchingClassifier } from './classifier.ts';
 import { ExportedRunner, type LmLimits, parseGenerate, parseRows, parseScore } from './exported.ts';
 import type { ExportServedModel, MlpServedModel, ServedModel } from './model.ts';
@@ -70,18 +70,13 @@ function errorBody(e: AgoraError) {
  * A request Node's HTTP parser refuses: the same JSON error form as every other 4xx
  * (src/net/http-client-error.ts).
  */
+const CLIENT_ERRORS: Record<ClientErrorKind, { code: string; message: string }> = {
+  'headers-too-large': { code: 'SERVE_HEADERS_TOO_LARGE', message: 'the request headers are over 16 KiB' },
+  timeout: { code: 'SERVE_TIMEOUT', message: 'the request did not arrive in time' },
+  'bad-request': { code: 'SERVE_BAD_REQUEST', message: 'the request is not valid HTTP/1.1' },
+};
 const clientError = httpClientErrorHandler((kind) => ({
-  error: {
-    ...{
-      'headers-too-large': {
-        code: 'SERVE_HEADERS_TOO_LARGE',
-        message: 'the request headers are over 16 KiB',
-      },
-      timeout: { code: 'SERVE_TIMEOUT', message: 'the request did not arrive in time' },
-      'bad-request': { code: 'SERVE_BAD_REQUEST', message: 'the request is not valid HTTP/1.1' },
-    }[kind],
-    hint: 'send a well-formed request with small headers',
-  },
+  error: { ...CLIENT_ERRORS[kind], hint: 'send a well-formed request with small headers' },
 }));
 
 /** Parses `input` into rows × inputSize floats; throws SERVE_BAD_INPUT saying what is wrong. */
